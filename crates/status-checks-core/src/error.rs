@@ -1,0 +1,189 @@
+//! Errors of the domain, one enum per layer.
+//!
+//! - [`RepoError`] is what a port implementation (storage) reports. Adapters translate their own errors
+//!   (a diesel unique violation, a missing row) into it; no adapter type crosses a port.
+//! - [`DomainError`] is what a use case answers. Its variants map one-to-one onto the error outcomes of the
+//!   API contract (`shared/spec/api.md` §1 and §6); the HTTP adapter renders each in exactly one place.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use thiserror::Error;
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicate {
+    /// A user with this username exists.
+    Username,
+    /// A project with this `path_with_namespace` exists.
+    ProjectPath,
+    /// A protected branch with this name exists in the project.
+    ProtectedBranch,
+    /// A status check with this name exists in the project.
+    CheckName,
+    /// A status check with this external URL exists in the project.
+    CheckUrl,
+    /// The user is already a member of the project.
+    Member,
+}
+
+/// The error of a port (repository) call.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RepoError {
+    /// The write would break a uniqueness rule.
+    #[error("duplicate {0:?}")]
+    Duplicate(Duplicate),
+    /// The row the call acts on does not exist (any more).
+    #[error("not found")]
+    NotFound,
+    /// The change would leave the project without an Owner.
+    #[error("the project would be left without an owner")]
+    LastOwner,
+    /// A protected branch id does not belong to the check's project.
+    #[error("a protected branch does not belong to the project")]
+    ForeignProtectedBranch,
+    /// The store failed (connection, IO, corruption, a bug). The text is for logs, never for clients.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// Parameter errors of one request (HTTP 400), in declaration order, e.g. `["sha is missing"]`.
+///
+/// The messages follow Grape's: `<param> is missing`, `<param> is invalid`,
+/// `<param> does not have a valid value`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParamErrors(pub Vec<String>);
+
+impl ParamErrors {
+    /// No errors yet.
+    pub fn new() -> Self {
+        ParamErrors(Vec::new())
+    }
+    /// `<param> is missing`.
+    pub fn missing(&mut self, param: &str) {
+        self.0.push(format!("{param} is missing"));
+    }
+    /// `<param> is invalid`.
+    pub fn invalid(&mut self, param: &str) {
+        self.0.push(format!("{param} is invalid"));
+    }
+    /// `<param> does not have a valid value`.
+    pub fn not_valid_value(&mut self, param: &str) {
+        self.0.push(format!("{param} does not have a valid value"));
+    }
+    /// True when no error was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `Ok(value)` when no error was recorded, else the errors.
+    pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, ParamErrors> {
+        if self.is_empty() {
+            Ok(value())
+        } else {
+            Err(self)
+        }
+    }
+    /// One error.
+    pub fn one(message: impl Into<String>) -> Self {
+        ParamErrors(vec![message.into()])
+    }
+}
+
+impl fmt::Display for ParamErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+/// A kind of resource, named in not-found errors (for logs; the contract renders them alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// A user.
+    User,
+    /// A personal access token.
+    Token,
+    /// A project member.
+    Member,
+    /// A protected branch.
+    ProtectedBranch,
+    /// A merge request.
+    MergeRequest,
+    /// An external status check.
+    StatusCheck,
+}
+
+/// The outcome of a use case that did not succeed. Each variant is one error outcome of the contract.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    /// 401: no token, or an unknown, expired or revoked one.
+    #[error("401 Unauthorized")]
+    Unauthorized,
+    /// 403 `insufficient_scope`: a `read_api` token tried to write.
+    #[error("insufficient_scope")]
+    InsufficientScope,
+    /// 404 `Project Not Found`: no such project, or the caller may not know it exists.
+    #[error("404 Project Not Found")]
+    ProjectNotFound,
+    /// 404 `Not found`: another resource does not exist (or is in another project).
+    #[error("404 {0:?} Not found")]
+    NotFound(Resource),
+    /// 403: the caller is known to the project but lacks the role.
+    #[error("403 Forbidden")]
+    Forbidden,
+    /// 400: bad or missing parameters, `{"error": "<joined>"}`.
+    #[error("400 Bad request: {0}")]
+    BadParameters(ParamErrors),
+    /// 400 with per-attribute messages, `{"message": {"path": ["has already been taken"]}}`.
+    #[error("400 Bad request: {0:?}")]
+    InvalidAttributes(BTreeMap<String, Vec<String>>),
+    /// 405: the action is not possible in the resource's state (merging a closed or blocked MR).
+    #[error("405 Method Not Allowed")]
+    NotAllowed,
+    /// 409 with a message (SHA mismatch, duplicate username, duplicate protected branch, …).
+    #[error("409 Conflict: {0}")]
+    Conflict(String),
+    /// 422 with a list of full validation messages, `{"message": ["Name has already been taken"]}`.
+    #[error("422 Unprocessable: {0:?}")]
+    Validation(Vec<String>),
+    /// 422 with a single message, `{"message": "External status check must be failed"}`.
+    #[error("422 Unprocessable: {0}")]
+    Unprocessable(String),
+    /// 500: a port failed. The text is logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ParamErrors> for DomainError {
+    fn from(errors: ParamErrors) -> Self {
+        DomainError::BadParameters(errors)
+    }
+}
+
+impl From<RepoError> for DomainError {
+    /// The translation of the errors no use case handles specially. Use cases that expect a duplicate or a
+    /// missing row match on the [`RepoError`] first and map it to the contract's message.
+    fn from(error: RepoError) -> Self {
+        match error {
+            RepoError::Internal(cause) => DomainError::Internal(cause),
+            RepoError::NotFound => DomainError::Internal("row vanished during the request".into()),
+            other => DomainError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_errors_join_in_declaration_order() {
+        let mut errors = ParamErrors::new();
+        errors.missing("status");
+        errors.not_valid_value("status");
+        assert_eq!(
+            errors.to_string(),
+            "status is missing, status does not have a valid value"
+        );
+        assert!(errors.into_result(|| ()).is_err());
+        assert_eq!(ParamErrors::new().into_result(|| 7), Ok(7));
+    }
+}

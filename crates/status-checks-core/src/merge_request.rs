@@ -1,0 +1,385 @@
+//! Merge requests, their HEAD commit, and merge gating.
+
+use crate::Timestamp;
+use crate::ids::{MergeRequestId, MergeRequestIid, ProjectId, UserId};
+use crate::response::CheckStatus;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A commit SHA: 40 hex characters (SHA-1) or 64 (SHA-256 repositories), kept in lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CommitSha(String);
+
+/// A string that is not a commit SHA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("sha is invalid")]
+pub struct InvalidSha;
+
+impl CommitSha {
+    /// Validates 40 or 64 hex characters, in either case; stores lower case.
+    pub fn parse(raw: &str) -> Result<Self, InvalidSha> {
+        if (raw.len() == 40 || raw.len() == 64) && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(CommitSha(raw.to_ascii_lowercase()))
+        } else {
+            Err(InvalidSha)
+        }
+    }
+
+    /// The SHA in lower-case hex.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CommitSha {
+    type Error = InvalidSha;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        CommitSha::parse(&raw)
+    }
+}
+
+impl From<CommitSha> for String {
+    fn from(sha: CommitSha) -> String {
+        sha.0
+    }
+}
+
+impl fmt::Display for CommitSha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A merge request's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeRequestState {
+    /// Open: may receive pushes, responses and be merged.
+    Opened,
+    /// Closed without merging; may be reopened.
+    Closed,
+    /// Merged; final.
+    Merged,
+}
+
+impl MergeRequestState {
+    /// GitLab's name of the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeRequestState::Opened => "opened",
+            MergeRequestState::Closed => "closed",
+            MergeRequestState::Merged => "merged",
+        }
+    }
+
+    /// The state with this name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "opened" => Some(MergeRequestState::Opened),
+            "closed" => Some(MergeRequestState::Closed),
+            "merged" => Some(MergeRequestState::Merged),
+            _ => None,
+        }
+    }
+}
+
+/// A merge request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRequest {
+    /// Global id.
+    pub id: MergeRequestId,
+    /// Number within the project, from 1.
+    pub iid: MergeRequestIid,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// Title.
+    pub title: String,
+    /// Description (may be empty).
+    pub description: String,
+    /// The branch being merged.
+    pub source_branch: String,
+    /// The branch merged into: the one status checks are scoped by.
+    pub target_branch: String,
+    /// The HEAD commit of the source branch.
+    pub sha: CommitSha,
+    /// When the current HEAD was recorded: the start of the pending timeout.
+    pub head_recorded_at: Timestamp,
+    /// State.
+    pub state: MergeRequestState,
+    /// Who opened it.
+    pub author_id: UserId,
+    /// When it was opened.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// When it was merged.
+    pub merged_at: Option<Timestamp>,
+    /// When it was last closed.
+    pub closed_at: Option<Timestamp>,
+}
+
+/// GitLab's `detailed_merge_status`, restricted to what this service decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetailedMergeStatus {
+    /// Nothing stands in the way.
+    Mergeable,
+    /// The project requires every applicable status check to pass, and one has not.
+    StatusChecksMustPass,
+    /// The merge request is closed or merged.
+    NotOpen,
+}
+
+impl DetailedMergeStatus {
+    /// GitLab's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetailedMergeStatus::Mergeable => "mergeable",
+            DetailedMergeStatus::StatusChecksMustPass => "status_checks_must_pass",
+            DetailedMergeStatus::NotOpen => "not_open",
+        }
+    }
+
+    /// GitLab's legacy `merge_status` field that goes with it.
+    pub fn merge_status(self) -> &'static str {
+        match self {
+            DetailedMergeStatus::Mergeable => "can_be_merged",
+            _ => "cannot_be_merged",
+        }
+    }
+}
+
+/// Merge gating: may this merge request merge, given its state, the project's setting and the statuses
+/// of the checks that apply to it (at its HEAD)?
+pub fn detailed_merge_status(
+    state: MergeRequestState,
+    only_allow_merge_if_all_status_checks_passed: bool,
+    applicable_statuses: impl IntoIterator<Item = CheckStatus>,
+) -> DetailedMergeStatus {
+    if state != MergeRequestState::Opened {
+        DetailedMergeStatus::NotOpen
+    } else if only_allow_merge_if_all_status_checks_passed
+        && applicable_statuses
+            .into_iter()
+            .any(|s| s != CheckStatus::Passed)
+    {
+        DetailedMergeStatus::StatusChecksMustPass
+    } else {
+        DetailedMergeStatus::Mergeable
+    }
+}
+
+/// A merge request to store; the store allocates `id` and the next `iid` of the project atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMergeRequest {
+    /// Its project.
+    pub project_id: ProjectId,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Source branch.
+    pub source_branch: String,
+    /// Target branch.
+    pub target_branch: String,
+    /// HEAD of the source branch.
+    pub sha: CommitSha,
+    /// Who opens it.
+    pub author_id: UserId,
+    /// Creation time (also when the HEAD was recorded).
+    pub created_at: Timestamp,
+}
+
+/// What `POST /projects/:id/merge_requests` asks for, after parameter parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMergeRequestInput {
+    /// Required.
+    pub source_branch: String,
+    /// Required.
+    pub target_branch: String,
+    /// Required.
+    pub title: String,
+    /// Required here (GitLab reads it from the repository).
+    pub sha: CommitSha,
+    /// Optional.
+    pub description: Option<String>,
+}
+
+/// `state_event` of `PUT /merge_requests/:iid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateEvent {
+    /// Close an open merge request.
+    Close,
+    /// Reopen a closed one.
+    Reopen,
+}
+
+impl StateEvent {
+    /// The event with this name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "close" => Some(StateEvent::Close),
+            "reopen" => Some(StateEvent::Reopen),
+            _ => None,
+        }
+    }
+}
+
+/// What `PUT /projects/:id/merge_requests/:iid` asks for, after parameter parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MergeRequestUpdateInput {
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New target branch.
+    pub target_branch: Option<String>,
+    /// Close or reopen.
+    pub state_event: Option<StateEvent>,
+    /// A push to the source branch: the new HEAD.
+    pub sha: Option<CommitSha>,
+}
+
+/// The fields a store changes on a merge request; `None` leaves a field alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRequestChanges {
+    /// New title.
+    pub title: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New target branch.
+    pub target_branch: Option<String>,
+    /// New state.
+    pub state: Option<MergeRequestState>,
+    /// New HEAD, and when it was recorded.
+    pub head: Option<(CommitSha, Timestamp)>,
+    /// Set when merged.
+    pub merged_at: Option<Timestamp>,
+    /// Set when closed.
+    pub closed_at: Option<Timestamp>,
+    /// Always set: the time of the change.
+    pub updated_at: Timestamp,
+}
+
+impl MergeRequestChanges {
+    /// No change but the time stamp.
+    pub fn at(updated_at: Timestamp) -> Self {
+        MergeRequestChanges {
+            title: None,
+            description: None,
+            target_branch: None,
+            state: None,
+            head: None,
+            merged_at: None,
+            closed_at: None,
+            updated_at,
+        }
+    }
+
+    /// The merge request as it is after these changes: the one definition stores and tests share.
+    pub fn apply_to(&self, mr: &MergeRequest) -> MergeRequest {
+        let mut out = mr.clone();
+        if let Some(title) = &self.title {
+            out.title.clone_from(title);
+        }
+        if let Some(description) = &self.description {
+            out.description.clone_from(description);
+        }
+        if let Some(target) = &self.target_branch {
+            out.target_branch.clone_from(target);
+        }
+        if let Some(state) = self.state {
+            out.state = state;
+        }
+        if let Some((sha, at)) = &self.head {
+            out.sha = sha.clone();
+            out.head_recorded_at = *at;
+        }
+        if self.merged_at.is_some() {
+            out.merged_at = self.merged_at;
+        }
+        if self.closed_at.is_some() {
+            out.closed_at = self.closed_at;
+        }
+        out.updated_at = self.updated_at;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sha_examples() {
+        assert!(CommitSha::parse(&"a".repeat(40)).is_ok());
+        assert!(CommitSha::parse(&"0".repeat(64)).is_ok());
+        assert_eq!(
+            CommitSha::parse(&"AB".repeat(20)).map(|s| s.0),
+            Ok("ab".repeat(20))
+        );
+        assert!(CommitSha::parse(&"a".repeat(41)).is_err());
+        assert!(CommitSha::parse(&"g".repeat(40)).is_err());
+        assert!(CommitSha::parse("").is_err());
+        // Non-ASCII must not sneak past a length check measured in bytes.
+        assert!(CommitSha::parse(&"é".repeat(20)).is_err());
+    }
+
+    #[test]
+    fn gating() {
+        use CheckStatus::*;
+        let open = MergeRequestState::Opened;
+        assert_eq!(
+            detailed_merge_status(open, true, [Passed, Passed]),
+            DetailedMergeStatus::Mergeable
+        );
+        assert_eq!(
+            detailed_merge_status(open, true, [Passed, Pending]),
+            DetailedMergeStatus::StatusChecksMustPass
+        );
+        assert_eq!(
+            detailed_merge_status(open, true, [Failed]),
+            DetailedMergeStatus::StatusChecksMustPass
+        );
+        assert_eq!(
+            detailed_merge_status(open, false, [Failed]),
+            DetailedMergeStatus::Mergeable
+        );
+        assert_eq!(
+            detailed_merge_status(open, true, []),
+            DetailedMergeStatus::Mergeable
+        );
+        assert_eq!(
+            detailed_merge_status(MergeRequestState::Closed, false, []),
+            DetailedMergeStatus::NotOpen
+        );
+        assert_eq!(
+            detailed_merge_status(MergeRequestState::Merged, true, [Passed]),
+            DetailedMergeStatus::NotOpen
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn sha_accepts_exactly_40_or_64_hex(raw in "[0-9a-fA-Fg-z]{0,70}") {
+            let expected = (raw.len() == 40 || raw.len() == 64) && raw.chars().all(|c| c.is_ascii_hexdigit());
+            let parsed = CommitSha::parse(&raw);
+            prop_assert_eq!(parsed.is_ok(), expected);
+            if let Ok(sha) = parsed {
+                prop_assert_eq!(sha.as_str(), raw.to_ascii_lowercase());
+            }
+        }
+
+        #[test]
+        fn gating_blocks_iff_required_and_one_not_passed(
+            required in any::<bool>(),
+            statuses in proptest::collection::vec(prop_oneof![Just(CheckStatus::Passed), Just(CheckStatus::Failed), Just(CheckStatus::Pending)], 0..6),
+        ) {
+            let status = detailed_merge_status(MergeRequestState::Opened, required, statuses.clone());
+            let blocked = required && statuses.iter().any(|s| *s != CheckStatus::Passed);
+            prop_assert_eq!(status == DetailedMergeStatus::StatusChecksMustPass, blocked);
+        }
+    }
+}

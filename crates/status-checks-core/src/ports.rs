@@ -1,0 +1,324 @@
+//! Ports: what the core needs from the outside world, as `async-trait` traits that adapters implement.
+//!
+//! Every method is one storage transaction. Where the contract needs atomicity, one method does all of it:
+//! creating a project makes its creator Owner; creating or updating a merge request, or retrying a check,
+//! also records the deliveries it causes ([`DeliveryDraft`]s, rendered by the store against the row it wrote);
+//! member changes refuse, inside the transaction, to leave a project without an Owner.
+//!
+//! Errors are [`RepoError`]s; adapters translate their own errors at this boundary. With the `mock` feature
+//! (and in this crate's tests) every trait has a `mockall` mock: `MockUserRepository`, ….
+
+use crate::Timestamp;
+use crate::access::AccessLevel;
+use crate::branch::{BranchPattern, ProtectedBranch};
+use crate::delivery::{Delivery, DeliveryDraft};
+use crate::error::RepoError;
+use crate::ids::*;
+use crate::member::Member;
+use crate::merge_request::{
+    CommitSha, MergeRequest, MergeRequestChanges, MergeRequestState, NewMergeRequest,
+};
+use crate::pagination::{Page, PageRequest};
+use crate::project::{NewProject, Project, ProjectRef, ProjectUpdate};
+use crate::response::{NewResponse, StatusCheckResponse};
+use crate::status_check::{ExternalStatusCheck, NewStatusCheck, SharedSecret, StatusCheckUpdate};
+use crate::token::{NewToken, PersonalAccessToken, TokenHash};
+use crate::user::{NewUser, User};
+use async_trait::async_trait;
+
+/// A port call's result.
+pub type RepoResult<T> = Result<T, RepoError>;
+
+/// Users.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Creates a user; `Duplicate(Username)` if the username is taken.
+    async fn create_user(&self, new: NewUser) -> RepoResult<User>;
+    /// The user with this id.
+    async fn find_user(&self, id: UserId) -> RepoResult<Option<User>>;
+    /// The user with this username (exact match).
+    async fn find_user_by_username(&self, username: &str) -> RepoResult<Option<User>>;
+    /// Users by id ascending, optionally only the one with this username.
+    async fn list_users(
+        &self,
+        username: Option<String>,
+        page: PageRequest,
+    ) -> RepoResult<Page<User>>;
+    /// Deletes a user with their tokens and memberships; false if there was none.
+    async fn delete_user(&self, id: UserId) -> RepoResult<bool>;
+}
+
+/// A token found by its hash, with its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenWithOwner {
+    /// The token.
+    pub token: PersonalAccessToken,
+    /// Its stored hash.
+    pub hash: TokenHash,
+    /// Its owner.
+    pub user: User,
+}
+
+/// Personal access tokens.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait TokenRepository: Send + Sync {
+    /// Stores a token (its hash only).
+    async fn create_token(&self, new: NewToken) -> RepoResult<PersonalAccessToken>;
+    /// The token with this hash and its owner, whatever its state.
+    async fn find_token_by_hash(&self, hash: &TokenHash) -> RepoResult<Option<TokenWithOwner>>;
+    /// The token with this id.
+    async fn find_token(&self, id: TokenId) -> RepoResult<Option<PersonalAccessToken>>;
+    /// Tokens by id ascending, of one user or (`None`) of everyone.
+    async fn list_tokens(
+        &self,
+        user: Option<UserId>,
+        page: PageRequest,
+    ) -> RepoResult<Page<PersonalAccessToken>>;
+    /// Marks a token revoked; false if there was none.
+    async fn revoke_token(&self, id: TokenId) -> RepoResult<bool>;
+}
+
+/// Projects.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ProjectRepository: Send + Sync {
+    /// Creates a project and makes `owner` its Owner; `Duplicate(ProjectPath)` if the full path is taken.
+    async fn create_project(&self, new: NewProject, owner: UserId) -> RepoResult<Project>;
+    /// The project named by `reference` and `user`'s access level in it (`None` if not a member): what every
+    /// project-scoped request needs, in one call.
+    async fn find_project_with_access(
+        &self,
+        reference: &ProjectRef,
+        user: UserId,
+    ) -> RepoResult<Option<(Project, Option<AccessLevel>)>>;
+    /// Projects by id ascending: those `member` belongs to, or (`None`) all.
+    async fn list_projects(
+        &self,
+        member: Option<UserId>,
+        page: PageRequest,
+    ) -> RepoResult<Page<Project>>;
+    /// Changes a project; `NotFound` if it is gone.
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        update: ProjectUpdate,
+        updated_at: Timestamp,
+    ) -> RepoResult<Project>;
+    /// Deletes a project and everything in it; false if there was none.
+    async fn delete_project(&self, id: ProjectId) -> RepoResult<bool>;
+}
+
+/// Project members.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait MemberRepository: Send + Sync {
+    /// Members by user id ascending.
+    async fn list_members(&self, project: ProjectId, page: PageRequest)
+    -> RepoResult<Page<Member>>;
+    /// One member.
+    async fn find_member(&self, project: ProjectId, user: UserId) -> RepoResult<Option<Member>>;
+    /// Adds a member; `Duplicate(Member)` if already one, `NotFound` if the user does not exist.
+    async fn add_member(
+        &self,
+        project: ProjectId,
+        user: UserId,
+        level: AccessLevel,
+        created_at: Timestamp,
+    ) -> RepoResult<Member>;
+    /// Changes a member's level; `NotFound` if not a member, `LastOwner` if it would leave no Owner.
+    async fn update_member(
+        &self,
+        project: ProjectId,
+        user: UserId,
+        level: AccessLevel,
+    ) -> RepoResult<Member>;
+    /// Removes a member; false if not a member, `LastOwner` if it would leave no Owner.
+    async fn remove_member(&self, project: ProjectId, user: UserId) -> RepoResult<bool>;
+}
+
+/// Protected branches.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ProtectedBranchRepository: Send + Sync {
+    /// A project's protected branches by id ascending.
+    async fn list_protected_branches(
+        &self,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> RepoResult<Page<ProtectedBranch>>;
+    /// The protected branch with exactly this name.
+    async fn find_protected_branch(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> RepoResult<Option<ProtectedBranch>>;
+    /// Those of `ids` that exist in the project.
+    async fn find_protected_branches(
+        &self,
+        project: ProjectId,
+        ids: Vec<ProtectedBranchId>,
+    ) -> RepoResult<Vec<ProtectedBranch>>;
+    /// Protects a branch name or pattern; `Duplicate(ProtectedBranch)` if already protected.
+    async fn create_protected_branch(
+        &self,
+        project: ProjectId,
+        name: BranchPattern,
+        created_at: Timestamp,
+    ) -> RepoResult<ProtectedBranch>;
+    /// Unprotects it, and removes it from every check scoped to it; false if there was none.
+    async fn delete_protected_branch(
+        &self,
+        project: ProjectId,
+        id: ProtectedBranchId,
+    ) -> RepoResult<bool>;
+}
+
+/// External status checks.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait StatusCheckRepository: Send + Sync {
+    /// A project's checks by id ascending, with their protected branches.
+    async fn list_checks(
+        &self,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> RepoResult<Page<ExternalStatusCheck>>;
+    /// All of a project's checks by id ascending, with their protected branches (a bounded number of queries).
+    async fn all_checks(&self, project: ProjectId) -> RepoResult<Vec<ExternalStatusCheck>>;
+    /// One check of the project.
+    async fn find_check(
+        &self,
+        project: ProjectId,
+        id: StatusCheckId,
+    ) -> RepoResult<Option<ExternalStatusCheck>>;
+    /// Creates a check; `Duplicate(CheckName|CheckUrl)`, or `ForeignProtectedBranch` if a branch id is not
+    /// the project's.
+    async fn create_check(&self, new: NewStatusCheck) -> RepoResult<ExternalStatusCheck>;
+    /// Changes a check; the errors of create, or `NotFound`.
+    async fn update_check(
+        &self,
+        project: ProjectId,
+        id: StatusCheckId,
+        update: StatusCheckUpdate,
+    ) -> RepoResult<ExternalStatusCheck>;
+    /// Deletes a check with its responses and pending deliveries; false if there was none.
+    async fn delete_check(&self, project: ProjectId, id: StatusCheckId) -> RepoResult<bool>;
+}
+
+/// Merge requests.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait MergeRequestRepository: Send + Sync {
+    /// Creates a merge request with the project's next iid (allocated atomically), and records the
+    /// deliveries rendered from `deliveries` against it, in one transaction.
+    async fn create_merge_request(
+        &self,
+        new: NewMergeRequest,
+        deliveries: Vec<DeliveryDraft>,
+    ) -> RepoResult<MergeRequest>;
+    /// The merge request of the project with this iid.
+    async fn find_merge_request(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<MergeRequest>>;
+    /// A project's merge requests by id ascending, optionally in one state.
+    async fn list_merge_requests(
+        &self,
+        project: ProjectId,
+        state: Option<MergeRequestState>,
+        page: PageRequest,
+    ) -> RepoResult<Page<MergeRequest>>;
+    /// Applies `changes` and records the deliveries rendered against the result, in one transaction;
+    /// `NotFound` if it is gone.
+    async fn update_merge_request(
+        &self,
+        id: MergeRequestId,
+        changes: MergeRequestChanges,
+        deliveries: Vec<DeliveryDraft>,
+    ) -> RepoResult<MergeRequest>;
+}
+
+/// Status check responses.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ResponseRepository: Send + Sync {
+    /// Stores a response (every accepted response is kept).
+    async fn record_response(&self, new: NewResponse) -> RepoResult<StatusCheckResponse>;
+    /// Stores the `pending` row of a retry and records the deliveries rendered against the merge request, in
+    /// one transaction.
+    async fn record_retry(
+        &self,
+        new: NewResponse,
+        deliveries: Vec<DeliveryDraft>,
+    ) -> RepoResult<StatusCheckResponse>;
+    /// For each `(merge request, sha)`, the newest response (highest id) of each check about that sha: at
+    /// most one row per (merge request, check), in one query however many checks or responses exist.
+    async fn newest_responses(
+        &self,
+        heads: Vec<(MergeRequestId, CommitSha)>,
+    ) -> RepoResult<Vec<StatusCheckResponse>>;
+}
+
+/// A delivery due to be sent, with where and how to send it (read at send time, so a changed URL or
+/// secret applies to later attempts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    /// The delivery.
+    pub delivery: Delivery,
+    /// The check's URL now.
+    pub url: String,
+    /// The check's secret now.
+    pub shared_secret: Option<SharedSecret>,
+}
+
+/// The outbox of deliveries.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait DeliveryRepository: Send + Sync {
+    /// A check's deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        project: ProjectId,
+        check: StatusCheckId,
+        page: PageRequest,
+    ) -> RepoResult<Page<Delivery>>;
+    /// Claims up to `limit` pending deliveries due at `now`, oldest due first, by moving their due time to
+    /// `lease_until` (so a crashed sender's claims come due again).
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+    ) -> RepoResult<Vec<DueDelivery>>;
+    /// Records a successful attempt.
+    async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()>;
+    /// Records a failed attempt; `retry_at: None` marks the delivery dead.
+    async fn record_failed(
+        &self,
+        id: DeliveryId,
+        at: Timestamp,
+        error: String,
+        retry_at: Option<Timestamp>,
+    ) -> RepoResult<()>;
+    /// How many deliveries are pending.
+    async fn count_pending(&self) -> RepoResult<u64>;
+}
+
+/// The time. Adapters read the system clock; tests set it.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// Randomness, kept out of the core so that use cases are deterministic under test.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait SecretGenerator: Send + Sync {
+    /// A new personal access token: unguessable, URL-safe, at least 20 characters.
+    fn personal_access_token(&self) -> String;
+    /// A new delivery idempotency key, unique across deliveries.
+    fn idempotency_key(&self) -> String;
+}

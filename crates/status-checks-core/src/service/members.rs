@@ -1,0 +1,161 @@
+//! Project members.
+
+use super::{DomainResult, Params, StatusChecksService};
+use crate::access::AccessLevel;
+use crate::error::{DomainError, Duplicate, RepoError, Resource};
+use crate::ids::UserId;
+use crate::member::{Member, NewMemberInput};
+use crate::pagination::{Page, PageRequest};
+use crate::policy::{self, Actor, ProjectAction};
+use crate::project::ProjectRef;
+
+impl StatusChecksService {
+    /// `GET /projects/:id/members`.
+    pub async fn list_members(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        page: PageRequest,
+    ) -> DomainResult<Page<Member>> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ReadMembers)?;
+        Ok(self
+            .ports
+            .members
+            .list_members(access.project.id, page)
+            .await?)
+    }
+
+    /// `GET /projects/:id/members/:user_id`.
+    pub async fn get_member(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        user: UserId,
+    ) -> DomainResult<Member> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ReadMembers)?;
+        self.ports
+            .members
+            .find_member(access.project.id, user)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::Member))
+    }
+
+    /// `POST /projects/:id/members` (Maintainer+, never above one's own level).
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        params: Params<NewMemberInput>,
+    ) -> DomainResult<Member> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let input = params?;
+        Self::authorize(actor, &access, ProjectAction::ManageMembers)?;
+        if self.ports.users.find_user(input.user_id).await?.is_none() {
+            return Err(DomainError::NotFound(Resource::User));
+        }
+        if !policy::may_change_member(
+            actor,
+            access.level,
+            input.user_id,
+            None,
+            Some(input.access_level),
+        ) {
+            return Err(DomainError::Forbidden);
+        }
+        match self
+            .ports
+            .members
+            .add_member(
+                access.project.id,
+                input.user_id,
+                input.access_level,
+                self.now(),
+            )
+            .await
+        {
+            Ok(member) => Ok(member),
+            Err(RepoError::Duplicate(Duplicate::Member)) => {
+                Err(DomainError::Conflict("Member already exists".into()))
+            }
+            Err(RepoError::NotFound) => Err(DomainError::NotFound(Resource::User)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `PUT /projects/:id/members/:user_id` (Maintainer+; the last Owner cannot be demoted).
+    pub async fn update_member(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        user: UserId,
+        params: Params<AccessLevel>,
+    ) -> DomainResult<Member> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let level = params?;
+        Self::authorize(actor, &access, ProjectAction::ManageMembers)?;
+        let member = self
+            .ports
+            .members
+            .find_member(access.project.id, user)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::Member))?;
+        if !policy::may_change_member(
+            actor,
+            access.level,
+            user,
+            Some(member.access_level),
+            Some(level),
+        ) {
+            return Err(DomainError::Forbidden);
+        }
+        match self
+            .ports
+            .members
+            .update_member(access.project.id, user, level)
+            .await
+        {
+            Ok(member) => Ok(member),
+            Err(RepoError::LastOwner) => Err(DomainError::Forbidden),
+            Err(RepoError::NotFound) => Err(DomainError::NotFound(Resource::Member)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `DELETE /projects/:id/members/:user_id` (Maintainer+, or oneself; the last Owner stays).
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        user: UserId,
+    ) -> DomainResult<()> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        if user != actor.user_id {
+            Self::authorize(actor, &access, ProjectAction::ManageMembers)?;
+        }
+        let member = self
+            .ports
+            .members
+            .find_member(access.project.id, user)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::Member))?;
+        if !policy::may_change_member(actor, access.level, user, Some(member.access_level), None) {
+            return Err(DomainError::Forbidden);
+        }
+        match self
+            .ports
+            .members
+            .remove_member(access.project.id, user)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(RepoError::NotFound) => Err(DomainError::NotFound(Resource::Member)),
+            Err(RepoError::LastOwner) => Err(DomainError::Forbidden),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

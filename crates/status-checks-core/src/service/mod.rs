@@ -1,0 +1,174 @@
+//! Use cases: every operation of the API contract, as methods of [`StatusChecksService`].
+//!
+//! Each method takes the authenticated [`Actor`], applies the policy and the rules, calls the ports, and
+//! answers with domain values (or views of them) or a [`DomainError`]. Errors come in GitLab's precedence
+//! (`api.md` §6): 401 token → 403 scope → 404 project (or not a member) → 400 parameters → 404 merge request
+//! → 403 role → 404 check → 409 SHA. That is why parameters arrive as `Result<_, ParamErrors>`: the HTTP
+//! adapter parses them, and the use case reports a parse failure only at its place in that order.
+
+mod members;
+mod merge_requests;
+mod projects;
+mod protected_branches;
+mod status_checks;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+pub use merge_requests::{MergeInput, MergeRequestView, parse_state_filter};
+pub use status_checks::{MergeRequestStatusCheck, RecordedResponse, StatusCheckView};
+pub use users::UserView;
+
+use crate::Timestamp;
+use crate::access::AccessLevel;
+use crate::error::{DomainError, ParamErrors, Resource};
+use crate::ids::{MergeRequestIid, ProjectId};
+use crate::merge_request::MergeRequest;
+use crate::policy::{self, Actor, Denial, ProjectAction};
+use crate::ports::*;
+use crate::project::{Project, ProjectRef};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Parameters as the HTTP adapter parsed them: the values, or the 400 messages.
+pub type Params<T> = Result<T, ParamErrors>;
+
+/// The result of a use case.
+pub type DomainResult<T> = Result<T, DomainError>;
+
+/// Every port the use cases need. One adapter may implement several; pass the same `Arc` to each field.
+#[derive(Clone)]
+pub struct Ports {
+    /// Users.
+    pub users: Arc<dyn UserRepository>,
+    /// Tokens.
+    pub tokens: Arc<dyn TokenRepository>,
+    /// Projects.
+    pub projects: Arc<dyn ProjectRepository>,
+    /// Members.
+    pub members: Arc<dyn MemberRepository>,
+    /// Protected branches.
+    pub protected_branches: Arc<dyn ProtectedBranchRepository>,
+    /// Merge requests.
+    pub merge_requests: Arc<dyn MergeRequestRepository>,
+    /// Status checks.
+    pub status_checks: Arc<dyn StatusCheckRepository>,
+    /// Responses.
+    pub responses: Arc<dyn ResponseRepository>,
+    /// The delivery outbox.
+    pub deliveries: Arc<dyn DeliveryRepository>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub secrets: Arc<dyn SecretGenerator>,
+}
+
+/// The settings the rules depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// A check pending longer than this on a merge request's HEAD reads `failed`.
+    pub pending_timeout: Duration,
+    /// Whether check URLs may point at loopback or private addresses.
+    pub allow_local_requests: bool,
+    /// Base of every `web_url`.
+    pub base_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            pending_timeout: Duration::from_secs(120),
+            allow_local_requests: false,
+            base_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// The use cases of the service.
+#[derive(Clone)]
+pub struct StatusChecksService {
+    ports: Ports,
+    settings: Settings,
+}
+
+/// A project the actor may see, and their level in it.
+#[derive(Debug, Clone)]
+pub(crate) struct ProjectAccess {
+    pub(crate) project: Project,
+    pub(crate) level: Option<AccessLevel>,
+}
+
+impl StatusChecksService {
+    /// Wires the use cases to their ports.
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        StatusChecksService { ports, settings }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The ports (for adapters that share them, such as the delivery worker).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    /// 403 `insufficient_scope` for a read-only token attempting a write.
+    pub(crate) fn require_write(actor: &Actor) -> DomainResult<()> {
+        if actor.can_write {
+            Ok(())
+        } else {
+            Err(DomainError::InsufficientScope)
+        }
+    }
+
+    /// The project named by `reference`, if the actor may know it exists; 404 `Project Not Found` otherwise.
+    pub(crate) async fn visible_project(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+    ) -> DomainResult<ProjectAccess> {
+        match self
+            .ports
+            .projects
+            .find_project_with_access(reference, actor.user_id)
+            .await?
+        {
+            Some((project, level)) if policy::can_see_project(actor, level) => {
+                Ok(ProjectAccess { project, level })
+            }
+            _ => Err(DomainError::ProjectNotFound),
+        }
+    }
+
+    /// The policy's answer as a domain error.
+    pub(crate) fn authorize(
+        actor: &Actor,
+        access: &ProjectAccess,
+        action: ProjectAction,
+    ) -> DomainResult<()> {
+        policy::authorize(actor, access.level, action).map_err(|denial| match denial {
+            Denial::NotFound => DomainError::ProjectNotFound,
+            Denial::Forbidden => DomainError::Forbidden,
+        })
+    }
+
+    /// The merge request of the project with this iid, or 404.
+    pub(crate) async fn merge_request(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> DomainResult<MergeRequest> {
+        self.ports
+            .merge_requests
+            .find_merge_request(project, iid)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::MergeRequest))
+    }
+}

@@ -1,0 +1,131 @@
+//! Projects.
+
+use super::{DomainResult, Params, StatusChecksService};
+use crate::error::{DomainError, Duplicate, RepoError};
+use crate::pagination::{Page, PageRequest};
+use crate::policy::{Actor, ProjectAction};
+use crate::project::{self, NewProject, NewProjectInput, Project, ProjectRef, ProjectUpdate};
+use std::collections::BTreeMap;
+
+fn attribute_errors(errors: Vec<(&str, &str)>) -> DomainError {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (field, message) in errors {
+        map.entry(field.to_owned())
+            .or_default()
+            .push(message.to_owned());
+    }
+    DomainError::InvalidAttributes(map)
+}
+
+impl StatusChecksService {
+    /// `POST /projects`: any user with a writing token; the creator becomes Owner.
+    pub async fn create_project(
+        &self,
+        actor: &Actor,
+        params: Params<NewProjectInput>,
+    ) -> DomainResult<Project> {
+        Self::require_write(actor)?;
+        let input = params?;
+        let path = input
+            .path
+            .clone()
+            .unwrap_or_else(|| project::slugify(&input.name));
+        let namespace = input
+            .namespace
+            .clone()
+            .unwrap_or_else(|| actor.username.clone());
+        let mut errors = Vec::new();
+        if let Some(e) = project::name_error(&input.name) {
+            errors.push(("name", e));
+        }
+        if let Some(e) = project::path_error(&path) {
+            errors.push(("path", e));
+        }
+        if let Some(e) = project::namespace_error(&namespace) {
+            errors.push(("namespace", e));
+        }
+        if !errors.is_empty() {
+            return Err(attribute_errors(errors));
+        }
+        let new = NewProject {
+            name: input.name,
+            path,
+            namespace,
+            only_allow_merge_if_all_status_checks_passed: input
+                .only_allow_merge_if_all_status_checks_passed
+                .unwrap_or(false),
+            created_at: self.now(),
+        };
+        match self.ports.projects.create_project(new, actor.user_id).await {
+            Ok(project) => Ok(project),
+            Err(RepoError::Duplicate(Duplicate::ProjectPath)) => {
+                Err(attribute_errors(vec![("path", "has already been taken")]))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `GET /projects`: those the caller is a member of; administrators see all.
+    pub async fn list_projects(
+        &self,
+        actor: &Actor,
+        page: PageRequest,
+    ) -> DomainResult<Page<Project>> {
+        let member = (!actor.is_admin).then_some(actor.user_id);
+        Ok(self.ports.projects.list_projects(member, page).await?)
+    }
+
+    /// `GET /projects/:id`.
+    pub async fn get_project(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+    ) -> DomainResult<Project> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ReadProject)?;
+        Ok(access.project)
+    }
+
+    /// `PUT /projects/:id` (Maintainer+).
+    pub async fn update_project(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        params: Params<ProjectUpdate>,
+    ) -> DomainResult<Project> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let update = params?;
+        Self::authorize(actor, &access, ProjectAction::UpdateProject)?;
+        if let Some(e) = update.name.as_deref().and_then(project::name_error) {
+            return Err(attribute_errors(vec![("name", e)]));
+        }
+        match self
+            .ports
+            .projects
+            .update_project(access.project.id, update, self.now())
+            .await
+        {
+            Ok(project) => Ok(project),
+            Err(RepoError::NotFound) => Err(DomainError::ProjectNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `DELETE /projects/:id` (Owner): everything in the project goes with it, at once.
+    pub async fn delete_project(&self, actor: &Actor, reference: &ProjectRef) -> DomainResult<()> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::DeleteProject)?;
+        if self
+            .ports
+            .projects
+            .delete_project(access.project.id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(DomainError::ProjectNotFound)
+        }
+    }
+}

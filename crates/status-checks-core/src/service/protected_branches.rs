@@ -1,0 +1,102 @@
+//! Protected branches.
+
+use super::{DomainResult, Params, StatusChecksService};
+use crate::branch::{BranchNameError, BranchPattern, ProtectedBranch};
+use crate::error::{DomainError, Duplicate, RepoError, Resource};
+use crate::pagination::{Page, PageRequest};
+use crate::policy::{Actor, ProjectAction};
+use crate::project::ProjectRef;
+
+impl StatusChecksService {
+    /// `GET /projects/:id/protected_branches` (Developer+).
+    pub async fn list_protected_branches(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        page: PageRequest,
+    ) -> DomainResult<Page<ProtectedBranch>> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ReadProtectedBranches)?;
+        Ok(self
+            .ports
+            .protected_branches
+            .list_protected_branches(access.project.id, page)
+            .await?)
+    }
+
+    /// `GET /projects/:id/protected_branches/:name` (Developer+).
+    pub async fn get_protected_branch(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        name: &str,
+    ) -> DomainResult<ProtectedBranch> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ReadProtectedBranches)?;
+        self.ports
+            .protected_branches
+            .find_protected_branch(access.project.id, name)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::ProtectedBranch))
+    }
+
+    /// `POST /projects/:id/protected_branches` (Maintainer+): `name` may hold `*` wildcards.
+    pub async fn protect_branch(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        params: Params<String>,
+    ) -> DomainResult<ProtectedBranch> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let name = params?;
+        Self::authorize(actor, &access, ProjectAction::ManageProtectedBranches)?;
+        let pattern = BranchPattern::new(name.clone()).map_err(|e| {
+            DomainError::Validation(vec![match e {
+                BranchNameError::Blank => "Name can't be blank".to_owned(),
+                other => format!("Name {other}"),
+            }])
+        })?;
+        match self
+            .ports
+            .protected_branches
+            .create_protected_branch(access.project.id, pattern, self.now())
+            .await
+        {
+            Ok(branch) => Ok(branch),
+            Err(RepoError::Duplicate(Duplicate::ProtectedBranch)) => Err(DomainError::Conflict(
+                format!("Protected branch '{name}' already exists"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `DELETE /projects/:id/protected_branches/:name` (Maintainer+): also removes it from every check scoped
+    /// to it (a check left with none applies to all branches).
+    pub async fn unprotect_branch(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        name: &str,
+    ) -> DomainResult<()> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ManageProtectedBranches)?;
+        let branch = self
+            .ports
+            .protected_branches
+            .find_protected_branch(access.project.id, name)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::ProtectedBranch))?;
+        if self
+            .ports
+            .protected_branches
+            .delete_protected_branch(access.project.id, branch.id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound(Resource::ProtectedBranch))
+        }
+    }
+}

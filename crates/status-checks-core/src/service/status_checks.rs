@@ -1,0 +1,476 @@
+//! GitLab's seven external status check endpoints (E1–E7), and the list of a check's deliveries.
+
+use super::{DomainResult, MergeRequestView, Params, StatusChecksService};
+use crate::branch::ProtectedBranch;
+use crate::delivery::Delivery;
+use crate::error::{DomainError, Duplicate, RepoError, Resource};
+use crate::ids::{MergeRequestIid, ProjectId, ProtectedBranchId, StatusCheckId};
+use crate::pagination::{Page, PageRequest};
+use crate::policy::{self, Actor, ProjectAction};
+use crate::project::ProjectRef;
+use crate::response::{self, CheckStatus, NewResponse, ResponseInput, StatusCheckResponse};
+use crate::status_check::{
+    self, CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret,
+    StatusCheckInput, StatusCheckUpdate, StatusCheckUpdateInput, UrlVisibility,
+};
+
+/// A check as the API shows it, its URL already redacted for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCheckView {
+    /// Its id.
+    pub id: StatusCheckId,
+    /// Its name.
+    pub name: String,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// Its URL as the caller may see it.
+    pub external_url: String,
+    /// Whether a shared secret is stored.
+    pub hmac: bool,
+    /// Its scope.
+    pub protected_branches: Vec<ProtectedBranch>,
+}
+
+impl StatusCheckView {
+    /// The view of `check` for someone with `visibility`.
+    pub fn of(check: ExternalStatusCheck, visibility: UrlVisibility) -> Self {
+        StatusCheckView {
+            id: check.id,
+            hmac: check.hmac(),
+            name: check.name.as_str().to_owned(),
+            project_id: check.project_id,
+            external_url: check.external_url.shown(visibility),
+            protected_branches: check.protected_branches,
+        }
+    }
+}
+
+/// One row of E5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRequestStatusCheck {
+    /// The check's id.
+    pub id: StatusCheckId,
+    /// Its name.
+    pub name: String,
+    /// Its URL as the caller may see it.
+    pub external_url: String,
+    /// Its status at the merge request's HEAD.
+    pub status: CheckStatus,
+}
+
+/// E6's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedResponse {
+    /// The stored response.
+    pub response: StatusCheckResponse,
+    /// The merge request, after the response.
+    pub merge_request: MergeRequestView,
+    /// The check, redacted for the caller.
+    pub external_status_check: StatusCheckView,
+}
+
+const BRANCHES_MUST_EXIST: &str = "all protected branches must exist within the project";
+
+fn duplicate_message(duplicate: Duplicate) -> Option<&'static str> {
+    match duplicate {
+        Duplicate::CheckName => Some("Name has already been taken"),
+        Duplicate::CheckUrl => Some("External url has already been taken"),
+        _ => None,
+    }
+}
+
+/// Translates a store's refusal of a check write into the contract's 422 messages.
+fn check_write_error(error: RepoError) -> DomainError {
+    match error {
+        RepoError::Duplicate(d) if duplicate_message(d).is_some() => DomainError::Validation(
+            duplicate_message(d)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        ),
+        RepoError::ForeignProtectedBranch => {
+            DomainError::Validation(vec![BRANCHES_MUST_EXIST.into()])
+        }
+        RepoError::NotFound => DomainError::NotFound(Resource::StatusCheck),
+        other => other.into(),
+    }
+}
+
+impl StatusChecksService {
+    /// Whether every id in `ids` is a protected branch of the project.
+    async fn branches_exist(
+        &self,
+        project: ProjectId,
+        ids: &[ProtectedBranchId],
+    ) -> DomainResult<bool> {
+        if ids.is_empty() {
+            return Ok(true);
+        }
+        let mut wanted = ids.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        let found = self
+            .ports
+            .protected_branches
+            .find_protected_branches(project, wanted.clone())
+            .await?;
+        Ok(found.len() == wanted.len())
+    }
+
+    /// E1 `GET /projects/:id/external_status_checks` (Maintainer+).
+    pub async fn list_status_checks(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        page: PageRequest,
+    ) -> DomainResult<Page<StatusCheckView>> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let checks = self
+            .ports
+            .status_checks
+            .list_checks(access.project.id, page)
+            .await?;
+        Ok(checks.map(|c| StatusCheckView::of(c, UrlVisibility::Full)))
+    }
+
+    /// E2 `POST /projects/:id/external_status_checks` (Maintainer+).
+    pub async fn create_status_check(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        params: Params<StatusCheckInput>,
+    ) -> DomainResult<StatusCheckView> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let input = params?;
+        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let project = access.project.id;
+
+        let mut messages: Vec<String> = Vec::new();
+        let name = CheckName::parse(&input.name)
+            .map_err(|m| messages.push(m.into()))
+            .ok();
+        let url = ExternalUrl::parse(&input.external_url, self.settings.allow_local_requests)
+            .map_err(|m| messages.extend(m))
+            .ok();
+        let secret = SharedSecret::parse(input.shared_secret.as_deref().unwrap_or(""))
+            .map_err(|m| messages.push(m.into()))
+            .ok()
+            .flatten();
+        let existing = self.ports.status_checks.all_checks(project).await?;
+        if name
+            .as_ref()
+            .is_some_and(|name| existing.iter().any(|c| &c.name == name))
+        {
+            messages.push("Name has already been taken".into());
+        }
+        if url
+            .as_ref()
+            .is_some_and(|url| existing.iter().any(|c| &c.external_url == url))
+        {
+            messages.push("External url has already been taken".into());
+        }
+        if !self
+            .branches_exist(project, &input.protected_branch_ids)
+            .await?
+        {
+            messages.push(BRANCHES_MUST_EXIST.into());
+        }
+        let (Some(name), Some(external_url), true) = (name, url, messages.is_empty()) else {
+            return Err(DomainError::Validation(messages));
+        };
+        let new = NewStatusCheck {
+            project_id: project,
+            name,
+            external_url,
+            shared_secret: secret,
+            protected_branch_ids: input.protected_branch_ids,
+            created_at: self.now(),
+        };
+        let check = self
+            .ports
+            .status_checks
+            .create_check(new)
+            .await
+            .map_err(check_write_error)?;
+        Ok(StatusCheckView::of(check, UrlVisibility::Full))
+    }
+
+    /// E3 `PUT /projects/:id/external_status_checks/:check_id` (Maintainer+): changes only the keys sent.
+    pub async fn update_status_check(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        id: StatusCheckId,
+        params: Params<StatusCheckUpdateInput>,
+    ) -> DomainResult<StatusCheckView> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let input = params?;
+        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let project = access.project.id;
+        let existing = self.ports.status_checks.all_checks(project).await?;
+        if !existing.iter().any(|c| c.id == id) {
+            return Err(DomainError::NotFound(Resource::StatusCheck));
+        }
+        let others: Vec<&ExternalStatusCheck> = existing.iter().filter(|c| c.id != id).collect();
+
+        let mut messages: Vec<String> = Vec::new();
+        let mut update = StatusCheckUpdate {
+            name: None,
+            external_url: None,
+            shared_secret: None,
+            protected_branch_ids: None,
+            updated_at: self.now(),
+        };
+        if let Some(raw) = &input.name {
+            match CheckName::parse(raw) {
+                Ok(name) if others.iter().any(|c| c.name == name) => {
+                    messages.push("Name has already been taken".into())
+                }
+                Ok(name) => update.name = Some(name),
+                Err(m) => messages.push(m.into()),
+            }
+        }
+        if let Some(raw) = &input.external_url {
+            match ExternalUrl::parse(raw, self.settings.allow_local_requests) {
+                Ok(url) if others.iter().any(|c| c.external_url == url) => {
+                    messages.push("External url has already been taken".into());
+                }
+                Ok(url) => update.external_url = Some(url),
+                Err(m) => messages.extend(m),
+            }
+        }
+        if let Some(raw) = &input.shared_secret {
+            match SharedSecret::parse(raw) {
+                Ok(secret) => update.shared_secret = Some(secret),
+                Err(m) => messages.push(m.into()),
+            }
+        }
+        if let Some(ids) = input.protected_branch_ids {
+            if self.branches_exist(project, &ids).await? {
+                update.protected_branch_ids = Some(ids);
+            } else {
+                messages.push(BRANCHES_MUST_EXIST.into());
+            }
+        }
+        if !messages.is_empty() {
+            return Err(DomainError::Validation(messages));
+        }
+        let check = self
+            .ports
+            .status_checks
+            .update_check(project, id, update)
+            .await
+            .map_err(check_write_error)?;
+        Ok(StatusCheckView::of(check, UrlVisibility::Full))
+    }
+
+    /// E4 `DELETE /projects/:id/external_status_checks/:check_id` (Maintainer+): its responses and pending
+    /// deliveries go with it.
+    pub async fn delete_status_check(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        id: StatusCheckId,
+    ) -> DomainResult<()> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        if self
+            .ports
+            .status_checks
+            .delete_check(access.project.id, id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound(Resource::StatusCheck))
+        }
+    }
+
+    /// E5 `GET /projects/:id/merge_requests/:iid/status_checks` (Reporter+): the applicable checks by id, with
+    /// their status at the HEAD and URLs redacted for the caller.
+    pub async fn merge_request_status_checks(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        iid: MergeRequestIid,
+    ) -> DomainResult<Vec<MergeRequestStatusCheck>> {
+        let access = self.visible_project(actor, reference).await?;
+        let mr = self.merge_request(access.project.id, iid).await?;
+        Self::authorize(actor, &access, ProjectAction::ReadStatusChecks)?;
+        let checks = self
+            .ports
+            .status_checks
+            .all_checks(access.project.id)
+            .await?;
+        if !checks
+            .iter()
+            .any(|c| c.applies_to_branch(&mr.target_branch))
+        {
+            return Ok(Vec::new());
+        }
+        let responses = self
+            .ports
+            .responses
+            .newest_responses(vec![(mr.id, mr.sha.clone())])
+            .await?;
+        let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
+        let statuses = status_check::applicable_statuses(
+            &checks,
+            &mr,
+            &responses,
+            self.now(),
+            self.settings.pending_timeout,
+        );
+        Ok(statuses
+            .into_iter()
+            .map(|(check, status)| MergeRequestStatusCheck {
+                id: check.id,
+                name: check.name.as_str().to_owned(),
+                external_url: check.external_url.shown(visibility),
+                status,
+            })
+            .collect())
+    }
+
+    /// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses` (Developer+): records an answer
+    /// about the HEAD; 409 (and nothing stored) for any other SHA.
+    pub async fn respond_to_status_check(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        iid: MergeRequestIid,
+        params: Params<ResponseInput>,
+    ) -> DomainResult<RecordedResponse> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let input = params?;
+        let mr = self.merge_request(access.project.id, iid).await?;
+        Self::authorize(actor, &access, ProjectAction::RespondToStatusChecks)?;
+        let check = self
+            .ports
+            .status_checks
+            .find_check(access.project.id, input.external_status_check_id)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::StatusCheck))?;
+        if !response::sha_matches_head(&input.sha, &mr.sha) {
+            return Err(DomainError::Conflict(format!(
+                "SHA does not match HEAD of source branch: {}",
+                mr.sha
+            )));
+        }
+        let stored = self
+            .ports
+            .responses
+            .record_response(NewResponse {
+                merge_request_id: mr.id,
+                external_status_check_id: check.id,
+                sha: mr.sha.clone(),
+                status: input.status,
+                created_at: self.now(),
+                retried_at: None,
+            })
+            .await?;
+        let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
+        let merge_request = self.merge_request_view(&access.project, mr).await?;
+        Ok(RecordedResponse {
+            response: stored,
+            merge_request,
+            external_status_check: StatusCheckView::of(check, visibility),
+        })
+    }
+
+    /// E7 `POST /projects/:id/merge_requests/:iid/status_checks/:check_id/retry` (Developer+): only a failed
+    /// check; sets it back to pending and notifies the check again.
+    pub async fn retry_status_check(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        iid: MergeRequestIid,
+        id: StatusCheckId,
+    ) -> DomainResult<()> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let mr = self.merge_request(access.project.id, iid).await?;
+        Self::authorize(actor, &access, ProjectAction::RetryStatusChecks)?;
+        let check = self
+            .ports
+            .status_checks
+            .find_check(access.project.id, id)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::StatusCheck))?;
+        let now = self.now();
+        let responses = self
+            .ports
+            .responses
+            .newest_responses(vec![(mr.id, mr.sha.clone())])
+            .await?;
+        let own = responses
+            .iter()
+            .filter(|r| r.external_status_check_id == check.id);
+        let status = response::status_at_head(
+            own,
+            &mr.sha,
+            mr.head_recorded_at,
+            now,
+            self.settings.pending_timeout,
+        );
+        if !response::retry_allowed(status) {
+            return Err(DomainError::Unprocessable(
+                "External status check must be failed".into(),
+            ));
+        }
+        // After the retry this check is pending again, which blocks merging where the project requires it.
+        let detailed = crate::merge_request::detailed_merge_status(
+            mr.state,
+            access.project.only_allow_merge_if_all_status_checks_passed,
+            [CheckStatus::Pending],
+        );
+        let retry = super::merge_requests::Event::plain(None);
+        let drafts = self.delivery_drafts(actor, &access.project, [&check], &retry, detailed, now);
+        self.ports
+            .responses
+            .record_retry(
+                NewResponse {
+                    merge_request_id: mr.id,
+                    external_status_check_id: check.id,
+                    sha: mr.sha.clone(),
+                    status: CheckStatus::Pending,
+                    created_at: now,
+                    retried_at: Some(now),
+                },
+                drafts,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /projects/:id/external_status_checks/:check_id/deliveries` (Maintainer+): newest first.
+    pub async fn list_deliveries(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        id: StatusCheckId,
+        page: PageRequest,
+    ) -> DomainResult<Page<Delivery>> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        if self
+            .ports
+            .status_checks
+            .find_check(access.project.id, id)
+            .await?
+            .is_none()
+        {
+            return Err(DomainError::NotFound(Resource::StatusCheck));
+        }
+        Ok(self
+            .ports
+            .deliveries
+            .list_deliveries(access.project.id, id, page)
+            .await?)
+    }
+}
