@@ -37,7 +37,7 @@ pub trait UserRepository: Send + Sync {
     async fn create_user(&self, new: NewUser) -> RepoResult<User>;
     /// The user with this id.
     async fn find_user(&self, id: UserId) -> RepoResult<Option<User>>;
-    /// The user with this username (exact match).
+    /// The user with this username; usernames are unique and matched without regard to case.
     async fn find_user_by_username(&self, username: &str) -> RepoResult<Option<User>>;
     /// Users by id ascending, optionally only the one with this username.
     async fn list_users(
@@ -84,10 +84,11 @@ pub trait TokenRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ProjectRepository: Send + Sync {
-    /// Creates a project and makes `owner` its Owner; `Duplicate(ProjectPath)` if the full path is taken.
+    /// Creates a project and makes `owner` its Owner; `Duplicate(ProjectPath)` if the full path is taken (in
+    /// any case).
     async fn create_project(&self, new: NewProject, owner: UserId) -> RepoResult<Project>;
-    /// The project named by `reference` and `user`'s access level in it (`None` if not a member): what every
-    /// project-scoped request needs, in one call.
+    /// The project named by `reference` (an id, or a full path matched without regard to case) and `user`'s
+    /// access level in it (`None` if not a member): what every project-scoped request needs, in one call.
     async fn find_project_with_access(
         &self,
         reference: &ProjectRef,

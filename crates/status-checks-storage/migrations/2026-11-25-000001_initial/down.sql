@@ -1,0 +1,10 @@
+DROP TABLE deliveries;
+DROP TABLE status_check_responses;
+DROP TABLE status_check_protected_branches;
+DROP TABLE external_status_checks;
+DROP TABLE merge_requests;
+DROP TABLE protected_branches;
+DROP TABLE members;
+DROP TABLE projects;
+DROP TABLE personal_access_tokens;
+DROP TABLE users;

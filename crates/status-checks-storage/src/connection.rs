@@ -1,0 +1,292 @@
+//! Opening the database: the URL, the pragmas, the migrations, the writer connection and the read pool, and
+//! the two ways requests reach them without blocking the async executor.
+
+use crate::error::{StorageError, TxError};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use status_checks_core::RepoError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The schema's migrations, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// SQLite's `synchronous` setting: how hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// In WAL mode, a committed transaction survives a crash of the process; a power loss may lose the last
+    /// transactions but never corrupts the file. The default.
+    #[default]
+    Normal,
+    /// Every commit is on disk before it is acknowledged, power loss included. Slower.
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+/// How to open the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections for reads (requests read in parallel; writes go through one connection).
+    pub read_connections: u32,
+    /// How long a statement waits for a lock held by another process before failing.
+    pub busy_timeout: Duration,
+    /// Durability of commits.
+    pub synchronous: Synchronous,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            read_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+            synchronous: Synchronous::Normal,
+        }
+    }
+}
+
+/// Reads a database URL: `sqlite://relative/path.db` (relative to the working directory),
+/// `sqlite:///abs/path.db`, `sqlite:path.db`, or a plain file path. In-memory databases are refused: the
+/// service must keep what it acknowledged.
+pub fn database_path(url: &str) -> Result<PathBuf, StorageError> {
+    let invalid = |reason| StorageError::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let trimmed = url.trim();
+    if trimmed.contains(":memory:") || trimmed.starts_with("file:") {
+        return Err(invalid(
+            "in-memory and URI databases are not supported; give a file path",
+        ));
+    }
+    let path = if let Some(rest) = trimmed.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = trimmed.strip_prefix("sqlite:") {
+        rest
+    } else if trimmed.contains("://") {
+        return Err(invalid("only sqlite:// URLs and file paths are supported"));
+    } else {
+        trimmed
+    };
+    if path.is_empty() {
+        return Err(invalid("no file path"));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Pragmas every connection needs (they are per connection, not stored in the file).
+#[derive(Debug, Clone, Copy)]
+struct ConnectionPragmas {
+    busy_timeout: Duration,
+    synchronous: Synchronous,
+    read_only: bool,
+}
+
+impl ConnectionPragmas {
+    fn apply(&self, conn: &mut SqliteConnection) -> QueryResult<()> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {};",
+            self.busy_timeout.as_millis()
+        ))?;
+        // Set explicitly: a system SQLite defaults to OFF, the bundled one to ON.
+        conn.batch_execute("PRAGMA foreign_keys = ON;")?;
+        conn.batch_execute(&format!(
+            "PRAGMA synchronous = {};",
+            self.synchronous.pragma()
+        ))?;
+        conn.batch_execute("PRAGMA temp_store = MEMORY;")?;
+        if self.read_only {
+            // A read connection that tries to write is a bug; make it fail loudly.
+            conn.batch_execute("PRAGMA query_only = ON;")?;
+        }
+        Ok(())
+    }
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for ConnectionPragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn establish(path: &Path) -> Result<SqliteConnection, StorageError> {
+    let display = path.display().to_string();
+    SqliteConnection::establish(&display).map_err(|source| StorageError::Open {
+        path: display,
+        source,
+    })
+}
+
+fn ensure_parent_dir(path: &Path) -> Result<(), StorageError> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.exists() => {
+            std::fs::create_dir_all(parent).map_err(|source| StorageError::Directory {
+                path: parent.display().to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies pending migrations on one connection: WAL mode (stored in the file, set once), foreign keys off
+/// while the schema changes and back on after. Returns the versions applied.
+fn migrate(conn: &mut SqliteConnection) -> Result<Vec<String>, StorageError> {
+    conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+    conn.batch_execute("PRAGMA foreign_keys = OFF;")?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.iter().map(ToString::to_string).collect())
+        .map_err(|e| StorageError::Migration(e.to_string()));
+    conn.batch_execute("PRAGMA foreign_keys = ON;")?;
+    applied
+}
+
+/// Opens (creating if missing) the database at `url` and applies pending migrations; returns the versions
+/// applied. For the `migrate` command; [`crate::Store::open`] does the same before serving.
+pub fn run_migrations(url: &str) -> Result<Vec<String>, StorageError> {
+    let path = database_path(url)?;
+    ensure_parent_dir(&path)?;
+    let mut conn = establish(&path)?;
+    migrate(&mut conn)
+}
+
+/// The connections of an open store.
+pub(crate) struct Connections {
+    /// The one connection that writes. SQLite allows one writer at a time anyway; one connection makes that
+    /// explicit, never waits on `SQLITE_BUSY` within the process, and keeps the WAL small. Locked with an
+    /// async mutex, so waiting writers hold no thread.
+    writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    /// Read connections; WAL lets them read while the writer writes.
+    readers: Pool<ConnectionManager<SqliteConnection>>,
+    path: PathBuf,
+}
+
+impl Connections {
+    pub(crate) fn open(
+        url: &str,
+        options: &StoreOptions,
+    ) -> Result<(Connections, Vec<String>), StorageError> {
+        let path = database_path(url)?;
+        ensure_parent_dir(&path)?;
+        let mut writer = establish(&path)?;
+        let applied = migrate(&mut writer)?;
+        let pragmas = ConnectionPragmas {
+            busy_timeout: options.busy_timeout,
+            synchronous: options.synchronous,
+            read_only: false,
+        };
+        pragmas.apply(&mut writer)?;
+        let readers = Pool::builder()
+            .max_size(options.read_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(30))
+            .connection_customizer(Box::new(ConnectionPragmas {
+                read_only: true,
+                ..pragmas
+            }))
+            .build(ConnectionManager::<SqliteConnection>::new(
+                path.display().to_string(),
+            ))
+            .map_err(|e| StorageError::Pool(e.to_string()))?;
+        Ok((
+            Connections {
+                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                readers,
+                path,
+            },
+            applied,
+        ))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a read connection, on tokio's blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T, TxError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| RepoError::Internal(format!("no read connection: {e}")))?;
+            f(&mut conn).map_err(RepoError::from)
+        });
+        task.await
+            .map_err(|e| RepoError::Internal(format!("storage task failed: {e}")))?
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, on tokio's blocking pool: it
+    /// commits if `f` succeeds and rolls back otherwise.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T, TxError> + Send + 'static,
+    {
+        let mut guard = self.writer.clone().lock_owned().await;
+        let task = tokio::task::spawn_blocking(move || {
+            guard.immediate_transaction(f).map_err(RepoError::from)
+        });
+        task.await
+            .map_err(|e| RepoError::Internal(format!("storage task failed: {e}")))?
+    }
+
+    /// Whether the database answers a trivial query (readiness).
+    pub(crate) async fn ping(&self) -> Result<(), RepoError> {
+        self.read(|conn| {
+            conn.batch_execute("SELECT 1;")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Read pool usage: (connections open, idle).
+    pub(crate) fn pool_state(&self) -> (u32, u32) {
+        let state = self.readers.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        let ok = |url: &str| {
+            database_path(url)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(ok("sqlite://status-checks.db"), "status-checks.db");
+        assert_eq!(ok("sqlite://data/sc.db"), "data/sc.db");
+        assert_eq!(ok("sqlite:///var/lib/sc.db"), "/var/lib/sc.db");
+        assert_eq!(ok("sqlite:sc.db"), "sc.db");
+        assert_eq!(ok("/tmp/x.db"), "/tmp/x.db");
+        assert_eq!(ok("x.db"), "x.db");
+        for bad in [
+            "sqlite::memory:",
+            ":memory:",
+            "",
+            "sqlite://",
+            "postgres://h/db",
+            "file:x.db?mode=memory",
+        ] {
+            assert!(database_path(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,432 @@
+//! Rows as diesel reads and writes them, and their conversion to and from the core's types.
+//!
+//! Reading a row validates it again with the core's constructors: a value the domain refuses means the file
+//! was changed behind our back, and is reported as an internal error rather than served.
+
+use crate::error::corrupt;
+use crate::schema::*;
+use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
+use status_checks_core::branch::{BranchPattern, ProtectedBranch};
+use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
+use status_checks_core::member::Member;
+use status_checks_core::merge_request::{CommitSha, MergeRequest, MergeRequestState};
+use status_checks_core::project::Project;
+use status_checks_core::response::{CheckStatus, StatusCheckResponse};
+use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
+use status_checks_core::token::{PersonalAccessToken, TokenScope};
+use status_checks_core::user::{User, Username};
+use status_checks_core::*;
+
+/// Milliseconds since the Unix epoch, the stored form of every time.
+pub(crate) fn millis(at: Timestamp) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<Timestamp, RepoError> {
+    chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("timestamp", ms))
+}
+
+fn from_millis_opt(ms: Option<i64>) -> Result<Option<Timestamp>, RepoError> {
+    ms.map(from_millis).transpose()
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = users, check_for_backend(Sqlite))]
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+impl UserRow {
+    pub(crate) fn into_domain(self) -> Result<User, RepoError> {
+        Ok(User {
+            id: UserId(self.id),
+            username: Username::new(self.username.clone())
+                .map_err(|_| corrupt("username", &self.username))?,
+            name: self.name,
+            email: self.email,
+            is_admin: self.is_admin,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub(crate) struct NewUserRow<'a> {
+    pub username: &'a str,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = personal_access_tokens, check_for_backend(Sqlite))]
+pub(crate) struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: String,
+    pub expires_at: Option<String>,
+    pub revoked: bool,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub(crate) fn scopes_to_text(scopes: &[TokenScope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl TokenRow {
+    pub(crate) fn into_domain(self) -> Result<PersonalAccessToken, RepoError> {
+        let scopes = self
+            .scopes
+            .split(',')
+            .map(|s| TokenScope::parse(s).ok_or_else(|| corrupt("token scope", s)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let expires_at = self
+            .expires_at
+            .as_deref()
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| corrupt("expiry date", d))
+            })
+            .transpose()?;
+        Ok(PersonalAccessToken {
+            id: TokenId(self.id),
+            user_id: UserId(self.user_id),
+            name: self.name,
+            scopes,
+            expires_at,
+            revoked: self.revoked,
+            created_at: from_millis(self.created_at)?,
+            last_used_at: from_millis_opt(self.last_used_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = personal_access_tokens)]
+pub(crate) struct NewTokenRow<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    pub scopes: String,
+    pub expires_at: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = projects, check_for_backend(Sqlite))]
+pub(crate) struct ProjectRow {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    pub namespace: String,
+    pub only_allow_merge_if_all_status_checks_passed: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ProjectRow {
+    pub(crate) fn into_domain(self) -> Result<Project, RepoError> {
+        Ok(Project {
+            id: ProjectId(self.id),
+            name: self.name,
+            path: self.path,
+            namespace: self.namespace,
+            only_allow_merge_if_all_status_checks_passed: self
+                .only_allow_merge_if_all_status_checks_passed,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = projects)]
+pub(crate) struct NewProjectRow<'a> {
+    pub name: &'a str,
+    pub path: &'a str,
+    pub namespace: &'a str,
+    pub path_with_namespace: String,
+    pub only_allow_merge_if_all_status_checks_passed: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) fn access_level(value: i32) -> Result<AccessLevel, RepoError> {
+    AccessLevel::from_value(i64::from(value)).ok_or_else(|| corrupt("access level", value))
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = members, check_for_backend(Sqlite))]
+pub(crate) struct MemberRow {
+    pub access_level: i32,
+    pub created_at: i64,
+}
+
+impl MemberRow {
+    pub(crate) fn into_domain(self, user: UserRow) -> Result<Member, RepoError> {
+        Ok(Member {
+            user: user.into_domain()?,
+            access_level: access_level(self.access_level)?,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = protected_branches, check_for_backend(Sqlite))]
+pub(crate) struct ProtectedBranchRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ProtectedBranchRow {
+    pub(crate) fn into_domain(self) -> Result<ProtectedBranch, RepoError> {
+        Ok(ProtectedBranch {
+            id: ProtectedBranchId(self.id),
+            project_id: ProjectId(self.project_id),
+            name: BranchPattern::new(self.name.clone())
+                .map_err(|_| corrupt("branch pattern", &self.name))?,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = merge_requests, check_for_backend(Sqlite))]
+pub(crate) struct MergeRequestRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub iid: i64,
+    pub title: String,
+    pub description: String,
+    pub source_branch: String,
+    pub target_branch: String,
+    pub sha: String,
+    pub head_recorded_at: i64,
+    pub state: String,
+    pub author_id: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub merged_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+pub(crate) fn commit_sha(raw: &str) -> Result<CommitSha, RepoError> {
+    CommitSha::parse(raw).map_err(|_| corrupt("sha", raw))
+}
+
+impl MergeRequestRow {
+    pub(crate) fn into_domain(self) -> Result<MergeRequest, RepoError> {
+        Ok(MergeRequest {
+            id: MergeRequestId(self.id),
+            iid: MergeRequestIid(self.iid),
+            project_id: ProjectId(self.project_id),
+            sha: commit_sha(&self.sha)?,
+            state: MergeRequestState::parse(&self.state)
+                .ok_or_else(|| corrupt("state", &self.state))?,
+            title: self.title,
+            description: self.description,
+            source_branch: self.source_branch,
+            target_branch: self.target_branch,
+            head_recorded_at: from_millis(self.head_recorded_at)?,
+            author_id: UserId(self.author_id),
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+            merged_at: from_millis_opt(self.merged_at)?,
+            closed_at: from_millis_opt(self.closed_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = merge_requests)]
+pub(crate) struct NewMergeRequestRow<'a> {
+    pub project_id: i64,
+    pub iid: i64,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub source_branch: &'a str,
+    pub target_branch: &'a str,
+    pub sha: &'a str,
+    pub head_recorded_at: i64,
+    pub state: &'a str,
+    pub author_id: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The columns an update may set; `None` leaves a column alone.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = merge_requests)]
+pub(crate) struct MergeRequestChangeset {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub target_branch: Option<String>,
+    pub sha: Option<String>,
+    pub head_recorded_at: Option<i64>,
+    pub state: Option<String>,
+    pub merged_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = external_status_checks, check_for_backend(Sqlite))]
+pub(crate) struct CheckRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub external_url: String,
+    pub shared_secret: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl CheckRow {
+    pub(crate) fn into_domain(
+        self,
+        protected_branches: Vec<ProtectedBranch>,
+    ) -> Result<ExternalStatusCheck, RepoError> {
+        let shared_secret = match self.shared_secret.as_deref() {
+            Some(raw) => {
+                SharedSecret::parse(raw).map_err(|_| corrupt("shared secret", "[redacted]"))?
+            }
+            None => None,
+        };
+        Ok(ExternalStatusCheck {
+            id: StatusCheckId(self.id),
+            project_id: ProjectId(self.project_id),
+            name: CheckName::parse(&self.name).map_err(|_| corrupt("check name", &self.name))?,
+            external_url: ExternalUrl::from_stored(self.external_url),
+            shared_secret,
+            protected_branches,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, QueryableByName, Debug, Clone)]
+#[diesel(table_name = status_check_responses, check_for_backend(Sqlite))]
+pub(crate) struct ResponseRow {
+    pub id: i64,
+    pub merge_request_id: i64,
+    pub external_status_check_id: i64,
+    pub sha: String,
+    pub status: String,
+    pub created_at: i64,
+    pub retried_at: Option<i64>,
+}
+
+impl ResponseRow {
+    pub(crate) fn into_domain(self) -> Result<StatusCheckResponse, RepoError> {
+        Ok(StatusCheckResponse {
+            id: ResponseId(self.id),
+            merge_request_id: MergeRequestId(self.merge_request_id),
+            external_status_check_id: StatusCheckId(self.external_status_check_id),
+            sha: commit_sha(&self.sha)?,
+            status: CheckStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            created_at: from_millis(self.created_at)?,
+            retried_at: from_millis_opt(self.retried_at)?,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = deliveries, check_for_backend(Sqlite))]
+pub(crate) struct DeliveryRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub external_status_check_id: i64,
+    pub merge_request_id: i64,
+    pub merge_request_iid: i64,
+    pub action: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<i64>,
+    pub next_attempt_at: Option<i64>,
+    pub idempotency_key: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+impl DeliveryRow {
+    pub(crate) fn into_domain(self) -> Result<Delivery, RepoError> {
+        let action = self
+            .action
+            .as_deref()
+            .map(|a| HookAction::parse(a).ok_or_else(|| corrupt("hook action", a)))
+            .transpose()?;
+        Ok(Delivery {
+            id: DeliveryId(self.id),
+            project_id: ProjectId(self.project_id),
+            external_status_check_id: StatusCheckId(self.external_status_check_id),
+            merge_request_id: MergeRequestId(self.merge_request_id),
+            merge_request_iid: MergeRequestIid(self.merge_request_iid),
+            action,
+            status: DeliveryStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("delivery status", &self.status))?,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| corrupt("attempts", self.attempts))?,
+            last_error: self.last_error,
+            last_attempt_at: from_millis_opt(self.last_attempt_at)?,
+            next_attempt_at: from_millis_opt(self.next_attempt_at)?,
+            idempotency_key: self.idempotency_key,
+            body: self.body,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = deliveries)]
+pub(crate) struct NewDeliveryRow<'a> {
+    pub project_id: i64,
+    pub external_status_check_id: i64,
+    pub merge_request_id: i64,
+    pub merge_request_iid: i64,
+    pub action: Option<&'a str>,
+    pub status: &'a str,
+    pub next_attempt_at: Option<i64>,
+    pub idempotency_key: &'a str,
+    pub body: &'a str,
+    pub created_at: i64,
+}
+
+impl<'a> NewDeliveryRow<'a> {
+    pub(crate) fn of(new: &'a NewDelivery) -> Self {
+        NewDeliveryRow {
+            project_id: new.project_id.0,
+            external_status_check_id: new.external_status_check_id.0,
+            merge_request_id: new.merge_request_id.0,
+            merge_request_iid: new.merge_request_iid.0,
+            action: new.action.map(HookAction::as_str),
+            status: DeliveryStatus::Pending.as_str(),
+            next_attempt_at: Some(millis(new.created_at)),
+            idempotency_key: &new.idempotency_key,
+            body: &new.body,
+            created_at: millis(new.created_at),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `DeliveryRepository`: the outbox.
+
+use super::{limit_offset, page};
+use crate::Store;
+use crate::models::*;
+use crate::schema::{deliveries, external_status_checks as checks};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use status_checks_core::delivery::{Delivery, DeliveryStatus};
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{DeliveryRepository, DueDelivery, RepoResult};
+use status_checks_core::status_check::SharedSecret;
+use status_checks_core::{DeliveryId, ProjectId, RepoError, StatusCheckId, Timestamp};
+
+#[async_trait]
+impl DeliveryRepository for Store {
+    async fn list_deliveries(
+        &self,
+        project: ProjectId,
+        check: StatusCheckId,
+        request: PageRequest,
+    ) -> RepoResult<Page<Delivery>> {
+        self.connections
+            .read(move |conn| {
+                let (limit, offset) = limit_offset(request);
+                let mine = deliveries::project_id
+                    .eq(project.0)
+                    .and(deliveries::external_status_check_id.eq(check.0));
+                let total: i64 = deliveries::table.filter(mine).count().get_result(conn)?;
+                let rows = deliveries::table
+                    .filter(mine)
+                    .order(deliveries::id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                    .select(DeliveryRow::as_select())
+                    .load(conn)?;
+                let items = rows
+                    .into_iter()
+                    .map(DeliveryRow::into_domain)
+                    .collect::<Result<_, _>>()?;
+                Ok(page(items, total, request))
+            })
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+    ) -> RepoResult<Vec<DueDelivery>> {
+        self.connections
+            .write(move |conn| {
+                let due = deliveries::table
+                    .inner_join(checks::table)
+                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(deliveries::next_attempt_at.le(millis(now)))
+                    .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
+                    .limit(i64::from(limit))
+                    .select((
+                        DeliveryRow::as_select(),
+                        checks::external_url,
+                        checks::shared_secret,
+                    ))
+                    .load::<(DeliveryRow, String, Option<String>)>(conn)?;
+                let ids: Vec<i64> = due.iter().map(|(row, _, _)| row.id).collect();
+                diesel::update(deliveries::table.filter(deliveries::id.eq_any(&ids)))
+                    .set(deliveries::next_attempt_at.eq(millis(lease_until)))
+                    .execute(conn)?;
+                let mut claimed = Vec::with_capacity(due.len());
+                for (mut row, url, secret) in due {
+                    row.next_attempt_at = Some(millis(lease_until));
+                    let shared_secret = match secret.as_deref() {
+                        Some(raw) => SharedSecret::parse(raw)
+                            .map_err(|_| RepoError::Internal("corrupt shared secret".into()))?,
+                        None => None,
+                    };
+                    claimed.push(DueDelivery {
+                        delivery: row.into_domain()?,
+                        url,
+                        shared_secret,
+                    });
+                }
+                Ok(claimed)
+            })
+            .await
+    }
+
+    async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()> {
+        self.connections
+            .write(move |conn| {
+                diesel::update(deliveries::table.find(id.0))
+                    .set((
+                        deliveries::status.eq(DeliveryStatus::Delivered.as_str()),
+                        deliveries::attempts.eq(deliveries::attempts + 1),
+                        deliveries::last_attempt_at.eq(millis(at)),
+                        deliveries::next_attempt_at.eq(None::<i64>),
+                        deliveries::last_error.eq(None::<String>),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn record_failed(
+        &self,
+        id: DeliveryId,
+        at: Timestamp,
+        error: String,
+        retry_at: Option<Timestamp>,
+    ) -> RepoResult<()> {
+        self.connections
+            .write(move |conn| {
+                let status = if retry_at.is_some() {
+                    DeliveryStatus::Pending
+                } else {
+                    DeliveryStatus::Dead
+                };
+                diesel::update(deliveries::table.find(id.0))
+                    .set((
+                        deliveries::status.eq(status.as_str()),
+                        deliveries::attempts.eq(deliveries::attempts + 1),
+                        deliveries::last_attempt_at.eq(millis(at)),
+                        deliveries::next_attempt_at.eq(retry_at.map(millis)),
+                        deliveries::last_error.eq(Some(error)),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn count_pending(&self) -> RepoResult<u64> {
+        self.connections
+            .read(move |conn| {
+                let n: i64 = deliveries::table
+                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                    .count()
+                    .get_result(conn)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+            .await
+    }
+}

@@ -1,0 +1,174 @@
+//! `MergeRequestRepository`: iids allocated inside the writing transaction, deliveries recorded with the
+//! change that caused them.
+
+use super::{inserted_id, limit_offset, page};
+use crate::Store;
+use crate::error::TxError;
+use crate::models::*;
+use crate::schema::{deliveries, merge_requests as mrs};
+use async_trait::async_trait;
+use diesel::dsl::max;
+use diesel::prelude::*;
+use status_checks_core::delivery::DeliveryDraft;
+use status_checks_core::merge_request::{
+    MergeRequest, MergeRequestChanges, MergeRequestState, NewMergeRequest,
+};
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{MergeRequestRepository, RepoResult};
+use status_checks_core::{MergeRequestId, MergeRequestIid, ProjectId, RepoError};
+
+pub(crate) fn load_merge_request(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> Result<Option<MergeRequest>, TxError> {
+    let row = mrs::table
+        .find(id)
+        .select(MergeRequestRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(MergeRequestRow::into_domain).transpose()?)
+}
+
+/// Renders each draft against the stored merge request and inserts the deliveries.
+pub(crate) fn record_deliveries(
+    conn: &mut SqliteConnection,
+    mr: &MergeRequest,
+    drafts: &[DeliveryDraft],
+) -> Result<(), TxError> {
+    let rendered: Vec<_> = drafts.iter().map(|draft| draft.render(mr)).collect();
+    let rows: Vec<NewDeliveryRow<'_>> = rendered.iter().map(NewDeliveryRow::of).collect();
+    if !rows.is_empty() {
+        diesel::insert_into(deliveries::table)
+            .values(rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl MergeRequestRepository for Store {
+    async fn create_merge_request(
+        &self,
+        new: NewMergeRequest,
+        drafts: Vec<DeliveryDraft>,
+    ) -> RepoResult<MergeRequest> {
+        self.connections
+            .write(move |conn| {
+                // Inside BEGIN IMMEDIATE no other writer can interleave: iids stay unique and gap-free.
+                let last: Option<i64> = mrs::table
+                    .filter(mrs::project_id.eq(new.project_id.0))
+                    .select(max(mrs::iid))
+                    .first(conn)?;
+                let at = millis(new.created_at);
+                diesel::insert_into(mrs::table)
+                    .values(NewMergeRequestRow {
+                        project_id: new.project_id.0,
+                        iid: last.unwrap_or(0) + 1,
+                        title: &new.title,
+                        description: &new.description,
+                        source_branch: &new.source_branch,
+                        target_branch: &new.target_branch,
+                        sha: new.sha.as_str(),
+                        head_recorded_at: at,
+                        state: MergeRequestState::Opened.as_str(),
+                        author_id: new.author_id.0,
+                        created_at: at,
+                        updated_at: at,
+                    })
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                let mr = load_merge_request(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))?;
+                record_deliveries(conn, &mr, &drafts)?;
+                Ok(mr)
+            })
+            .await
+    }
+
+    async fn find_merge_request(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<MergeRequest>> {
+        self.connections
+            .read(move |conn| {
+                let row = mrs::table
+                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
+                    .select(MergeRequestRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                Ok(row.map(MergeRequestRow::into_domain).transpose()?)
+            })
+            .await
+    }
+
+    async fn list_merge_requests(
+        &self,
+        project: ProjectId,
+        state: Option<MergeRequestState>,
+        request: PageRequest,
+    ) -> RepoResult<Page<MergeRequest>> {
+        self.connections
+            .read(move |conn| {
+                let (limit, offset) = limit_offset(request);
+                let filtered = || {
+                    let mut query = mrs::table
+                        .filter(mrs::project_id.eq(project.0))
+                        .into_boxed();
+                    if let Some(state) = state {
+                        query = query.filter(mrs::state.eq(state.as_str()));
+                    }
+                    query
+                };
+                let total: i64 = filtered().count().get_result(conn)?;
+                let rows = filtered()
+                    .order(mrs::id.asc())
+                    .limit(limit)
+                    .offset(offset)
+                    .select(MergeRequestRow::as_select())
+                    .load(conn)?;
+                let items = rows
+                    .into_iter()
+                    .map(MergeRequestRow::into_domain)
+                    .collect::<Result<_, _>>()?;
+                Ok(page(items, total, request))
+            })
+            .await
+    }
+
+    async fn update_merge_request(
+        &self,
+        id: MergeRequestId,
+        changes: MergeRequestChanges,
+        drafts: Vec<DeliveryDraft>,
+    ) -> RepoResult<MergeRequest> {
+        self.connections
+            .write(move |conn| {
+                let (sha, head_recorded_at) = match &changes.head {
+                    Some((sha, at)) => (Some(sha.as_str().to_owned()), Some(millis(*at))),
+                    None => (None, None),
+                };
+                let set = MergeRequestChangeset {
+                    title: changes.title.clone(),
+                    description: changes.description.clone(),
+                    target_branch: changes.target_branch.clone(),
+                    sha,
+                    head_recorded_at,
+                    state: changes.state.map(|s| s.as_str().to_owned()),
+                    merged_at: changes.merged_at.map(millis),
+                    closed_at: changes.closed_at.map(millis),
+                    updated_at: Some(millis(changes.updated_at)),
+                };
+                let updated = diesel::update(mrs::table.find(id.0))
+                    .set(set)
+                    .execute(conn)?;
+                if updated == 0 {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                let mr =
+                    load_merge_request(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))?;
+                record_deliveries(conn, &mr, &drafts)?;
+                Ok(mr)
+            })
+            .await
+    }
+}

@@ -1,0 +1,40 @@
+//! The port implementations, one module per aggregate.
+
+mod deliveries;
+mod members;
+mod merge_requests;
+mod projects;
+mod protected_branches;
+mod responses;
+mod status_checks;
+mod tokens;
+mod users;
+
+use diesel::prelude::*;
+use status_checks_core::pagination::{Page, PageRequest};
+
+diesel::define_sql_function! {
+    /// The rowid of the last row this connection inserted.
+    fn last_insert_rowid() -> diesel::sql_types::BigInt;
+}
+
+/// The id of the row just inserted on this connection.
+pub(crate) fn inserted_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    diesel::select(last_insert_rowid()).get_result(conn)
+}
+
+/// `LIMIT` and `OFFSET` of a page.
+pub(crate) fn limit_offset(request: PageRequest) -> (i64, i64) {
+    let limit = i64::try_from(request.limit()).unwrap_or(i64::MAX);
+    let offset = i64::try_from(request.offset()).unwrap_or(i64::MAX);
+    (limit, offset)
+}
+
+/// A page from its rows and the total count.
+pub(crate) fn page<T>(items: Vec<T>, total: i64, request: PageRequest) -> Page<T> {
+    Page {
+        items,
+        total: u64::try_from(total).unwrap_or(0),
+        request,
+    }
+}

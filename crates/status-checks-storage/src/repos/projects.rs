@@ -1,0 +1,159 @@
+//! `ProjectRepository`.
+
+use super::{inserted_id, limit_offset, page};
+use crate::Store;
+use crate::error::TxError;
+use crate::models::*;
+use crate::schema::{members, projects};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{ProjectRepository, RepoResult};
+use status_checks_core::project::{NewProject, Project, ProjectRef, ProjectUpdate};
+use status_checks_core::{AccessLevel, ProjectId, RepoError, Timestamp, UserId};
+
+fn load_project(conn: &mut SqliteConnection, id: i64) -> Result<Option<Project>, TxError> {
+    let row = projects::table
+        .find(id)
+        .select(ProjectRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(ProjectRow::into_domain).transpose()?)
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = projects)]
+struct ProjectChangeset {
+    name: Option<String>,
+    only_allow_merge_if_all_status_checks_passed: Option<bool>,
+    updated_at: i64,
+}
+
+#[async_trait]
+impl ProjectRepository for Store {
+    async fn create_project(&self, new: NewProject, owner: UserId) -> RepoResult<Project> {
+        self.connections
+            .write(move |conn| {
+                let created_at = millis(new.created_at);
+                diesel::insert_into(projects::table)
+                    .values(NewProjectRow {
+                        name: &new.name,
+                        path: &new.path,
+                        namespace: &new.namespace,
+                        path_with_namespace: format!("{}/{}", new.namespace, new.path),
+                        only_allow_merge_if_all_status_checks_passed: new
+                            .only_allow_merge_if_all_status_checks_passed,
+                        created_at,
+                        updated_at: created_at,
+                    })
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                diesel::insert_into(members::table)
+                    .values((
+                        members::project_id.eq(id),
+                        members::user_id.eq(owner.0),
+                        members::access_level.eq(AccessLevel::Owner.value()),
+                        members::created_at.eq(created_at),
+                    ))
+                    .execute(conn)?;
+                load_project(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
+    }
+
+    async fn find_project_with_access(
+        &self,
+        reference: &ProjectRef,
+        user: UserId,
+    ) -> RepoResult<Option<(Project, Option<AccessLevel>)>> {
+        let reference = reference.clone();
+        self.connections
+            .read(move |conn| {
+                let mut query = projects::table
+                    .left_join(
+                        members::table.on(members::project_id
+                            .eq(projects::id)
+                            .and(members::user_id.eq(user.0))),
+                    )
+                    .select((ProjectRow::as_select(), members::access_level.nullable()))
+                    .into_boxed();
+                query = match reference {
+                    ProjectRef::Id(id) => query.filter(projects::id.eq(id.0)),
+                    ProjectRef::Path(path) => query.filter(projects::path_with_namespace.eq(path)),
+                };
+                let Some((row, level)) =
+                    query.first::<(ProjectRow, Option<i32>)>(conn).optional()?
+                else {
+                    return Ok(None);
+                };
+                let level = level.map(access_level).transpose()?;
+                Ok(Some((row.into_domain()?, level)))
+            })
+            .await
+    }
+
+    async fn list_projects(
+        &self,
+        member: Option<UserId>,
+        request: PageRequest,
+    ) -> RepoResult<Page<Project>> {
+        self.connections
+            .read(move |conn| {
+                let (limit, offset) = limit_offset(request);
+                let filtered = || {
+                    let mut query = projects::table.into_boxed();
+                    if let Some(user) = member {
+                        let mine = members::table
+                            .filter(members::user_id.eq(user.0))
+                            .select(members::project_id);
+                        query = query.filter(projects::id.eq_any(mine));
+                    }
+                    query
+                };
+                let total: i64 = filtered().count().get_result(conn)?;
+                let rows = filtered()
+                    .order(projects::id.asc())
+                    .limit(limit)
+                    .offset(offset)
+                    .select(ProjectRow::as_select())
+                    .load(conn)?;
+                let items = rows
+                    .into_iter()
+                    .map(ProjectRow::into_domain)
+                    .collect::<Result<_, _>>()?;
+                Ok(page(items, total, request))
+            })
+            .await
+    }
+
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        update: ProjectUpdate,
+        updated_at: Timestamp,
+    ) -> RepoResult<Project> {
+        self.connections
+            .write(move |conn| {
+                let changes = ProjectChangeset {
+                    name: update.name,
+                    only_allow_merge_if_all_status_checks_passed: update
+                        .only_allow_merge_if_all_status_checks_passed,
+                    updated_at: millis(updated_at),
+                };
+                let updated = diesel::update(projects::table.find(id.0))
+                    .set(changes)
+                    .execute(conn)?;
+                if updated == 0 {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                load_project(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
+    }
+
+    async fn delete_project(&self, id: ProjectId) -> RepoResult<bool> {
+        self.connections
+            .write(move |conn| Ok(diesel::delete(projects::table.find(id.0)).execute(conn)? > 0))
+            .await
+    }
+}

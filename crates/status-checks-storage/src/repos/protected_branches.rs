@@ -1,0 +1,139 @@
+//! `ProtectedBranchRepository`.
+
+use super::{inserted_id, limit_offset, page};
+use crate::Store;
+use crate::error::TxError;
+use crate::models::*;
+use crate::schema::protected_branches as branches;
+use async_trait::async_trait;
+use diesel::prelude::*;
+use status_checks_core::branch::{BranchPattern, ProtectedBranch};
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{ProtectedBranchRepository, RepoResult};
+use status_checks_core::{ProjectId, ProtectedBranchId, Timestamp};
+
+fn rows_into_domain(rows: Vec<ProtectedBranchRow>) -> Result<Vec<ProtectedBranch>, TxError> {
+    Ok(rows
+        .into_iter()
+        .map(ProtectedBranchRow::into_domain)
+        .collect::<Result<_, _>>()?)
+}
+
+#[async_trait]
+impl ProtectedBranchRepository for Store {
+    async fn list_protected_branches(
+        &self,
+        project: ProjectId,
+        request: PageRequest,
+    ) -> RepoResult<Page<ProtectedBranch>> {
+        self.connections
+            .read(move |conn| {
+                let (limit, offset) = limit_offset(request);
+                let total: i64 = branches::table
+                    .filter(branches::project_id.eq(project.0))
+                    .count()
+                    .get_result(conn)?;
+                let rows = branches::table
+                    .filter(branches::project_id.eq(project.0))
+                    .order(branches::id.asc())
+                    .limit(limit)
+                    .offset(offset)
+                    .select(ProtectedBranchRow::as_select())
+                    .load(conn)?;
+                Ok(page(rows_into_domain(rows)?, total, request))
+            })
+            .await
+    }
+
+    async fn find_protected_branch(
+        &self,
+        project: ProjectId,
+        name: &str,
+    ) -> RepoResult<Option<ProtectedBranch>> {
+        let name = name.to_owned();
+        self.connections
+            .read(move |conn| {
+                let row = branches::table
+                    .filter(
+                        branches::project_id
+                            .eq(project.0)
+                            .and(branches::name.eq(name)),
+                    )
+                    .select(ProtectedBranchRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                Ok(row.map(ProtectedBranchRow::into_domain).transpose()?)
+            })
+            .await
+    }
+
+    async fn find_protected_branches(
+        &self,
+        project: ProjectId,
+        ids: Vec<ProtectedBranchId>,
+    ) -> RepoResult<Vec<ProtectedBranch>> {
+        self.connections
+            .read(move |conn| {
+                let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+                let rows = branches::table
+                    .filter(
+                        branches::project_id
+                            .eq(project.0)
+                            .and(branches::id.eq_any(ids)),
+                    )
+                    .order(branches::id.asc())
+                    .select(ProtectedBranchRow::as_select())
+                    .load(conn)?;
+                rows_into_domain(rows)
+            })
+            .await
+    }
+
+    async fn create_protected_branch(
+        &self,
+        project: ProjectId,
+        name: BranchPattern,
+        created_at: Timestamp,
+    ) -> RepoResult<ProtectedBranch> {
+        self.connections
+            .write(move |conn| {
+                let at = millis(created_at);
+                diesel::insert_into(branches::table)
+                    .values((
+                        branches::project_id.eq(project.0),
+                        branches::name.eq(name.as_str()),
+                        branches::created_at.eq(at),
+                        branches::updated_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                let row = branches::table
+                    .find(id)
+                    .select(ProtectedBranchRow::as_select())
+                    .first(conn)?;
+                Ok(row.into_domain()?)
+            })
+            .await
+    }
+
+    async fn delete_protected_branch(
+        &self,
+        project: ProjectId,
+        id: ProtectedBranchId,
+    ) -> RepoResult<bool> {
+        // The check↔branch rows go with it (ON DELETE CASCADE).
+        self.connections
+            .write(move |conn| {
+                let deleted = diesel::delete(
+                    branches::table.filter(
+                        branches::id
+                            .eq(id.0)
+                            .and(branches::project_id.eq(project.0)),
+                    ),
+                )
+                .execute(conn)?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+}

@@ -1,0 +1,229 @@
+//! `StatusCheckRepository`: a check with its protected branches costs two queries for any number of checks.
+
+use super::{inserted_id, limit_offset, page};
+use crate::Store;
+use crate::error::TxError;
+use crate::models::*;
+use crate::schema::{
+    external_status_checks as checks, protected_branches as branches,
+    status_check_protected_branches as scoped,
+};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{RepoResult, StatusCheckRepository};
+use status_checks_core::status_check::{ExternalStatusCheck, NewStatusCheck, StatusCheckUpdate};
+use status_checks_core::{ProjectId, ProtectedBranchId, RepoError, StatusCheckId};
+use std::collections::HashMap;
+
+/// Attaches to each check its protected branches, in one query.
+pub(crate) fn with_branches(
+    conn: &mut SqliteConnection,
+    rows: Vec<CheckRow>,
+) -> Result<Vec<ExternalStatusCheck>, TxError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let pairs = scoped::table
+        .inner_join(branches::table)
+        .filter(scoped::external_status_check_id.eq_any(ids))
+        .order((scoped::external_status_check_id.asc(), branches::id.asc()))
+        .select((
+            scoped::external_status_check_id,
+            ProtectedBranchRow::as_select(),
+        ))
+        .load::<(i64, ProtectedBranchRow)>(conn)?;
+    let mut by_check: HashMap<i64, Vec<_>> = HashMap::new();
+    for (check, branch) in pairs {
+        by_check
+            .entry(check)
+            .or_default()
+            .push(branch.into_domain()?);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let branches = by_check.remove(&row.id).unwrap_or_default();
+            row.into_domain(branches)
+        })
+        .collect::<Result<_, _>>()?)
+}
+
+fn load_check(
+    conn: &mut SqliteConnection,
+    project: i64,
+    id: i64,
+) -> Result<Option<ExternalStatusCheck>, TxError> {
+    let row = checks::table
+        .filter(checks::id.eq(id).and(checks::project_id.eq(project)))
+        .select(CheckRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(with_branches(conn, row.into_iter().collect())?.pop())
+}
+
+/// Scopes a check to exactly `ids`, refusing any branch that is not the project's.
+fn set_branches(
+    conn: &mut SqliteConnection,
+    project: i64,
+    check: i64,
+    ids: &[ProtectedBranchId],
+) -> Result<(), TxError> {
+    let mut ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: i64 = branches::table
+        .filter(
+            branches::project_id
+                .eq(project)
+                .and(branches::id.eq_any(&ids)),
+        )
+        .count()
+        .get_result(conn)?;
+    if usize::try_from(found).unwrap_or(0) != ids.len() {
+        return Err(TxError::Repo(RepoError::ForeignProtectedBranch));
+    }
+    diesel::delete(scoped::table.filter(scoped::external_status_check_id.eq(check)))
+        .execute(conn)?;
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|branch| {
+            (
+                scoped::external_status_check_id.eq(check),
+                scoped::protected_branch_id.eq(*branch),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(scoped::table)
+            .values(rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = checks)]
+struct CheckChangeset {
+    name: Option<String>,
+    external_url: Option<String>,
+    shared_secret: Option<Option<String>>,
+    updated_at: i64,
+}
+
+#[async_trait]
+impl StatusCheckRepository for Store {
+    async fn list_checks(
+        &self,
+        project: ProjectId,
+        request: PageRequest,
+    ) -> RepoResult<Page<ExternalStatusCheck>> {
+        self.connections
+            .read(move |conn| {
+                let (limit, offset) = limit_offset(request);
+                let total: i64 = checks::table
+                    .filter(checks::project_id.eq(project.0))
+                    .count()
+                    .get_result(conn)?;
+                let rows = checks::table
+                    .filter(checks::project_id.eq(project.0))
+                    .order(checks::id.asc())
+                    .limit(limit)
+                    .offset(offset)
+                    .select(CheckRow::as_select())
+                    .load(conn)?;
+                Ok(page(with_branches(conn, rows)?, total, request))
+            })
+            .await
+    }
+
+    async fn all_checks(&self, project: ProjectId) -> RepoResult<Vec<ExternalStatusCheck>> {
+        self.connections
+            .read(move |conn| {
+                let rows = checks::table
+                    .filter(checks::project_id.eq(project.0))
+                    .order(checks::id.asc())
+                    .select(CheckRow::as_select())
+                    .load(conn)?;
+                with_branches(conn, rows)
+            })
+            .await
+    }
+
+    async fn find_check(
+        &self,
+        project: ProjectId,
+        id: StatusCheckId,
+    ) -> RepoResult<Option<ExternalStatusCheck>> {
+        self.connections
+            .read(move |conn| load_check(conn, project.0, id.0))
+            .await
+    }
+
+    async fn create_check(&self, new: NewStatusCheck) -> RepoResult<ExternalStatusCheck> {
+        self.connections
+            .write(move |conn| {
+                let at = millis(new.created_at);
+                diesel::insert_into(checks::table)
+                    .values((
+                        checks::project_id.eq(new.project_id.0),
+                        checks::name.eq(new.name.as_str()),
+                        checks::external_url.eq(new.external_url.as_str()),
+                        checks::shared_secret.eq(new.shared_secret.as_ref().map(|s| s.expose())),
+                        checks::created_at.eq(at),
+                        checks::updated_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                set_branches(conn, new.project_id.0, id, &new.protected_branch_ids)?;
+                load_check(conn, new.project_id.0, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
+    }
+
+    async fn update_check(
+        &self,
+        project: ProjectId,
+        id: StatusCheckId,
+        update: StatusCheckUpdate,
+    ) -> RepoResult<ExternalStatusCheck> {
+        self.connections
+            .write(move |conn| {
+                let changes = CheckChangeset {
+                    name: update.name.map(|n| n.as_str().to_owned()),
+                    external_url: update.external_url.map(|u| u.as_str().to_owned()),
+                    shared_secret: update
+                        .shared_secret
+                        .map(|s| s.map(|s| s.expose().to_owned())),
+                    updated_at: millis(update.updated_at),
+                };
+                let updated = diesel::update(
+                    checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
+                )
+                .set(changes)
+                .execute(conn)?;
+                if updated == 0 {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                if let Some(ids) = &update.protected_branch_ids {
+                    set_branches(conn, project.0, id.0, ids)?;
+                }
+                load_check(conn, project.0, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
+    }
+
+    async fn delete_check(&self, project: ProjectId, id: StatusCheckId) -> RepoResult<bool> {
+        // Responses, scope rows and deliveries go with it (ON DELETE CASCADE).
+        self.connections
+            .write(move |conn| {
+                let deleted = diesel::delete(
+                    checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
+                )
+                .execute(conn)?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+}

@@ -1,0 +1,118 @@
+//! `TokenRepository`.
+
+use super::{inserted_id, limit_offset, page};
+use crate::Store;
+use crate::error::TxError;
+use crate::models::*;
+use crate::schema::{personal_access_tokens as tokens, users};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{RepoResult, TokenRepository, TokenWithOwner};
+use status_checks_core::token::{NewToken, PersonalAccessToken, TokenHash};
+use status_checks_core::{RepoError, TokenId, UserId};
+
+fn load_token(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> Result<Option<PersonalAccessToken>, TxError> {
+    let row = tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(TokenRow::into_domain).transpose()?)
+}
+
+#[async_trait]
+impl TokenRepository for Store {
+    async fn create_token(&self, new: NewToken) -> RepoResult<PersonalAccessToken> {
+        self.connections
+            .write(move |conn| {
+                diesel::insert_into(tokens::table)
+                    .values(NewTokenRow {
+                        user_id: new.user_id.0,
+                        name: &new.name,
+                        token_hash: new.hash.as_str(),
+                        scopes: scopes_to_text(&new.scopes),
+                        expires_at: new.expires_at.map(|d| d.format("%Y-%m-%d").to_string()),
+                        created_at: millis(new.created_at),
+                    })
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                load_token(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
+    }
+
+    async fn find_token_by_hash(&self, hash: &TokenHash) -> RepoResult<Option<TokenWithOwner>> {
+        let hash = hash.as_str().to_owned();
+        self.connections
+            .read(move |conn| {
+                let row = tokens::table
+                    .inner_join(users::table)
+                    .filter(tokens::token_hash.eq(hash))
+                    .select((TokenRow::as_select(), UserRow::as_select()))
+                    .first::<(TokenRow, UserRow)>(conn)
+                    .optional()?;
+                let Some((token, user)) = row else {
+                    return Ok(None);
+                };
+                let hash = TokenHash::from_stored(token.token_hash.clone());
+                Ok(Some(TokenWithOwner {
+                    token: token.into_domain()?,
+                    hash,
+                    user: user.into_domain()?,
+                }))
+            })
+            .await
+    }
+
+    async fn find_token(&self, id: TokenId) -> RepoResult<Option<PersonalAccessToken>> {
+        self.connections
+            .read(move |conn| load_token(conn, id.0))
+            .await
+    }
+
+    async fn list_tokens(
+        &self,
+        user: Option<UserId>,
+        request: PageRequest,
+    ) -> RepoResult<Page<PersonalAccessToken>> {
+        self.connections
+            .read(move |conn| {
+                let (limit, offset) = limit_offset(request);
+                let filtered = || {
+                    let mut query = tokens::table.into_boxed();
+                    if let Some(user) = user {
+                        query = query.filter(tokens::user_id.eq(user.0));
+                    }
+                    query
+                };
+                let total: i64 = filtered().count().get_result(conn)?;
+                let rows = filtered()
+                    .order(tokens::id.asc())
+                    .limit(limit)
+                    .offset(offset)
+                    .select(TokenRow::as_select())
+                    .load(conn)?;
+                let items = rows
+                    .into_iter()
+                    .map(TokenRow::into_domain)
+                    .collect::<Result<_, _>>()?;
+                Ok(page(items, total, request))
+            })
+            .await
+    }
+
+    async fn revoke_token(&self, id: TokenId) -> RepoResult<bool> {
+        self.connections
+            .write(move |conn| {
+                Ok(diesel::update(tokens::table.find(id.0))
+                    .set(tokens::revoked.eq(true))
+                    .execute(conn)?
+                    > 0)
+            })
+            .await
+    }
+}

@@ -1,0 +1,100 @@
+//! `UserRepository` and `TokenRepository` helpers for users.
+
+use super::{inserted_id, limit_offset, page};
+use crate::Store;
+use crate::error::TxError;
+use crate::models::*;
+use crate::schema::users;
+use async_trait::async_trait;
+use diesel::prelude::*;
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{RepoResult, UserRepository};
+use status_checks_core::user::{NewUser, User};
+use status_checks_core::{RepoError, UserId};
+
+pub(crate) fn load_user(conn: &mut SqliteConnection, id: i64) -> Result<Option<User>, TxError> {
+    let row = users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(UserRow::into_domain).transpose()?)
+}
+
+#[async_trait]
+impl UserRepository for Store {
+    async fn create_user(&self, new: NewUser) -> RepoResult<User> {
+        self.connections
+            .write(move |conn| {
+                diesel::insert_into(users::table)
+                    .values(NewUserRow {
+                        username: new.username.as_str(),
+                        name: &new.name,
+                        email: new.email.as_deref(),
+                        is_admin: new.is_admin,
+                        created_at: millis(new.created_at),
+                    })
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                load_user(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
+    }
+
+    async fn find_user(&self, id: UserId) -> RepoResult<Option<User>> {
+        self.connections
+            .read(move |conn| load_user(conn, id.0))
+            .await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> RepoResult<Option<User>> {
+        let username = username.to_owned();
+        self.connections
+            .read(move |conn| {
+                let row = users::table
+                    .filter(users::username.eq(username))
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                Ok(row.map(UserRow::into_domain).transpose()?)
+            })
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        username: Option<String>,
+        request: PageRequest,
+    ) -> RepoResult<Page<User>> {
+        self.connections
+            .read(move |conn| {
+                let (limit, offset) = limit_offset(request);
+                let filtered = || {
+                    let mut query = users::table.into_boxed();
+                    if let Some(name) = username.clone() {
+                        query = query.filter(users::username.eq(name));
+                    }
+                    query
+                };
+                let total: i64 = filtered().count().get_result(conn)?;
+                let rows = filtered()
+                    .order(users::id.asc())
+                    .limit(limit)
+                    .offset(offset)
+                    .select(UserRow::as_select())
+                    .load(conn)?;
+                let items = rows
+                    .into_iter()
+                    .map(UserRow::into_domain)
+                    .collect::<Result<_, _>>()?;
+                Ok(page(items, total, request))
+            })
+            .await
+    }
+
+    async fn delete_user(&self, id: UserId) -> RepoResult<bool> {
+        self.connections
+            .write(move |conn| Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0))
+            .await
+    }
+}

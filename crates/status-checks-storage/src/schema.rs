@@ -1,0 +1,152 @@
+//! The diesel schema, mirroring `migrations/` (written by hand; keep the two in step).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        name -> Text,
+        email -> Nullable<Text>,
+        is_admin -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    personal_access_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        scopes -> Text,
+        expires_at -> Nullable<Text>,
+        revoked -> Bool,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> BigInt,
+        name -> Text,
+        path -> Text,
+        namespace -> Text,
+        path_with_namespace -> Text,
+        only_allow_merge_if_all_status_checks_passed -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    members (project_id, user_id) {
+        project_id -> BigInt,
+        user_id -> BigInt,
+        access_level -> Integer,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    protected_branches (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    merge_requests (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        iid -> BigInt,
+        title -> Text,
+        description -> Text,
+        source_branch -> Text,
+        target_branch -> Text,
+        sha -> Text,
+        head_recorded_at -> BigInt,
+        state -> Text,
+        author_id -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        merged_at -> Nullable<BigInt>,
+        closed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    external_status_checks (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        name -> Text,
+        external_url -> Text,
+        shared_secret -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    status_check_protected_branches (external_status_check_id, protected_branch_id) {
+        external_status_check_id -> BigInt,
+        protected_branch_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    status_check_responses (id) {
+        id -> BigInt,
+        merge_request_id -> BigInt,
+        external_status_check_id -> BigInt,
+        sha -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        retried_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        external_status_check_id -> BigInt,
+        merge_request_id -> BigInt,
+        merge_request_iid -> BigInt,
+        action -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        last_attempt_at -> Nullable<BigInt>,
+        next_attempt_at -> Nullable<BigInt>,
+        idempotency_key -> Text,
+        body -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(personal_access_tokens -> users (user_id));
+diesel::joinable!(members -> users (user_id));
+diesel::joinable!(members -> projects (project_id));
+diesel::joinable!(protected_branches -> projects (project_id));
+diesel::joinable!(merge_requests -> projects (project_id));
+diesel::joinable!(external_status_checks -> projects (project_id));
+diesel::joinable!(status_check_protected_branches -> external_status_checks (external_status_check_id));
+diesel::joinable!(status_check_protected_branches -> protected_branches (protected_branch_id));
+diesel::joinable!(status_check_responses -> merge_requests (merge_request_id));
+diesel::joinable!(deliveries -> external_status_checks (external_status_check_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    personal_access_tokens,
+    projects,
+    members,
+    protected_branches,
+    merge_requests,
+    external_status_checks,
+    status_check_protected_branches,
+    status_check_responses,
+    deliveries,
+);
