@@ -1,0 +1,132 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every error shape of the contract (`api.md` §1, §6) is produced here and nowhere else:
+//!
+//! | status | body |
+//! |---|---|
+//! | 400 | `{"error": "sha is missing, status does not have a valid value"}` (parameters, malformed body) |
+//! | 400 | `{"message": {"path": ["has already been taken"]}}` (attribute errors) |
+//! | 401 | `{"message": "401 Unauthorized"}` |
+//! | 403 | `{"message": "403 Forbidden"}`; a read-only token writing: `{"error": "insufficient_scope", …}` |
+//! | 404 | `{"message": "404 Project Not Found"}`, `{"message": "404 Not found"}`, unknown route `{"error": "404 Not Found"}` |
+//! | 405 | `{"message": "405 Method Not Allowed"}` (merge refused); wrong method `{"error": "405 Method Not Allowed"}` |
+//! | 409 | `{"message": "<text>"}` |
+//! | 413 | `{"message": "413 Request Entity Too Large"}` |
+//! | 415 | `{"message": "415 Unsupported Media Type"}` |
+//! | 422 | `{"message": ["Name has already been taken"]}` or `{"message": "External status check must be failed"}` |
+//! | 500 | `{"message": "500 Internal Server Error"}` — the cause is logged, never sent |
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use status_checks_core::{DomainError, ParamErrors};
+
+/// An error answer of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// A use case's refusal.
+    Domain(DomainError),
+    /// The body is not valid JSON (or not an object).
+    MalformedBody(String),
+    /// The body's media type is not JSON or a form.
+    UnsupportedMediaType,
+    /// The body is larger than the configured limit.
+    PayloadTooLarge,
+    /// No route has this path.
+    RouteNotFound,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        ApiError::Domain(error)
+    }
+}
+
+impl From<ParamErrors> for ApiError {
+    fn from(errors: ParamErrors) -> Self {
+        ApiError::Domain(DomainError::BadParameters(errors))
+    }
+}
+
+fn body(status: StatusCode, value: Value) -> Response {
+    (status, Json(value)).into_response()
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    body(status, json!({ "message": text }))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Domain(error) => domain_response(error),
+            ApiError::MalformedBody(detail) => {
+                body(StatusCode::BAD_REQUEST, json!({ "error": detail }))
+            }
+            ApiError::UnsupportedMediaType => message(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "415 Unsupported Media Type",
+            ),
+            ApiError::PayloadTooLarge => message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "413 Request Entity Too Large",
+            ),
+            ApiError::RouteNotFound => {
+                body(StatusCode::NOT_FOUND, json!({ "error": "404 Not Found" }))
+            }
+            ApiError::MethodNotAllowed => body(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({ "error": "405 Method Not Allowed" }),
+            ),
+        }
+    }
+}
+
+fn domain_response(error: DomainError) -> Response {
+    match error {
+        DomainError::Unauthorized => {
+            let mut response = message(StatusCode::UNAUTHORIZED, "401 Unauthorized");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        DomainError::InsufficientScope => body(
+            StatusCode::FORBIDDEN,
+            json!({
+                "error": "insufficient_scope",
+                "error_description": "The request requires higher privileges than provided by the access token.",
+                "scope": "api",
+            }),
+        ),
+        DomainError::ProjectNotFound => message(StatusCode::NOT_FOUND, "404 Project Not Found"),
+        DomainError::NotFound(_) => message(StatusCode::NOT_FOUND, "404 Not found"),
+        DomainError::Forbidden => message(StatusCode::FORBIDDEN, "403 Forbidden"),
+        DomainError::BadParameters(errors) => body(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": errors.to_string() }),
+        ),
+        DomainError::InvalidAttributes(fields) => {
+            body(StatusCode::BAD_REQUEST, json!({ "message": fields }))
+        }
+        DomainError::NotAllowed => {
+            message(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed")
+        }
+        DomainError::Conflict(text) => message(StatusCode::CONFLICT, &text),
+        DomainError::Validation(messages) => body(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "message": messages }),
+        ),
+        DomainError::Unprocessable(text) => message(StatusCode::UNPROCESSABLE_ENTITY, &text),
+        DomainError::Internal(cause) => {
+            tracing::error!(error.cause = %cause, "internal error");
+            message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500 Internal Server Error",
+            )
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! `GET /api/v4/`, `GET /version`, `GET /user`.
+
+use super::{Answer, ok};
+use crate::AppState;
+use crate::request::Call;
+use crate::views::UserJson;
+use axum::extract::State;
+use serde_json::json;
+
+/// `GET /api/v4/`: answers without authentication, so clients can probe the base URL.
+pub(crate) async fn root(State(state): State<AppState>) -> Answer {
+    Ok(ok(
+        json!({ "message": "status-checks: GitLab-compatible REST API v4", "version": state.settings().version }),
+    ))
+}
+
+/// `GET /version`.
+pub(crate) async fn version(State(state): State<AppState>) -> Answer {
+    let settings = state.settings();
+    Ok(ok(
+        json!({ "version": settings.version, "revision": settings.revision, "enterprise": false }),
+    ))
+}
+
+/// `GET /user`: the caller.
+pub(crate) async fn current_user(State(state): State<AppState>, call: Call) -> Answer {
+    let view = state.service().current_user(&call.actor).await?;
+    Ok(ok(UserJson::of(view, state.base_url())))
+}

@@ -1,0 +1,175 @@
+//! GitLab's seven external status check endpoints (E1–E7) and the deliveries of a check.
+
+use super::merge_requests::iid;
+use super::{Answer, Segments, accepted, created, no_content, ok};
+use crate::AppState;
+use crate::pagination;
+use crate::params::path_id;
+use crate::request::Call;
+use crate::views::{DeliveryJson, MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
+use axum::extract::State;
+use status_checks_core::response::{CheckStatus, ResponseInput};
+use status_checks_core::status_check::{StatusCheckInput, StatusCheckUpdateInput};
+use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
+
+fn check_id(raw: &str) -> Result<StatusCheckId, ParamErrors> {
+    path_id(raw, "check_id").map(StatusCheckId)
+}
+
+fn branch_ids(call: &Call, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranchId>> {
+    call.params
+        .optional_integer_list("protected_branch_ids", errors)
+        .map(|ids| ids.into_iter().map(ProtectedBranchId).collect())
+}
+
+/// E1 `GET /projects/:id/external_status_checks`.
+pub(crate) async fn list(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+    let page = call.page_request()?;
+    let checks = state
+        .service()
+        .list_status_checks(&call.actor, &path.project(), page)
+        .await?;
+    Ok(pagination::respond(
+        &call.origin,
+        checks,
+        StatusCheckJson::of,
+    ))
+}
+
+/// E2 `POST /projects/:id/external_status_checks`.
+pub(crate) async fn create(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+    let p = &call.params;
+    let mut errors = ParamErrors::new();
+    let name = p.required_string("name", &mut errors);
+    let external_url = p.required_string("external_url", &mut errors);
+    let shared_secret = p.optional_string("shared_secret", &mut errors);
+    let protected_branch_ids = branch_ids(&call, &mut errors).unwrap_or_default();
+    let input = errors.into_result(|| StatusCheckInput {
+        name: name.unwrap_or_default(),
+        external_url: external_url.unwrap_or_default(),
+        shared_secret,
+        protected_branch_ids,
+    });
+    let check = state
+        .service()
+        .create_status_check(&call.actor, &path.project(), input)
+        .await?;
+    Ok(created(StatusCheckJson::of(check)))
+}
+
+/// E3 `PUT /projects/:id/external_status_checks/:check_id`: only the keys sent change.
+pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+    let id = check_id(path.get(1))?;
+    let p = &call.params;
+    let mut errors = ParamErrors::new();
+    let name = p.optional_string("name", &mut errors);
+    let external_url = p.optional_string("external_url", &mut errors);
+    let shared_secret = p.optional_string("shared_secret", &mut errors);
+    let protected_branch_ids = branch_ids(&call, &mut errors);
+    let input = errors.into_result(|| StatusCheckUpdateInput {
+        name,
+        external_url,
+        shared_secret,
+        protected_branch_ids,
+    });
+    let check = state
+        .service()
+        .update_status_check(&call.actor, &path.project(), id, input)
+        .await?;
+    Ok(ok(StatusCheckJson::of(check)))
+}
+
+/// E4 `DELETE /projects/:id/external_status_checks/:check_id`.
+pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+    let id = check_id(path.get(1))?;
+    state
+        .service()
+        .delete_status_check(&call.actor, &path.project(), id)
+        .await?;
+    Ok(no_content())
+}
+
+/// `GET /projects/:id/external_status_checks/:check_id/deliveries`, newest first.
+pub(crate) async fn deliveries(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
+    let id = check_id(path.get(1))?;
+    let page = call.page_request()?;
+    let deliveries = state
+        .service()
+        .list_deliveries(&call.actor, &path.project(), id, page)
+        .await?;
+    Ok(pagination::respond(
+        &call.origin,
+        deliveries,
+        DeliveryJson::of,
+    ))
+}
+
+/// E5 `GET /projects/:id/merge_requests/:iid/status_checks`.
+pub(crate) async fn merge_request_checks(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
+    let iid = iid(&path)?;
+    let page = call.page_request()?;
+    let rows = state
+        .service()
+        .merge_request_status_checks(&call.actor, &path.project(), iid)
+        .await?;
+    Ok(pagination::respond(
+        &call.origin,
+        Page::from_all(rows, page),
+        MergeRequestStatusCheckJson::of,
+    ))
+}
+
+/// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.
+pub(crate) async fn respond(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+    let iid = iid(&path)?;
+    let p = &call.params;
+    let mut errors = ParamErrors::new();
+    let check = p.required_integer("external_status_check_id", &mut errors);
+    let sha = p.required_string("sha", &mut errors);
+    let status = match p.text("status") {
+        None => {
+            errors.missing("status");
+            errors.not_valid_value("status");
+            None
+        }
+        Some(raw) => {
+            let status = CheckStatus::parse(&raw);
+            if status.is_none() {
+                errors.not_valid_value("status");
+            }
+            status
+        }
+    };
+    let input = match (check, sha, status) {
+        (Some(check), Some(sha), Some(status)) if errors.is_empty() => Ok(ResponseInput {
+            external_status_check_id: StatusCheckId(check),
+            sha,
+            status,
+        }),
+        _ => Err(errors),
+    };
+    let recorded = state
+        .service()
+        .respond_to_status_check(&call.actor, &path.project(), iid, input)
+        .await?;
+    Ok(created(ResponseJson::of(recorded, state.base_url())))
+}
+
+/// E7 `POST /projects/:id/merge_requests/:iid/status_checks/:check_id/retry`.
+pub(crate) async fn retry(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+    let iid = iid(&path)?;
+    let id = path_id(path.get(2), "external_status_check_id").map(StatusCheckId)?;
+    state
+        .service()
+        .retry_status_check(&call.actor, &path.project(), iid, id)
+        .await?;
+    Ok(accepted())
+}

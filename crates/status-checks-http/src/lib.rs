@@ -1,0 +1,198 @@
+//! # status-checks-http
+//!
+//! The GitLab-compatible REST v4 API of status-checks, with axum: [`router`] serves every endpoint of the
+//! contract (`shared/spec/api.md`) — the seven external status check endpoints and the users, tokens,
+//! projects, members, protected branches and merge requests around them — so GitLab clients work unmodified.
+//!
+//! - [`request::Call`] authenticates (`PRIVATE-TOKEN`, `Authorization: Bearer`, `private_token`) and merges
+//!   parameters from the query string and a JSON or form body ([`params`]), with GitLab's coercions.
+//! - Handlers are thin: parse, call one use case of `status_checks_core::service`, render ([`views`]).
+//! - [`error::ApiError`] is the only place where errors become statuses and bodies; unknown routes and wrong
+//!   methods answer JSON too.
+//! - Every list is paginated with GitLab's headers and an absolute `Link` ([`pagination`]).
+//!
+//! ## What this crate must never depend on
+//! SQL or storage (it sees only the core's use cases) and the binary's configuration (it is handed an
+//! [`HttpSettings`]). It holds no rule of the domain: a rule found here belongs in `status-checks-core`.
+
+pub mod error;
+mod handlers;
+pub mod pagination;
+pub mod params;
+pub mod request;
+pub mod views;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use error::ApiError;
+use handlers::{merge_requests, meta, projects, status_checks, users};
+use status_checks_core::service::StatusChecksService;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Request bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+    /// `version` of `GET /version`.
+    pub version: String,
+    /// `revision` of `GET /version`.
+    pub revision: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_body_bytes: 1024 * 1024,
+            version: env!("CARGO_PKG_VERSION").into(),
+            revision: "unknown".into(),
+        }
+    }
+}
+
+struct App {
+    service: StatusChecksService,
+    settings: HttpSettings,
+}
+
+/// What every handler shares: the use cases and the settings. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    /// The state of a router over `service`.
+    pub fn new(service: StatusChecksService, settings: HttpSettings) -> Self {
+        AppState(Arc::new(App { service, settings }))
+    }
+
+    /// The use cases.
+    pub fn service(&self) -> &StatusChecksService {
+        &self.0.service
+    }
+
+    /// The HTTP settings.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.0.settings
+    }
+
+    /// The base of `web_url` fields.
+    pub fn base_url(&self) -> &str {
+        &self.0.service.settings().base_url
+    }
+}
+
+/// The API's routes under `/api/v4`, with JSON answers for unknown routes (404) and wrong methods (405).
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/", get(meta::root))
+        .route("/version", get(meta::version))
+        .route("/user", get(meta::current_user))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get).delete(users::delete))
+        .route(
+            "/users/{user_id}/personal_access_tokens",
+            post(users::create_token),
+        )
+        .route("/personal_access_tokens", get(users::list_tokens))
+        .route(
+            "/personal_access_tokens/{id}",
+            get(users::get_token).delete(users::revoke_token),
+        )
+        .route("/projects", get(projects::list).post(projects::create))
+        .route(
+            "/projects/{id}",
+            get(projects::get)
+                .put(projects::update)
+                .delete(projects::delete),
+        )
+        .route(
+            "/projects/{id}/members",
+            get(projects::list_members).post(projects::add_member),
+        )
+        .route(
+            "/projects/{id}/members/{user_id}",
+            get(projects::get_member)
+                .put(projects::update_member)
+                .delete(projects::remove_member),
+        )
+        .route(
+            "/projects/{id}/protected_branches",
+            get(projects::list_protected_branches).post(projects::protect),
+        )
+        .route(
+            "/projects/{id}/protected_branches/{name}",
+            get(projects::get_protected_branch).delete(projects::unprotect),
+        )
+        .route(
+            "/projects/{id}/merge_requests",
+            get(merge_requests::list).post(merge_requests::create),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}",
+            get(merge_requests::get).put(merge_requests::update),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/merge",
+            put(merge_requests::merge),
+        )
+        .route(
+            "/projects/{id}/external_status_checks",
+            get(status_checks::list).post(status_checks::create),
+        )
+        .route(
+            "/projects/{id}/external_status_checks/{check_id}",
+            put(status_checks::update).delete(status_checks::delete),
+        )
+        .route(
+            "/projects/{id}/external_status_checks/{check_id}/deliveries",
+            get(status_checks::deliveries),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/status_checks",
+            get(status_checks::merge_request_checks),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/status_check_responses",
+            post(status_checks::respond),
+        )
+        .route(
+            "/projects/{id}/merge_requests/{iid}/status_checks/{check_id}/retry",
+            post(status_checks::retry),
+        );
+    Router::new()
+        .route("/api/v4/", get(meta::root))
+        .nest("/api/v4", api)
+        .fallback(|| async { ApiError::RouteNotFound })
+        .layer(axum::middleware::map_response(json_method_not_allowed))
+        .with_state(state)
+}
+
+/// axum answers a wrong method with an empty 405 (and an `Allow` header); give it the contract's JSON body.
+async fn json_method_not_allowed(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut json = ApiError::MethodNotAllowed.into_response();
+    if let Some(allow) = allow {
+        json.headers_mut().insert(header::ALLOW, allow);
+    }
+    json
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,249 @@
+//! The authenticated call: who is calling, and with which parameters.
+//!
+//! [`Call`] is the extractor every authenticated endpoint takes. In order it: refuses a body over the limit
+//! (413), authenticates the token (`PRIVATE-TOKEN` header, `Authorization: Bearer`, then the `private_token` or
+//! `access_token` query parameter; 401), and merges the query string with the body (JSON or form; malformed JSON
+//! is 400, any other media type 415). GET, HEAD and DELETE ignore any body and content type.
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::params::Params;
+use axum::body::Body;
+use axum::extract::{FromRequest, OriginalUri, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use serde_json::Value;
+use status_checks_core::{Actor, DomainError, PageRequest, ParamErrors, TokenId};
+
+/// An authenticated request's caller and parameters.
+#[derive(Debug)]
+pub struct Call {
+    /// Who is calling.
+    pub actor: Actor,
+    /// The token they called with.
+    pub token_id: Option<TokenId>,
+    /// Query and body parameters, merged.
+    pub params: Params,
+    /// Where the request was made (for pagination links).
+    pub origin: Origin,
+}
+
+/// The pieces of the request URL that pagination links are built from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// `http` or `https` (from `X-Forwarded-Proto`, else `http`).
+    pub scheme: String,
+    /// The `Host` header (or the URI's authority).
+    pub host: String,
+    /// The path.
+    pub path: String,
+    /// The raw query string.
+    pub query: String,
+}
+
+impl Origin {
+    fn of(parts: &Parts) -> Origin {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let scheme = header("x-forwarded-proto")
+            .filter(|p| p == "http" || p == "https")
+            .unwrap_or_else(|| "http".into());
+        let host = header("host")
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        // Inside a nested router the URI has lost its prefix; the original one has it.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        Origin {
+            scheme,
+            host,
+            path: uri.path().to_owned(),
+            query: uri.query().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+impl Call {
+    /// `page` and `per_page`: 400 `page is invalid` / `per_page is invalid` unless positive integers.
+    pub fn page_request(&self) -> Result<PageRequest, ParamErrors> {
+        PageRequest::parse(
+            self.params.text("page").as_deref(),
+            self.params.text("per_page").as_deref(),
+        )
+    }
+}
+
+/// The token a request carries, in GitLab's order of precedence.
+pub(crate) fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    let header = |name| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().map(str::trim).unwrap_or_default().to_owned())
+    };
+    if let Some(token) = header("private-token") {
+        return Some(token);
+    }
+    if let Some(auth) = header(header::AUTHORIZATION.as_str()) {
+        let mut words = auth.splitn(2, ' ');
+        if words
+            .next()
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
+        {
+            return Some(words.next().unwrap_or_default().trim().to_owned());
+        }
+    }
+    let query = Params::from_form(query.unwrap_or_default().as_bytes());
+    query
+        .text("private_token")
+        .or_else(|| query.text("access_token"))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // `to_bytes` fails only when the limit is exceeded or the connection breaks mid-body.
+        tracing::debug!(error = %e, "request body not read");
+        ApiError::PayloadTooLarge
+    })
+}
+
+/// Parses a body by its media type.
+fn parse_body(headers: &HeaderMap, bytes: &[u8]) -> Result<Params, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Params::default());
+    }
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let json = |bytes: &[u8]| match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(Params::from_json(map)),
+        Ok(_) => Err(ApiError::MalformedBody(
+            "The request body must be a JSON object".into(),
+        )),
+        Err(e) => Err(ApiError::MalformedBody(format!("Malformed JSON body: {e}"))),
+    };
+    match media.as_deref() {
+        Some("application/json") => json(bytes),
+        Some(m) if m.ends_with("+json") => json(bytes),
+        Some("application/x-www-form-urlencoded") => Ok(Params::from_form(bytes)),
+        // No media type: JSON if it looks like JSON, else a form (what `curl -d` without a header means).
+        None if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => json(bytes),
+        None => Ok(Params::from_form(bytes)),
+        Some(_) => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+impl FromRequest<AppState> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let limit = state.settings().max_body_bytes;
+        let ignores_body = matches!(parts.method, Method::GET | Method::HEAD | Method::DELETE);
+        if !ignores_body && content_length(&parts.headers).is_some_and(|len| len > limit as u64) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let token = token_of(&parts.headers, parts.uri.query()).ok_or(DomainError::Unauthorized)?;
+        let (actor, token) = state.service().authenticate(&token).await?;
+        let mut params = Params::from_form(parts.uri.query().unwrap_or_default().as_bytes());
+        if !ignores_body {
+            let bytes = read_body(body, limit).await?;
+            params.merge(parse_body(&parts.headers, &bytes)?);
+        }
+        Ok(Call {
+            actor,
+            token_id: Some(token.id),
+            params,
+            origin: Origin::of(&parts),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn token_precedence() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            token_of(&headers, Some("private_token=q")),
+            Some("q".into())
+        );
+        assert_eq!(token_of(&headers, Some("access_token=a")), Some("a".into()));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        assert_eq!(
+            token_of(&headers, Some("private_token=q")),
+            Some("b".into())
+        );
+        headers.insert("private-token", HeaderValue::from_static("p"));
+        assert_eq!(token_of(&headers, None), Some("p".into()));
+        assert_eq!(token_of(&HeaderMap::new(), None), None);
+        let mut basic = HeaderMap::new();
+        basic.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(token_of(&basic, None), None);
+    }
+
+    #[test]
+    fn bodies_by_media_type() {
+        let with = |ct: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            h
+        };
+        let form = parse_body(
+            &with("application/x-www-form-urlencoded; charset=utf-8"),
+            b"a=1&b[]=2",
+        )
+        .map(|p| p.text("a"));
+        assert_eq!(form, Ok(Some("1".into())));
+        let json = parse_body(&with("application/json"), br#"{"a": 2}"#).map(|p| p.text("a"));
+        assert_eq!(json, Ok(Some("2".into())));
+        assert!(matches!(
+            parse_body(&with("application/json"), b"{nope"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse_body(&with("application/json"), b"[1]"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert_eq!(
+            parse_body(&with("text/plain"), b"x"),
+            Err(ApiError::UnsupportedMediaType)
+        );
+        assert_eq!(parse_body(&with("text/plain"), b""), Ok(Params::default()));
+        assert_eq!(
+            parse_body(&HeaderMap::new(), br#" {"a":"j"}"#).map(|p| p.text("a")),
+            Ok(Some("j".into()))
+        );
+        assert_eq!(
+            parse_body(&HeaderMap::new(), b"a=f").map(|p| p.text("a")),
+            Ok(Some("f".into()))
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! Every error shape of the contract, pinned with snapshots, and the hostile-input cases that must never 500.
+
+use super::*;
+use insta::assert_json_snapshot;
+
+#[tokio::test]
+async fn error_shapes() {
+    let app = TestApp::with_limit(256).await;
+    let project = app.project("proj", false).await;
+    let mut shapes = serde_json::Map::new();
+    let mut record = |name: &str, answer: Answer, status: u16| {
+        assert_eq!(answer.status.as_u16(), status, "{name}: {}", answer.body);
+        shapes.insert(name.into(), answer.body);
+    };
+    record(
+        "401",
+        app.call(Method::GET, "/api/v4/user", None, None).await,
+        401,
+    );
+    record(
+        "404 project",
+        app.get("/api/v4/projects/999", ROOT_TOKEN).await,
+        404,
+    );
+    record(
+        "404 resource",
+        app.get(
+            &format!("/api/v4/projects/{project}/merge_requests/9"),
+            ROOT_TOKEN,
+        )
+        .await,
+        404,
+    );
+    record("404 route", app.get("/api/v4/nope", ROOT_TOKEN).await, 404);
+    record(
+        "404 outside the API",
+        app.call(Method::GET, "/", None, None).await,
+        404,
+    );
+    let wrong_method = app
+        .call(Method::PATCH, "/api/v4/projects", Some(ROOT_TOKEN), None)
+        .await;
+    assert!(
+        wrong_method.header("allow").contains("GET"),
+        "Allow: {}",
+        wrong_method.header("allow")
+    );
+    record("405 method", wrong_method, 405);
+    record(
+        "400 params",
+        app.post(
+            &format!("/api/v4/projects/{project}/merge_requests"),
+            ROOT_TOKEN,
+            json!({"title": "t"}),
+        )
+        .await,
+        400,
+    );
+    let malformed = Request::post("/api/v4/projects")
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", "application/json")
+        .body(Body::from("{\"name\": "))
+        .unwrap();
+    record("400 malformed json", app.send(malformed).await, 400);
+    let big = Request::post("/api/v4/projects")
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", "application/json")
+        .body(Body::from(format!("{{\"name\": \"{}\"}}", "x".repeat(300))))
+        .unwrap();
+    record("413", app.send(big).await, 413);
+    let xml = Request::post("/api/v4/projects")
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", "application/xml")
+        .body(Body::from("<a/>"))
+        .unwrap();
+    record("415", app.send(xml).await, 415);
+    record(
+        "409",
+        app.post("/api/v4/users", ROOT_TOKEN, json!({"username": "root"}))
+            .await,
+        409,
+    );
+    record(
+        "422 list",
+        app.post(
+            &format!("/api/v4/projects/{project}/external_status_checks"),
+            ROOT_TOKEN,
+            json!({"name": "", "external_url": ""}),
+        )
+        .await,
+        422,
+    );
+    record(
+        "400 attributes",
+        app.post(
+            "/api/v4/projects",
+            ROOT_TOKEN,
+            json!({"name": "proj", "namespace": "grp"}),
+        )
+        .await,
+        400,
+    );
+    assert_json_snapshot!(shapes);
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_413() {
+    let app = TestApp::with_limit(64).await;
+    let chunks = vec![Ok::<_, std::io::Error>(vec![b'{'; 50]), Ok(vec![b' '; 50])];
+    let body = Body::from_stream(futures_stream(chunks));
+    let request = Request::post("/api/v4/projects")
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    assert_eq!(
+        app.send(request).await.expect(413),
+        json!({"message": "413 Request Entity Too Large"})
+    );
+}
+
+fn futures_stream(
+    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    struct Chunks(std::vec::IntoIter<Result<Vec<u8>, std::io::Error>>);
+    impl futures_core::Stream for Chunks {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+    Chunks(chunks.into_iter())
+}
+
+#[tokio::test]
+async fn hostile_input_never_answers_500() {
+    let app = TestApp::new().await;
+    let project = app.project("proj", false).await;
+    let iid = app.merge_request(project, "main").await;
+    let nasty = [
+        json!({"name": null, "external_url": null}),
+        json!({"name": ["a"], "external_url": {"x": 1}}),
+        json!({"name": "\u{0000}", "external_url": "http://\u{0000}"}),
+        json!({"name": "n", "external_url": "https://ok.example.com", "protected_branch_ids": [9_223_372_036_854_775_807i64, -1]}),
+        json!({"name": "ü".repeat(300), "external_url": format!("https://{}.com", "ü".repeat(100))}),
+        json!({"external_status_check_id": 9_223_372_036_854_775_807i64, "sha": "'; DROP TABLE users; --", "status": "passed"}),
+        json!({"external_status_check_id": -1, "sha": [1], "status": ["passed"]}),
+    ];
+    for body in nasty {
+        for uri in [
+            format!("/api/v4/projects/{project}/external_status_checks"),
+            format!("/api/v4/projects/{project}/merge_requests/{iid}/status_check_responses"),
+        ] {
+            let answer = app.post(&uri, ROOT_TOKEN, body.clone()).await;
+            assert!(
+                answer.status.is_client_error(),
+                "{uri} {body}: {} {}",
+                answer.status,
+                answer.body
+            );
+        }
+    }
+    for uri in [
+        "/api/v4/projects/%FF%FE",
+        "/api/v4/projects/..%2F..%2Fetc",
+        "/api/v4/projects/1/merge_requests/99999999999999999999999",
+        "/api/v4/projects/1/merge_requests/-1/status_checks",
+        "/api/v4/projects/99999999999999999999/merge_requests",
+        "/api/v4/projects?page=-1",
+        "/api/v4/projects?per_page=abc",
+        "/api/v4/projects?page=99999999999",
+    ] {
+        let answer = app.get(uri, ROOT_TOKEN).await;
+        assert!(
+            answer.status.is_client_error() || answer.status == StatusCode::OK,
+            "{uri}: {} {}",
+            answer.status,
+            answer.body
+        );
+    }
+    // The data is intact.
+    assert_eq!(
+        app.get(
+            &format!("/api/v4/projects/{project}/merge_requests/{iid}"),
+            ROOT_TOKEN
+        )
+        .await
+        .expect(200)["sha"],
+        HEAD
+    );
+}
+
+#[tokio::test]
+async fn get_and_delete_ignore_any_body_and_content_type() {
+    let app = TestApp::new().await;
+    let request = Request::get("/api/v4/user")
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    app.send(request).await.expect(200);
+    let project = app.project("proj", false).await;
+    let request = Request::delete(format!("/api/v4/projects/{project}"))
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", "text/plain")
+        .body(Body::from("junk"))
+        .unwrap();
+    app.send(request).await.expect(202);
+}
+
+#[tokio::test]
+async fn entity_shapes() {
+    // The clock and the secrets are fixed and the database is fresh: every field is deterministic.
+    let app = TestApp::new().await;
+    let project = app.project("proj", true).await;
+    let (alice, _) = app.user("alice").await;
+    app.member(project, alice, 30).await;
+    let main = app.branch(project, "main").await;
+    let check = app
+        .check(
+            project,
+            "QA",
+            "https://qa.example.com/hook?token=secret",
+            &[main],
+        )
+        .await;
+    let iid = app.merge_request(project, "main").await;
+    let base = format!("/api/v4/projects/{project}");
+    let mut shapes = serde_json::Map::new();
+    shapes.insert(
+        "user".into(),
+        app.get("/api/v4/user", ROOT_TOKEN).await.expect(200),
+    );
+    shapes.insert(
+        "token".into(),
+        app.get("/api/v4/personal_access_tokens/self", ROOT_TOKEN)
+            .await
+            .expect(200),
+    );
+    shapes.insert(
+        "project".into(),
+        app.get(&base, ROOT_TOKEN).await.expect(200),
+    );
+    shapes.insert(
+        "member".into(),
+        app.get(&format!("{base}/members/{alice}"), ROOT_TOKEN)
+            .await
+            .expect(200),
+    );
+    shapes.insert(
+        "protected branch".into(),
+        app.get(&format!("{base}/protected_branches/main"), ROOT_TOKEN)
+            .await
+            .expect(200),
+    );
+    shapes.insert(
+        "merge request".into(),
+        app.get(&format!("{base}/merge_requests/{iid}"), ROOT_TOKEN)
+            .await
+            .expect(200),
+    );
+    shapes.insert(
+        "E1".into(),
+        app.get(&format!("{base}/external_status_checks"), ROOT_TOKEN)
+            .await
+            .expect(200),
+    );
+    shapes.insert(
+        "E5".into(),
+        app.get(
+            &format!("{base}/merge_requests/{iid}/status_checks"),
+            ROOT_TOKEN,
+        )
+        .await
+        .expect(200),
+    );
+    let answer = json!({"external_status_check_id": check, "sha": HEAD, "status": "passed"});
+    shapes.insert(
+        "E6".into(),
+        app.post(
+            &format!("{base}/merge_requests/{iid}/status_check_responses"),
+            ROOT_TOKEN,
+            answer,
+        )
+        .await
+        .expect(201),
+    );
+    shapes.insert(
+        "deliveries".into(),
+        app.get(
+            &format!("{base}/external_status_checks/{check}/deliveries"),
+            ROOT_TOKEN,
+        )
+        .await
+        .expect(200),
+    );
+    assert_json_snapshot!(shapes);
+}
