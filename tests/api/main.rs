@@ -1,7 +1,11 @@
-//! End-to-end tests of status-checks: one test binary, a module per feature.
-//!
-//! Until the binary lands, this holds the smoke test of what the core offers other crates' tests: the
-//! `mock` feature's port mocks and the `testkit` feature's proptest strategies, used from outside the crate
-//! exactly as an adapter or an embedder would use them.
+//! End-to-end tests of status-checks: one test binary, a module per feature. They start the real binary.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic is how a test fails"
+)]
 
 mod core_test_support;
+mod lifecycle;
+mod python_gitlab;

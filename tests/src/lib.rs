@@ -1,1 +1,198 @@
-//! Support code for the end-to-end tests.
+//! Support for the end-to-end tests: start the real `status-checks` binary on a free port with a temporary
+//! database, talk to it over HTTP, stop it (gracefully or with SIGKILL), and start it again on the same data.
+//!
+//! The binary is the one `cargo test --workspace` builds next to this test binary
+//! (`target/<profile>/status-checks`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: a panic is how a test fails"
+)]
+
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The root token every test service is bootstrapped with.
+pub const ROOT_TOKEN: &str = "e2e-root-token-0123456789";
+
+/// Where `cargo` put the binary: next to the `deps/` folder of the running test.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let binary = profile_dir.join(format!("status-checks{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `status-checks serve`.
+pub struct Service {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Every log line so far.
+    pub logs: Arc<Mutex<Vec<String>>>,
+    http: Client,
+}
+
+/// An answer: status and JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Value,
+}
+
+impl Answer {
+    /// The body, after checking the status.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        self.body
+    }
+}
+
+impl Service {
+    /// Starts the binary on `database` with `extra` flags, and waits for `listening on`.
+    pub fn start(database: &Path, extra: &[&str]) -> Service {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--root-token",
+                ROOT_TOKEN,
+            ])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", database.display()))
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let lines = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let address: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
+                    let _ = address_tx.send(address);
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let errors = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                errors.lock().unwrap().push(line);
+            }
+        });
+        let Ok(address) = address_rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            panic!("the service did not start: {:?}", logs.lock().unwrap());
+        };
+        let http = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Service {
+            child,
+            base: format!("http://{address}"),
+            logs,
+            http,
+        }
+    }
+
+    /// A request to `path` (relative to the base) with the given token.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let mut builder = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            builder = builder.header("PRIVATE-TOKEN", token);
+        }
+        builder
+    }
+
+    /// Sends and reads the answer.
+    pub fn send(&self, builder: RequestBuilder) -> Answer {
+        let response = builder.send().unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().unwrap();
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+
+    /// `GET` with a token.
+    pub fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(self.request(Method::GET, path, Some(token)))
+    }
+
+    /// A JSON request with a token.
+    pub fn json(&self, method: Method, path: &str, token: &str, body: Value) -> Answer {
+        self.send(
+            self.request(method, path, Some(token))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then wait; returns the exit status code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        status.code()
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory with a database path in it.
+pub fn database() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e2e.db");
+    (dir, path)
+}

@@ -1,0 +1,279 @@
+//! The command line and its one typed configuration. Every flag has an environment variable; flags win.
+//! A bad value stops the program with one line naming the flag (exit code 2), never a panic.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// GitLab-compatible External Status Checks service.
+#[derive(Debug, Parser)]
+#[command(name = "status-checks", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Where data lives: `sqlite://relative/path.db`, `sqlite:///abs/path.db` or a file path; created if missing.
+    #[arg(
+        long,
+        env = "STATUS_CHECKS_DATABASE_URL",
+        default_value = "sqlite://status-checks.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API and deliver notifications until SIGINT/SIGTERM.
+    Serve(Box<ServeArgs>),
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users offline, on the database.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage personal access tokens offline, on the database.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+/// `users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user.
+    Create {
+        /// Login name (letters, digits, `_`, `-`, `.`).
+        #[arg(long)]
+        username: String,
+        /// Display name (defaults to the username).
+        #[arg(long)]
+        name: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+/// A token scope on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ScopeArg {
+    /// Everything the user may do.
+    Api,
+    /// Reads only.
+    ReadApi,
+}
+
+/// `tokens …`.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a personal access token and print it, once, on stdout.
+    Create {
+        /// Whose token.
+        #[arg(long)]
+        username: String,
+        /// A label for the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Scope (repeat for several).
+        #[arg(long = "scope", value_enum, default_value = "api")]
+        scopes: Vec<ScopeArg>,
+        /// Expiry date (YYYY-MM-DD); the token stops working at 00:00 UTC that day.
+        #[arg(long, value_parser = parse_date)]
+        expires_at: Option<chrono::NaiveDate>,
+    },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// SQLite `synchronous`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SynchronousArg {
+    /// Survives a process crash (default, with WAL).
+    Normal,
+    /// Survives a power loss too; slower.
+    Full,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind; port 0 picks a free port.
+    #[arg(long, env = "STATUS_CHECKS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// If set and no user `root` exists, create administrator `root` with this personal access token (scope
+    /// `api`); at least 20 characters.
+    #[arg(long, env = "STATUS_CHECKS_ROOT_TOKEN", hide_env_values = true)]
+    pub root_token: Option<String>,
+
+    /// Base URL for `web_url` fields [default: http://<listen>].
+    #[arg(long, env = "STATUS_CHECKS_EXTERNAL_URL", value_parser = parse_external_url)]
+    pub external_url: Option<String>,
+
+    /// Allow check URLs on loopback and private networks.
+    #[arg(long, env = "STATUS_CHECKS_ALLOW_LOCAL_REQUESTS")]
+    pub allow_local_requests: bool,
+
+    /// A check pending longer than this on an MR's HEAD becomes `failed` (`90s`, `2m`, `1h`).
+    #[arg(long, env = "STATUS_CHECKS_PENDING_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub pending_timeout: Duration,
+
+    /// Per-request timeout of notifications.
+    #[arg(long, env = "STATUS_CHECKS_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub delivery_timeout: Duration,
+
+    /// Attempts of a notification before it is dead (at least 1).
+    #[arg(long, env = "STATUS_CHECKS_DELIVERY_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub delivery_attempts: u32,
+
+    /// Request bodies larger than this get 413 (`4096`, `4KiB`, `1MiB`).
+    #[arg(long, env = "STATUS_CHECKS_MAX_BODY_SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body_size: usize,
+
+    /// Requests running longer than this are answered 503.
+    #[arg(long, env = "STATUS_CHECKS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Requests served at once; more are answered 503 at once instead of queueing.
+    #[arg(long, env = "STATUS_CHECKS_MAX_CONCURRENT_REQUESTS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests: u32,
+
+    /// After SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, env = "STATUS_CHECKS_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Read connections to the database.
+    #[arg(long, env = "STATUS_CHECKS_DB_READ_CONNECTIONS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub db_read_connections: u32,
+
+    /// SQLite durability: `normal` survives a process crash, `full` a power loss too.
+    #[arg(
+        long,
+        env = "STATUS_CHECKS_SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "normal"
+    )]
+    pub sqlite_synchronous: SynchronousArg,
+
+    /// Log lines: `pretty` or `json` [default: pretty on a terminal, else json]. The level comes from RUST_LOG
+    /// (default `info`).
+    #[arg(long, env = "STATUS_CHECKS_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// `90s`, `2m`, `1h`, `500ms`, or plain seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration such as 90s, 2m or 1h"))?;
+    let duration = match unit.trim() {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("{raw:?} is not a duration such as 90s, 2m or 1h")),
+    };
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+/// `4096`, `4KiB`, `1MiB`, `1KB`, `2MB`.
+pub fn parse_size(raw: &str) -> Result<usize, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a size such as 4096, 4KiB or 1MiB"))?;
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1024,
+        "mib" | "m" => 1024 * 1024,
+        "gib" | "g" => 1024 * 1024 * 1024,
+        "kb" => 1000,
+        "mb" => 1000 * 1000,
+        "gb" => 1000 * 1000 * 1000,
+        _ => return Err(format!("{raw:?} is not a size such as 4096, 4KiB or 1MiB")),
+    };
+    n.checked_mul(factor)
+        .filter(|size| *size > 0)
+        .ok_or_else(|| format!("{raw:?} is out of range"))
+}
+
+/// Checks `--root-token` after parsing, so that a refused token is never echoed in the error.
+pub fn check_root_token(raw: &str) -> Result<(), String> {
+    if raw.chars().count() < 20 {
+        Err("must be at least 20 characters".into())
+    } else if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err("must not contain white space".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn parse_external_url(raw: &str) -> Result<String, String> {
+    let lower = raw.to_ascii_lowercase();
+    if (lower.starts_with("http://") || lower.starts_with("https://"))
+        && raw.len() > "http://".len()
+    {
+        Ok(raw.trim_end_matches('/').to_owned())
+    } else {
+        Err("must be an http:// or https:// URL".into())
+    }
+}
+
+fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| "must be a date such as 2030-12-31".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        for bad in ["", "m", "2x", "-1s", "0s", "1.5m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("4KiB"), Ok(4096));
+        assert_eq!(parse_size("1MiB"), Ok(1024 * 1024));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        for bad in ["", "0", "1TiB", "abc", "99999999999999999999999"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

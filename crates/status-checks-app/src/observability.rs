@@ -1,0 +1,212 @@
+//! Logs, request spans and Prometheus metrics. Tokens and shared secrets are never logged: spans carry the
+//! matched route (`/api/v4/projects/{id}/…`), never the raw URI with its query string or any header.
+
+use crate::config::LogFormat;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber: level from `RUST_LOG` (default `info`), pretty on a terminal, else JSON.
+pub fn init_logging(format: Option<LogFormat>) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+        LogFormat::Pretty
+    } else {
+        LogFormat::Json
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_writer(std::io::stdout);
+    // A second initialisation (tests) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+    };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RequestLabels, Histogram>,
+    /// Delivery attempts by outcome (`delivered`, `failed`, `dead`).
+    deliveries: Family<OutcomeLabels, Counter>,
+    /// Delivery latency in seconds.
+    delivery_latency: Histogram,
+    /// Pending deliveries.
+    pub pending_deliveries: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Read connections open.
+    pub pool_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Read connections idle.
+    pub pool_idle: Gauge<i64, std::sync::atomic::AtomicI64>,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ]
+    .into_iter()
+}
+
+impl Metrics {
+    /// A registry with every metric registered.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("status_checks");
+        let requests = Family::<RequestLabels, Counter<u64, AtomicU64>>::default();
+        let latency = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(latency_buckets())
+        });
+        let deliveries = Family::<OutcomeLabels, Counter>::default();
+        let delivery_latency = Histogram::new(latency_buckets());
+        let pending_deliveries = Gauge::default();
+        let pool_connections = Gauge::default();
+        let pool_idle = Gauge::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "delivery_attempts",
+            "Notification delivery attempts by outcome",
+            deliveries.clone(),
+        );
+        registry.register(
+            "delivery_duration_seconds",
+            "Notification delivery latency",
+            delivery_latency.clone(),
+        );
+        registry.register(
+            "deliveries_pending",
+            "Notifications waiting to be delivered",
+            pending_deliveries.clone(),
+        );
+        registry.register(
+            "db_read_connections",
+            "Database read connections open",
+            pool_connections.clone(),
+        );
+        registry.register(
+            "db_read_connections_idle",
+            "Database read connections idle",
+            pool_idle.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            requests,
+            latency,
+            deliveries,
+            delivery_latency,
+            pending_deliveries,
+            pool_connections,
+            pool_idle,
+        })
+    }
+
+    /// Records one delivery attempt.
+    #[expect(dead_code, reason = "called by the delivery worker, which lands next")]
+    pub fn delivery(&self, outcome: &'static str, seconds: f64) {
+        self.deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        self.delivery_latency.observe(seconds);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "metrics encoding failed");
+        }
+        out
+    }
+}
+
+/// The route a request matched, passed from the inner route layer to the outer observer.
+#[derive(Clone)]
+struct Route(String);
+
+/// Inner layer (`route_layer`): remembers the matched route on the response.
+pub async fn remember_route(
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = matched.map(|m| m.as_str().to_owned());
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(Route(route));
+    }
+    response
+}
+
+/// Outer layer: a span per request with method, route, status and latency; request metrics.
+pub async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", method = %method, route = tracing::field::Empty, status = tracing::field::Empty);
+    let response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let route = response
+        .extensions()
+        .get::<Route>()
+        .map_or_else(|| "unmatched".to_owned(), |r| r.0.clone());
+    let status = response.status().as_u16();
+    span.record("route", route.as_str());
+    span.record("status", status);
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(parent: &span, latency_ms, "request failed");
+    } else {
+        tracing::info!(parent: &span, latency_ms, "request");
+    }
+    let labels = RequestLabels {
+        method,
+        route,
+        status,
+    };
+    metrics.requests.get_or_create(&labels).inc();
+    metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(elapsed.as_secs_f64());
+    response
+}

@@ -1,0 +1,209 @@
+//! `serve`: migrations, connections, the API with its limits, health and metrics, and graceful shutdown.
+
+use crate::config::{ServeArgs, SynchronousArg};
+use crate::observability::{self, Metrics};
+use crate::platform::{OsSecrets, SystemClock};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use status_checks_core::service::{Settings, StatusChecksService};
+use status_checks_http::{AppState, HttpSettings};
+use status_checks_storage::{Store, StoreOptions, Synchronous};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower::{BoxError, ServiceBuilder};
+
+/// Opens the store (creating the file and applying migrations) off the async workers.
+pub async fn open_store(database_url: &str, options: StoreOptions) -> Result<Store, String> {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || Store::open(&url, options))
+        .await
+        .map_err(|e| format!("storage start-up failed: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Clone)]
+struct Ops {
+    store: Store,
+    metrics: Arc<Metrics>,
+    service: StatusChecksService,
+}
+
+async fn health() -> &'static str {
+    "GitLab OK"
+}
+
+async fn liveness() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readiness(State(ops): State<Ops>) -> Response {
+    match ops.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "db_check": [{ "status": "ok" }] })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            let body = json!({ "status": "failed", "db_check": [{ "status": "failed", "message": "database unavailable" }] });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(ops): State<Ops>) -> Response {
+    let (open, idle) = ops.store.pool_state();
+    ops.metrics.pool_connections.set(i64::from(open));
+    ops.metrics.pool_idle.set(i64::from(idle));
+    match ops.service.ports().deliveries.count_pending().await {
+        Ok(n) => {
+            ops.metrics
+                .pending_deliveries
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: pending deliveries unknown"),
+    }
+    let mut response = ops.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+/// Overload and timeouts answer 503 at once, in the API's JSON shape.
+async fn unavailable(error: BoxError) -> Response {
+    let reason = if error.is::<tower::timeout::error::Elapsed>() {
+        "request timeout"
+    } else {
+        "overloaded"
+    };
+    tracing::warn!(reason, "request refused");
+    let mut response = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "message": "503 Service Unavailable" })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Runs the service until a signal, then drains for at most `shutdown_timeout`.
+pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
+    let options = StoreOptions {
+        read_connections: args.db_read_connections,
+        synchronous: match args.sqlite_synchronous {
+            SynchronousArg::Normal => Synchronous::Normal,
+            SynchronousArg::Full => Synchronous::Full,
+        },
+        ..StoreOptions::default()
+    };
+    let store = open_store(database_url, options).await?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let base_url = args
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+
+    let ports = store.ports(Arc::new(SystemClock), Arc::new(OsSecrets));
+    let settings = Settings {
+        pending_timeout: args.pending_timeout,
+        allow_local_requests: args.allow_local_requests,
+        base_url,
+    };
+    let service = StatusChecksService::new(ports, settings);
+    if let Some(token) = &args.root_token {
+        match service.bootstrap_root(token).await {
+            Ok(true) => tracing::info!("created administrator root with the given token"),
+            Ok(false) => tracing::info!("user root exists; --root-token left unused"),
+            Err(e) => return Err(format!("cannot create the root user: {e}")),
+        }
+    }
+
+    let metrics = Metrics::new();
+    let http = HttpSettings {
+        max_body_bytes: args.max_body_size,
+        version: env!("CARGO_PKG_VERSION").into(),
+        revision: option_env!("STATUS_CHECKS_REVISION")
+            .unwrap_or("unknown")
+            .into(),
+    };
+    let ops = Router::new()
+        .route("/-/health", get(health))
+        .route("/-/liveness", get(liveness))
+        .route("/-/readiness", get(readiness))
+        .route("/-/metrics", get(metrics_text))
+        .with_state(Ops {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            service: service.clone(),
+        });
+    let limits = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(unavailable))
+        .load_shed()
+        .concurrency_limit(args.max_concurrent_requests as usize)
+        .timeout(args.request_timeout);
+    let app = status_checks_http::router(AppState::new(service.clone(), http))
+        .merge(ops)
+        .route_layer(axum::middleware::from_fn(observability::remember_route))
+        .layer(limits)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            observability::observe,
+        ));
+
+    tracing::info!(%address, "listening on {address}");
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let grace = args.shutdown_timeout;
+    let deadline = async move {
+        let _ = stop_rx.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server.into_future() => result.map_err(|e| format!("server failed: {e}"))?,
+        () = deadline => tracing::warn!("shutdown timeout passed; abandoning in-flight requests"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
