@@ -156,6 +156,17 @@ impl Metrics {
     }
 }
 
+impl status_checks_notify::DeliveryObserver for Metrics {
+    fn attempted(&self, outcome: status_checks_notify::Outcome, elapsed: std::time::Duration) {
+        self.deliveries
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.delivery_latency.observe(elapsed.as_secs_f64());
+    }
+}
+
 /// The route a request matched, passed from the inner route layer to the outer observer.
 #[derive(Clone)]
 struct Route(String);

@@ -188,8 +188,29 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
             observability::observe,
         ));
 
+    let sender = status_checks_notify::Sender::new(
+        args.delivery_timeout,
+        args.allow_local_requests,
+        status_checks_notify::guard::system_lookup(),
+    )?;
+    let worker = status_checks_notify::DeliveryWorker::new(
+        service.ports().deliveries.clone(),
+        service.ports().clock.clone(),
+        sender,
+        status_checks_notify::WorkerConfig {
+            max_attempts: args.delivery_attempts,
+            timeout: args.delivery_timeout,
+            ..status_checks_notify::WorkerConfig::default()
+        },
+        metrics.clone(),
+    );
+
     tracing::info!(%address, "listening on {address}");
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let mut worker_stop = stop_rx.clone();
+    let worker = tokio::spawn(worker.run(async move {
+        let _ = worker_stop.wait_for(|stopped| *stopped).await;
+    }));
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: draining in-flight requests");
@@ -203,6 +224,11 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     tokio::select! {
         result = server.into_future() => result.map_err(|e| format!("server failed: {e}"))?,
         () = deadline => tracing::warn!("shutdown timeout passed; abandoning in-flight requests"),
+    }
+    // The worker stops claiming at the signal and finishes the attempts in flight (bounded by their timeout);
+    // a delivery cut short stays in the outbox and is sent after the next start.
+    if tokio::time::timeout(grace, worker).await.is_err() {
+        tracing::warn!("delivery worker did not stop in time");
     }
     tracing::info!("stopped");
     Ok(())

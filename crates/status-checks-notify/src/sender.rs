@@ -1,0 +1,142 @@
+//! One attempt to deliver one notification: build the request from the stored body, sign exactly those
+//! bytes, send with a timeout, no redirects and no proxy, and classify the outcome.
+
+use crate::guard::{self, GuardedResolver, Lookup, Refusal};
+use crate::signature::sign;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use status_checks_core::ports::DueDelivery;
+use std::time::Duration;
+
+/// Why an attempt failed, and whether it is worth another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// `connection refused`, `HTTP 503`, `blocked address 127.0.0.1`, `timeout`, `unresolvable host`, ….
+    pub reason: String,
+    /// Network errors, timeouts, 5xx and 429 are retried; other answers are final.
+    pub retryable: bool,
+}
+
+impl Failure {
+    fn retry(reason: impl Into<String>) -> Self {
+        Failure {
+            reason: reason.into(),
+            retryable: true,
+        }
+    }
+}
+
+/// Sends deliveries.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    allow_local_requests: bool,
+}
+
+/// The `User-Agent` of every notification.
+pub fn user_agent() -> String {
+    format!("status-checks/{}", env!("CARGO_PKG_VERSION"))
+}
+
+impl Sender {
+    /// A sender with a per-request `timeout`, resolving names with `lookup` behind the SSRF guard.
+    pub fn new(
+        timeout: Duration,
+        allow_local_requests: bool,
+        lookup: Lookup,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(GuardedResolver::new(
+                allow_local_requests,
+                lookup,
+            )))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Sender {
+            client,
+            allow_local_requests,
+        })
+    }
+
+    /// The headers of a delivery.
+    pub fn headers(due: &DueDelivery) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(agent) = HeaderValue::from_str(&user_agent()) {
+            headers.insert(USER_AGENT, agent);
+        }
+        headers.insert(
+            "x-gitlab-event",
+            HeaderValue::from_static("Merge Request Hook"),
+        );
+        if let Ok(key) = HeaderValue::from_str(&due.delivery.idempotency_key) {
+            headers.insert("idempotency-key", key);
+        }
+        if let Some(secret) = &due.shared_secret
+            && let Ok(signature) =
+                HeaderValue::from_str(&sign(secret.expose(), due.delivery.body.as_bytes()))
+        {
+            headers.insert("x-gitlab-signature", signature);
+        }
+        headers
+    }
+
+    /// One attempt.
+    pub async fn send(&self, due: &DueDelivery) -> Result<(), Failure> {
+        let url = url::Url::parse(&due.url).map_err(|_| Failure {
+            reason: "invalid URL".into(),
+            retryable: false,
+        })?;
+        guard::check_literal_host(&url, self.allow_local_requests)
+            .map_err(|r| Failure::retry(r.to_string()))?;
+        let response = self
+            .client
+            .post(url)
+            .headers(Self::headers(due))
+            .body(due.delivery.body.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let retryable = status.is_server_error() || status.as_u16() == 429;
+            Err(Failure {
+                reason: format!("HTTP {}", status.as_u16()),
+                retryable,
+            })
+        }
+    }
+}
+
+/// Names the cause of a transport error.
+fn classify(error: &reqwest::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(refusal) = current.downcast_ref::<Refusal>() {
+            return Failure::retry(refusal.to_string());
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => {
+                    return Failure::retry("connection refused");
+                }
+                std::io::ErrorKind::TimedOut => return Failure::retry("timeout"),
+                std::io::ErrorKind::ConnectionReset => return Failure::retry("connection reset"),
+                _ => {}
+            }
+        }
+        source = current.source();
+    }
+    if error.is_timeout() {
+        Failure::retry("timeout")
+    } else if error.is_connect() {
+        Failure::retry("connection failed")
+    } else {
+        Failure::retry(format!("request failed: {error}"))
+    }
+}

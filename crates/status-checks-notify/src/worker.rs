@@ -1,0 +1,253 @@
+//! The delivery worker: claims due deliveries from the outbox, sends them concurrently (bounded), and records
+//! each outcome — delivered, retried later with exponential backoff and jitter, or dead.
+//!
+//! Claims are leases: a claimed delivery's due time moves past the send timeout, so deliveries claimed by a
+//! process that crashes come due again and are sent after the restart (at least once). A check deleted
+//! meanwhile takes its deliveries with it; recording the outcome of one in flight then changes nothing.
+
+use crate::sender::{Failure, Sender};
+use status_checks_core::delivery;
+use status_checks_core::ports::{Clock, DeliveryRepository, DueDelivery};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// The outcome of an attempt, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx.
+    Delivered,
+    /// Failed; will be retried.
+    Failed,
+    /// Failed for the last time.
+    Dead,
+}
+
+impl Outcome {
+    /// A label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Failed => "failed",
+            Outcome::Dead => "dead",
+        }
+    }
+}
+
+/// Receives every attempt's outcome (metrics).
+pub trait DeliveryObserver: Send + Sync {
+    /// One attempt ended.
+    fn attempted(&self, outcome: Outcome, elapsed: Duration);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+
+impl DeliveryObserver for NoObserver {
+    fn attempted(&self, _: Outcome, _: Duration) {}
+}
+
+/// How the worker behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Attempts before a delivery is dead.
+    pub max_attempts: u32,
+    /// Deliveries in flight at once.
+    pub concurrency: u32,
+    /// How often the outbox is polled when idle.
+    pub poll_interval: Duration,
+    /// The per-request timeout (the lease of a claim is longer).
+    pub timeout: Duration,
+    /// The first retry delay; later ones double, up to five minutes (`1 s` in production).
+    pub first_retry_delay: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            max_attempts: 10,
+            concurrency: 16,
+            poll_interval: Duration::from_millis(250),
+            timeout: Duration::from_secs(10),
+            first_retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The worker.
+pub struct DeliveryWorker {
+    outbox: Arc<dyn DeliveryRepository>,
+    clock: Arc<dyn Clock>,
+    sender: Sender,
+    config: WorkerConfig,
+    observer: Arc<dyn DeliveryObserver>,
+}
+
+/// Up to ±20 % of `delay`, so that retries of many deliveries do not arrive together.
+fn jittered(delay: Duration) -> Duration {
+    let mut byte = [0u8; 2];
+    if getrandom::fill(&mut byte).is_err() {
+        return delay;
+    }
+    let unit = f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX); // 0..=1
+    delay.mul_f64(0.8 + 0.4 * unit)
+}
+
+/// The delay before the next attempt after `attempts_made` failed ones: the core's schedule (1, 2, 4 … capped
+/// at 5 minutes), scaled to `first`.
+pub fn retry_delay(attempts_made: u32, first: Duration) -> Duration {
+    let schedule = delivery::retry_delay(attempts_made);
+    schedule
+        .mul_f64(first.as_secs_f64())
+        .min(Duration::from_secs(300))
+}
+
+impl DeliveryWorker {
+    /// A worker over the outbox.
+    pub fn new(
+        outbox: Arc<dyn DeliveryRepository>,
+        clock: Arc<dyn Clock>,
+        sender: Sender,
+        config: WorkerConfig,
+        observer: Arc<dyn DeliveryObserver>,
+    ) -> Self {
+        DeliveryWorker {
+            outbox,
+            clock,
+            sender,
+            config,
+            observer,
+        }
+    }
+
+    /// Runs until `shutdown` resolves, then waits (at most one timeout) for the attempts in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let worker = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(worker.config.concurrency.max(1) as usize));
+        tokio::pin!(shutdown);
+        loop {
+            let free = permits.available_permits();
+            let claimed = if free == 0 {
+                0
+            } else {
+                worker.claim_and_send(&permits, free).await
+            };
+            // A full batch means more may be due: claim again at once. Otherwise wait for the next poll.
+            if claimed < free || free == 0 {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(worker.config.poll_interval) => {}
+                }
+            }
+        }
+        let _ = tokio::time::timeout(
+            worker.config.timeout,
+            permits.acquire_many(worker.config.concurrency.max(1)),
+        )
+        .await;
+        tracing::info!("delivery worker stopped");
+    }
+
+    async fn claim_and_send(self: &Arc<Self>, permits: &Arc<Semaphore>, free: usize) -> usize {
+        let now = self.clock.now();
+        let lease = now
+            + chrono::TimeDelta::from_std(self.config.timeout * 2 + Duration::from_secs(30))
+                .unwrap_or_default();
+        let due = match self
+            .outbox
+            .claim_due(now, u32::try_from(free).unwrap_or(u32::MAX), lease)
+            .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim deliveries");
+                return 0;
+            }
+        };
+        let claimed = due.len();
+        for delivery in due {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let worker = self.clone();
+            tokio::spawn(async move {
+                worker.attempt(delivery).await;
+                drop(permit);
+            });
+        }
+        claimed
+    }
+
+    /// One attempt and its record.
+    pub async fn attempt(&self, due: DueDelivery) {
+        let started = Instant::now();
+        let result = self.sender.send(&due).await;
+        let elapsed = started.elapsed();
+        let now = self.clock.now();
+        let id = due.delivery.id;
+        let attempts = due.delivery.attempts + 1;
+        let (outcome, recorded) = match result {
+            Ok(()) => {
+                tracing::info!(delivery = %id, check = %due.delivery.external_status_check_id, attempts, "delivered");
+                (
+                    Outcome::Delivered,
+                    self.outbox.record_delivered(id, now).await,
+                )
+            }
+            Err(Failure { reason, retryable }) => {
+                let retry_at = (retryable && attempts < self.config.max_attempts).then(|| {
+                    let delay = jittered(retry_delay(attempts, self.config.first_retry_delay));
+                    now + chrono::TimeDelta::from_std(delay).unwrap_or_default()
+                });
+                let outcome = if retry_at.is_some() {
+                    Outcome::Failed
+                } else {
+                    Outcome::Dead
+                };
+                tracing::warn!(delivery = %id, check = %due.delivery.external_status_check_id, attempts, reason = %reason, outcome = outcome.as_str(), "delivery failed");
+                (
+                    outcome,
+                    self.outbox.record_failed(id, now, reason, retry_at).await,
+                )
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(delivery = %id, error = %e, "cannot record a delivery outcome");
+        }
+        self.observer.attempted(outcome, elapsed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_scale_and_jitter_stays_within_a_fifth() {
+        assert_eq!(
+            retry_delay(1, Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            retry_delay(4, Duration::from_secs(1)),
+            Duration::from_secs(8)
+        );
+        assert_eq!(
+            retry_delay(30, Duration::from_secs(1)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            retry_delay(3, Duration::from_millis(10)),
+            Duration::from_millis(40)
+        );
+        for _ in 0..100 {
+            let d = jittered(Duration::from_secs(10));
+            assert!(
+                d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
+                "{d:?}"
+            );
+        }
+    }
+}
