@@ -8,4 +8,5 @@
 
 mod core_test_support;
 mod lifecycle;
+mod notifications;
 mod python_gitlab;

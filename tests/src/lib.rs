@@ -196,3 +196,100 @@ pub fn database() -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join("e2e.db");
     (dir, path)
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP receiver for notifications on 127.0.0.1 (one thread, one request per connection),
+/// answering 200 to everything and recording what it got.
+pub struct Receiver {
+    /// Its address.
+    pub address: std::net::SocketAddr,
+    /// What it got.
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// Listens on `address` (`127.0.0.1:0` for any port).
+    pub fn start(address: &str) -> Receiver {
+        let listener = std::net::TcpListener::bind(address).unwrap();
+        let address = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                if let Some(request) = read_request(&stream) {
+                    log.lock().unwrap().push(request);
+                }
+                let mut stream = stream;
+                let _ = std::io::Write::write_all(
+                    &mut stream,
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        Receiver { address, received }
+    }
+
+    /// Waits until it got `count` requests (or 30 s pass) and returns them.
+    pub fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..300 {
+            if self.received.lock().unwrap().len() >= count {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn read_request(stream: &std::net::TcpStream) -> Option<Received> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    std::io::Read::read_exact(&mut reader, &mut body).ok()?;
+    Some(Received { headers, body })
+}
+
+/// A free port on 127.0.0.1 (free when this returns; nothing keeps it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
