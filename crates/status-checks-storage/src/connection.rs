@@ -2,13 +2,14 @@
 //! the two ways requests reach them without blocking the async executor.
 
 use crate::error::{StorageError, TxError};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use status_checks_core::RepoError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The schema's migrations, compiled into the binary.
@@ -84,12 +85,14 @@ pub fn database_path(url: &str) -> Result<PathBuf, StorageError> {
     Ok(PathBuf::from(path))
 }
 
-/// Pragmas every connection needs (they are per connection, not stored in the file).
-#[derive(Debug, Clone, Copy)]
+/// Pragmas every connection needs (they are per connection, not stored in the file), and the statement
+/// counter every connection reports to.
+#[derive(Debug, Clone)]
 struct ConnectionPragmas {
     busy_timeout: Duration,
     synchronous: Synchronous,
     read_only: bool,
+    statements: Arc<AtomicU64>,
 }
 
 impl ConnectionPragmas {
@@ -109,6 +112,12 @@ impl ConnectionPragmas {
             // A read connection that tries to write is a bug; make it fail loudly.
             conn.batch_execute("PRAGMA query_only = ON;")?;
         }
+        let statements = self.statements.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { .. } = event {
+                statements.fetch_add(1, Ordering::Relaxed);
+            }
+        });
         Ok(())
     }
 }
@@ -170,6 +179,8 @@ pub(crate) struct Connections {
     /// Read connections; WAL lets them read while the writer writes.
     readers: Pool<ConnectionManager<SqliteConnection>>,
     path: PathBuf,
+    /// SQL statements run by every connection since the store opened.
+    statements: Arc<AtomicU64>,
 }
 
 impl Connections {
@@ -181,19 +192,23 @@ impl Connections {
         ensure_parent_dir(&path)?;
         let mut writer = establish(&path)?;
         let applied = migrate(&mut writer)?;
+        let statements = Arc::new(AtomicU64::new(0));
         let pragmas = ConnectionPragmas {
             busy_timeout: options.busy_timeout,
             synchronous: options.synchronous,
             read_only: false,
+            statements: statements.clone(),
         };
         pragmas.apply(&mut writer)?;
         let readers = Pool::builder()
             .max_size(options.read_connections.max(1))
             .min_idle(Some(1))
+            // A local SQLite connection does not go stale; testing it costs a `SELECT 1` per checkout.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .connection_customizer(Box::new(ConnectionPragmas {
                 read_only: true,
-                ..pragmas
+                ..pragmas.clone()
             }))
             .build(ConnectionManager::<SqliteConnection>::new(
                 path.display().to_string(),
@@ -204,6 +219,7 @@ impl Connections {
                 writer: Arc::new(tokio::sync::Mutex::new(writer)),
                 readers,
                 path,
+                statements,
             },
             applied,
         ))
@@ -211,6 +227,10 @@ impl Connections {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub(crate) fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a read connection, on tokio's blocking pool.

@@ -76,6 +76,12 @@ impl Store {
         self.connections.ping().await
     }
 
+    /// How many SQL statements the store's connections have run since it opened (pragmas excepted): what the
+    /// query-budget tests count, and a metric.
+    pub fn statements_executed(&self) -> u64 {
+        self.connections.statements()
+    }
+
     /// Read pool usage: (connections open, of which idle).
     pub fn pool_state(&self) -> (u32, u32) {
         self.connections.pool_state()

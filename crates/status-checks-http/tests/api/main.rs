@@ -9,6 +9,7 @@
 mod errors;
 mod resources;
 mod roles;
+mod statements;
 mod status_checks;
 
 use axum::Router;
@@ -60,6 +61,7 @@ impl Answer {
 pub(crate) struct TestApp {
     pub(crate) router: Router,
     pub(crate) clock: Arc<FixedClock>,
+    pub(crate) store: Store,
     _dir: TempDir,
 }
 
@@ -77,6 +79,7 @@ impl TestApp {
         .unwrap();
         let clock = Arc::new(FixedClock::default());
         let ports = store.ports(clock.clone(), Arc::new(SequentialSecrets::default()));
+        let kept = store.clone();
         let settings = Settings {
             pending_timeout: Duration::from_secs(120),
             allow_local_requests: false,
@@ -91,6 +94,7 @@ impl TestApp {
         TestApp {
             router: router(AppState::new(service, http)),
             clock,
+            store: kept,
             _dir: dir,
         }
     }
