@@ -178,6 +178,9 @@ pub(crate) struct Connections {
     writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
     /// Read connections; WAL lets them read while the writer writes.
     readers: Pool<ConnectionManager<SqliteConnection>>,
+    /// One permit per read connection, awaited before a blocking thread is taken, so that waiting readers park
+    /// as tasks rather than as threads blocked inside the pool.
+    read_permits: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
     /// SQL statements run by every connection since the store opened.
     statements: Arc<AtomicU64>,
@@ -217,6 +220,9 @@ impl Connections {
         Ok((
             Connections {
                 writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                read_permits: Arc::new(tokio::sync::Semaphore::new(
+                    options.read_connections.max(1) as usize,
+                )),
                 readers,
                 path,
                 statements,
@@ -239,8 +245,15 @@ impl Connections {
         T: Send + 'static,
         F: FnOnce(&mut SqliteConnection) -> Result<T, TxError> + Send + 'static,
     {
+        let permit = self
+            .read_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| RepoError::Internal("the store is closed".into()))?;
         let pool = self.readers.clone();
         let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = pool
                 .get()
                 .map_err(|e| RepoError::Internal(format!("no read connection: {e}")))?;

@@ -27,6 +27,7 @@
 //! SQLite-only tricks stay inside it, so a PostgreSQL adapter can implement the same ports and pass the same
 //! contract suite (`status_checks_core::testkit::contract`).
 
+mod cache;
 mod connection;
 mod error;
 mod models;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Store {
     connections: Arc<connection::Connections>,
+    caches: Arc<cache::Caches>,
 }
 
 impl std::fmt::Debug for Store {
@@ -56,13 +58,40 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// A write that clears caches after it commits (or fails).
+pub(crate) struct Forgetting<'a, G: FnOnce(&cache::Caches)> {
+    store: &'a Store,
+    forget: G,
+}
+
+impl<G: FnOnce(&cache::Caches)> Forgetting<'_, G> {
+    pub(crate) async fn write<T, F>(self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut diesel::SqliteConnection) -> Result<T, error::TxError> + Send + 'static,
+    {
+        let result = self.store.connections.write(f).await;
+        (self.forget)(&self.store.caches);
+        result
+    }
+}
+
 impl Store {
+    /// A write after which `forget` clears what it changed from the caches.
+    pub(crate) fn forgetting<G: FnOnce(&cache::Caches)>(&self, forget: G) -> Forgetting<'_, G> {
+        Forgetting {
+            store: self,
+            forget,
+        }
+    }
+
     /// Opens (creating if missing) the database at `url`, applies pending migrations, and opens the
     /// connections. Blocking: call it at start-up, before serving.
     pub fn open(url: &str, options: StoreOptions) -> Result<Store, StorageError> {
         let (connections, _applied) = connection::Connections::open(url, &options)?;
         Ok(Store {
             connections: Arc::new(connections),
+            caches: Arc::new(cache::Caches::new()),
         })
     }
 
@@ -85,6 +114,32 @@ impl Store {
     /// Read pool usage: (connections open, of which idle).
     pub fn pool_state(&self) -> (u32, u32) {
         self.connections.pool_state()
+    }
+
+    /// Runs `f` on a read connection exactly as the read ports do (pool checkout on the blocking pool). For
+    /// benchmarks and tools that must measure or reuse this adapter's strategy; not a port.
+    #[doc(hidden)]
+    pub async fn raw_read<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut diesel::SqliteConnection) -> diesel::QueryResult<T> + Send + 'static,
+    {
+        self.connections
+            .read(move |conn| f(conn).map_err(error::TxError::from))
+            .await
+    }
+
+    /// Runs `f` in one write transaction exactly as the write ports do (the writer connection, `BEGIN
+    /// IMMEDIATE`, the blocking pool). For benchmarks and tools; not a port.
+    #[doc(hidden)]
+    pub async fn raw_write<T, F>(&self, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut diesel::SqliteConnection) -> diesel::QueryResult<T> + Send + 'static,
+    {
+        self.connections
+            .write(move |conn| f(conn).map_err(error::TxError::from))
+            .await
     }
 
     /// The core's ports, all served by this store, with the given clock and randomness.

@@ -347,14 +347,36 @@ pub async fn tokens_round_trip(ports: &Ports) {
 
     assert!(ok(ports.tokens.revoke_token(a.id).await, "revoke"));
     assert!(ok(ports.tokens.find_token(a.id).await, "find").is_some_and(|t| t.revoked));
+    let after = ok(
+        ports.tokens.find_token_by_hash(&TokenHash::of("ta")).await,
+        "by hash after revoking",
+    );
+    assert!(
+        after.is_some_and(|f| f.token.revoked),
+        "a revoked token is seen revoked at once"
+    );
     assert!(!ok(
         ports.tokens.revoke_token(TokenId(999_999)).await,
         "revoke unknown"
     ));
 
+    assert!(
+        ok(
+            ports.tokens.find_token_by_hash(&TokenHash::of("tb")).await,
+            "bob's token"
+        )
+        .is_some()
+    );
     assert!(ok(ports.users.delete_user(bob.id).await, "delete owner"));
     assert_eq!(
         ok(ports.tokens.find_token(b.id).await, "token of deleted user"),
+        None
+    );
+    assert_eq!(
+        ok(
+            ports.tokens.find_token_by_hash(&TokenHash::of("tb")).await,
+            "by hash, owner deleted"
+        ),
         None
     );
 }
@@ -410,7 +432,30 @@ pub async fn projects_round_trip(ports: &Ports) {
         Err(RepoError::Duplicate(Duplicate::ProjectPath))
     );
 
+    let later = ProjectRef::Path("grp/other".into());
+    assert_eq!(
+        ok(
+            ports
+                .projects
+                .find_project_with_access(&later, bob.id)
+                .await,
+            "not yet"
+        ),
+        None
+    );
     let q = project(ports, &bob, "other").await;
+    let found = ok(
+        ports
+            .projects
+            .find_project_with_access(&later, bob.id)
+            .await,
+        "created since",
+    );
+    assert_eq!(
+        found,
+        Some((q.clone(), Some(AccessLevel::Owner))),
+        "a project is visible as soon as it is created"
+    );
     assert_eq!(
         ok(
             ports
@@ -435,6 +480,18 @@ pub async fn projects_round_trip(ports: &Ports) {
     let updated = ok(
         ports.projects.update_project(p.id, update, at(9)).await,
         "update",
+    );
+    let seen = ok(
+        ports
+            .projects
+            .find_project_with_access(&ProjectRef::Id(p.id), alice.id)
+            .await,
+        "after update",
+    );
+    assert_eq!(
+        seen.map(|(project, _)| project.name),
+        Some("Renamed".to_owned()),
+        "updates are seen at once"
     );
     assert_eq!(
         (
@@ -468,12 +525,32 @@ pub async fn members_and_the_last_owner(ports: &Ports) {
     let bob = user(ports, "bob").await;
     let p = project(ports, &alice, "proj").await;
 
+    let before = ok(
+        ports
+            .projects
+            .find_project_with_access(&ProjectRef::Id(p.id), bob.id)
+            .await,
+        "before joining",
+    );
+    assert_eq!(before.and_then(|(_, level)| level), None);
     let m = ok(
         ports
             .members
             .add_member(p.id, bob.id, AccessLevel::Developer, at(11))
             .await,
         "add",
+    );
+    let after = ok(
+        ports
+            .projects
+            .find_project_with_access(&ProjectRef::Id(p.id), bob.id)
+            .await,
+        "after joining",
+    );
+    assert_eq!(
+        after.and_then(|(_, level)| level),
+        Some(AccessLevel::Developer),
+        "membership is seen at once"
     );
     assert_eq!(
         (m.user.id, m.access_level, m.created_at),
@@ -648,6 +725,12 @@ pub async fn protected_branches_round_trip(ports: &Ports) {
     assert_eq!(
         scoped.protected_branches,
         vec![main.clone(), release.clone()]
+    );
+    assert_eq!(
+        ok(ports.status_checks.all_checks(p.id).await, "all")[0]
+            .protected_branches
+            .len(),
+        2
     );
     assert!(ok(
         ports
@@ -1315,6 +1398,20 @@ pub async fn deleting_a_project_removes_everything_in_it(ports: &Ports) {
         "respond",
     );
 
+    assert_eq!(
+        ok(ports.status_checks.all_checks(p.id).await, "checks before").len(),
+        1
+    );
+    assert!(
+        ok(
+            ports
+                .projects
+                .find_project_with_access(&ProjectRef::Id(p.id), alice.id)
+                .await,
+            "before"
+        )
+        .is_some()
+    );
     assert!(ok(ports.projects.delete_project(p.id).await, "delete"));
     assert!(!ok(
         ports.projects.delete_project(p.id).await,

@@ -98,7 +98,7 @@ impl MemberRepository for Store {
         level: AccessLevel,
         created_at: Timestamp,
     ) -> RepoResult<Member> {
-        self.connections
+        self.forgetting(|c| c.access.clear())
             .write(move |conn| {
                 diesel::insert_into(members::table)
                     .values((
@@ -119,7 +119,7 @@ impl MemberRepository for Store {
         user: UserId,
         level: AccessLevel,
     ) -> RepoResult<Member> {
-        self.connections
+        self.forgetting(|c| c.access.clear())
             .write(move |conn| {
                 guard_last_owner(conn, project.0, user.0, Some(level))?;
                 diesel::update(members::table.find((project.0, user.0)))
@@ -131,7 +131,7 @@ impl MemberRepository for Store {
     }
 
     async fn remove_member(&self, project: ProjectId, user: UserId) -> RepoResult<bool> {
-        self.connections
+        self.forgetting(|c| c.access.clear())
             .write(move |conn| {
                 match guard_last_owner(conn, project.0, user.0, None) {
                     Err(TxError::Repo(RepoError::NotFound)) => return Ok(false),

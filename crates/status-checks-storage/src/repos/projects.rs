@@ -2,6 +2,7 @@
 
 use super::{inserted_id, limit_offset, page};
 use crate::Store;
+use crate::cache::ProjectKey;
 use crate::error::TxError;
 use crate::models::*;
 use crate::schema::{members, projects};
@@ -32,7 +33,7 @@ struct ProjectChangeset {
 #[async_trait]
 impl ProjectRepository for Store {
     async fn create_project(&self, new: NewProject, owner: UserId) -> RepoResult<Project> {
-        self.connections
+        self.forgetting(|c| c.access.clear())
             .write(move |conn| {
                 let created_at = millis(new.created_at);
                 diesel::insert_into(projects::table)
@@ -66,8 +67,14 @@ impl ProjectRepository for Store {
         reference: &ProjectRef,
         user: UserId,
     ) -> RepoResult<Option<(Project, Option<AccessLevel>)>> {
+        let key = (ProjectKey::of(reference), user);
+        if let Some(hit) = self.caches.access.get(&key) {
+            return Ok(hit);
+        }
+        let generation = self.caches.access.generation();
         let reference = reference.clone();
-        self.connections
+        let found = self
+            .connections
             .read(move |conn| {
                 let mut query = projects::table
                     .left_join(
@@ -89,7 +96,9 @@ impl ProjectRepository for Store {
                 let level = level.map(access_level).transpose()?;
                 Ok(Some((row.into_domain()?, level)))
             })
-            .await
+            .await?;
+        self.caches.access.put(key, found.clone(), generation);
+        Ok(found)
     }
 
     async fn list_projects(
@@ -132,7 +141,7 @@ impl ProjectRepository for Store {
         update: ProjectUpdate,
         updated_at: Timestamp,
     ) -> RepoResult<Project> {
-        self.connections
+        self.forgetting(|c| c.access.clear())
             .write(move |conn| {
                 let changes = ProjectChangeset {
                     name: update.name,
@@ -152,8 +161,11 @@ impl ProjectRepository for Store {
     }
 
     async fn delete_project(&self, id: ProjectId) -> RepoResult<bool> {
-        self.connections
-            .write(move |conn| Ok(diesel::delete(projects::table.find(id.0)).execute(conn)? > 0))
-            .await
+        self.forgetting(move |c| {
+            c.access.clear();
+            c.checks.remove(&id);
+        })
+        .write(move |conn| Ok(diesel::delete(projects::table.find(id.0)).execute(conn)? > 0))
+        .await
     }
 }

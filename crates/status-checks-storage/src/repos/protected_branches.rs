@@ -122,7 +122,7 @@ impl ProtectedBranchRepository for Store {
         id: ProtectedBranchId,
     ) -> RepoResult<bool> {
         // The check↔branch rows go with it (ON DELETE CASCADE).
-        self.connections
+        self.forgetting(move |c| c.checks.remove(&project))
             .write(move |conn| {
                 let deleted = diesel::delete(
                     branches::table.filter(

@@ -139,7 +139,12 @@ impl StatusCheckRepository for Store {
     }
 
     async fn all_checks(&self, project: ProjectId) -> RepoResult<Vec<ExternalStatusCheck>> {
-        self.connections
+        if let Some(hit) = self.caches.checks.get(&project) {
+            return Ok(hit);
+        }
+        let generation = self.caches.checks.generation();
+        let found = self
+            .connections
             .read(move |conn| {
                 let rows = checks::table
                     .filter(checks::project_id.eq(project.0))
@@ -148,7 +153,9 @@ impl StatusCheckRepository for Store {
                     .load(conn)?;
                 with_branches(conn, rows)
             })
-            .await
+            .await?;
+        self.caches.checks.put(project, found.clone(), generation);
+        Ok(found)
     }
 
     async fn find_check(
@@ -156,13 +163,17 @@ impl StatusCheckRepository for Store {
         project: ProjectId,
         id: StatusCheckId,
     ) -> RepoResult<Option<ExternalStatusCheck>> {
-        self.connections
-            .read(move |conn| load_check(conn, project.0, id.0))
-            .await
+        // Served from the project's (cached) checks: one project's checks are few.
+        Ok(self
+            .all_checks(project)
+            .await?
+            .into_iter()
+            .find(|check| check.id == id))
     }
 
     async fn create_check(&self, new: NewStatusCheck) -> RepoResult<ExternalStatusCheck> {
-        self.connections
+        let project = new.project_id;
+        self.forgetting(move |c| c.checks.remove(&project))
             .write(move |conn| {
                 let at = millis(new.created_at);
                 diesel::insert_into(checks::table)
@@ -188,7 +199,7 @@ impl StatusCheckRepository for Store {
         id: StatusCheckId,
         update: StatusCheckUpdate,
     ) -> RepoResult<ExternalStatusCheck> {
-        self.connections
+        self.forgetting(move |c| c.checks.remove(&project))
             .write(move |conn| {
                 let changes = CheckChangeset {
                     name: update.name.map(|n| n.as_str().to_owned()),
@@ -216,7 +227,7 @@ impl StatusCheckRepository for Store {
 
     async fn delete_check(&self, project: ProjectId, id: StatusCheckId) -> RepoResult<bool> {
         // Responses, scope rows and deliveries go with it (ON DELETE CASCADE).
-        self.connections
+        self.forgetting(move |c| c.checks.remove(&project))
             .write(move |conn| {
                 let deleted = diesel::delete(
                     checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),

@@ -46,8 +46,14 @@ impl TokenRepository for Store {
     }
 
     async fn find_token_by_hash(&self, hash: &TokenHash) -> RepoResult<Option<TokenWithOwner>> {
-        let hash = hash.as_str().to_owned();
-        self.connections
+        let key = hash.as_str().to_owned();
+        if let Some(hit) = self.caches.tokens.get(&key) {
+            return Ok(Some(hit));
+        }
+        let generation = self.caches.tokens.generation();
+        let hash = key.clone();
+        let found = self
+            .connections
             .read(move |conn| {
                 let row = tokens::table
                     .inner_join(users::table)
@@ -65,7 +71,11 @@ impl TokenRepository for Store {
                     user: user.into_domain()?,
                 }))
             })
-            .await
+            .await?;
+        if let Some(found) = &found {
+            self.caches.tokens.put(key, found.clone(), generation);
+        }
+        Ok(found)
     }
 
     async fn find_token(&self, id: TokenId) -> RepoResult<Option<PersonalAccessToken>> {
@@ -106,13 +116,16 @@ impl TokenRepository for Store {
     }
 
     async fn revoke_token(&self, id: TokenId) -> RepoResult<bool> {
-        self.connections
+        let revoked = self
+            .connections
             .write(move |conn| {
                 Ok(diesel::update(tokens::table.find(id.0))
                     .set(tokens::revoked.eq(true))
                     .execute(conn)?
                     > 0)
             })
-            .await
+            .await;
+        self.caches.tokens.clear();
+        revoked
     }
 }

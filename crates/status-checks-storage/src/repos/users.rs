@@ -93,8 +93,12 @@ impl UserRepository for Store {
     }
 
     async fn delete_user(&self, id: UserId) -> RepoResult<bool> {
-        self.connections
+        let deleted = self
+            .connections
             .write(move |conn| Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0))
-            .await
+            .await;
+        self.caches.tokens.clear();
+        self.caches.access.clear();
+        deleted
     }
 }

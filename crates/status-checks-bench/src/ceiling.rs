@@ -1,0 +1,94 @@
+//! The physical ceilings: what the machine, axum and the storage adapter's connection strategy allow at best.
+
+use crate::{HEAD, Mode};
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
+use serde::{Deserialize, Serialize};
+use status_checks_storage::{Store, StoreOptions};
+
+#[derive(Serialize, Clone)]
+struct Row {
+    id: i64,
+    name: String,
+    external_url: String,
+    status: &'static str,
+}
+
+#[derive(Deserialize)]
+struct Pick {
+    iid: Option<i64>,
+    check: Option<i64>,
+}
+
+#[derive(diesel::QueryableByName, Serialize)]
+struct MergeRequestRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    iid: i64,
+    #[diesel(sql_type = Text)]
+    sha: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+}
+
+/// Serves `mode` until killed, printing `listening on <address>`.
+pub async fn serve(mode: Mode, url: &str, listen: &str) -> Result<(), String> {
+    let store = Store::open(url, StoreOptions::default()).map_err(|e| e.to_string())?;
+    let app = match mode {
+        Mode::Json => Router::new().route(
+            "/ceiling",
+            get(|| async {
+                // The size of E5's answer for the benchmark project: ten rows.
+                let rows: Vec<Row> = (1..=10)
+                    .map(|i| Row { id: i, name: format!("check-{i}"), external_url: format!("https://check{i}.example.com/hook"), status: "pending" })
+                    .collect();
+                Json(rows)
+            }),
+        ),
+        Mode::Select => Router::new().route(
+            "/ceiling",
+            get(|State(store): State<Store>, Query(pick): Query<Pick>| async move {
+                let iid = pick.iid.unwrap_or(1);
+                let rows = store
+                    .raw_read(move |conn| {
+                        diesel::sql_query("SELECT id, iid, sha, state FROM merge_requests WHERE project_id = 1 AND iid = ?")
+                            .bind::<BigInt, _>(iid)
+                            .load::<MergeRequestRow>(conn)
+                    })
+                    .await
+                    .unwrap_or_default();
+                Json(rows)
+            }),
+        ),
+        Mode::Insert => Router::new().route(
+            "/ceiling",
+            get(|| async { "POST" }).post(|State(store): State<Store>, Query(pick): Query<Pick>| async move {
+                let (iid, check) = (pick.iid.unwrap_or(1), pick.check.unwrap_or(1));
+                let now = chrono::Utc::now().timestamp_millis();
+                let inserted = store
+                    .raw_write(move |conn| {
+                        diesel::sql_query("INSERT INTO status_check_responses (merge_request_id, external_status_check_id, sha, status, created_at) VALUES (?, ?, ?, 'passed', ?)")
+                            .bind::<BigInt, _>(iid)
+                            .bind::<BigInt, _>(check)
+                            .bind::<Text, _>(HEAD)
+                            .bind::<BigInt, _>(now)
+                            .execute(conn)
+                    })
+                    .await
+                    .unwrap_or(0);
+                (axum::http::StatusCode::CREATED, Json(serde_json::json!({ "inserted": inserted })))
+            }),
+        ),
+    }
+    .with_state(store);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on {address}");
+    axum::serve(listener, app).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,139 @@
+//! # status-checks-bench
+//!
+//! The benchmark harness (`scripts/bench` runs it): in one run it seeds a small and a large database, starts
+//! the real `status-checks` binary on each and loads it with wrk, starts the physical ceilings (a bare JSON
+//! handler, one indexed SELECT, one INSERT transaction — through the storage adapter's own connections and
+//! blocking strategy), and writes the table of requests/s, latency, peak RSS and ratios into
+//! `docs/benchmarks.md`.
+//!
+//! It is a tool, not part of the service: it may use the storage adapter's raw connections, which the
+//! service never does.
+
+mod ceiling;
+mod run;
+mod seed;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+/// The token of the seeded administrator.
+pub const ROOT_TOKEN: &str = "bench-root-token-0123456789";
+/// The HEAD sha of every seeded merge request.
+pub const HEAD: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+#[derive(Parser)]
+#[command(name = "status-checks-bench", about = "Benchmarks of status-checks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// A ceiling to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// (a) a bare handler returning a JSON body the size of E5's.
+    Json,
+    /// (b) one indexed SELECT through the store's read pool.
+    Select,
+    /// (c) one INSERT transaction through the store's writer.
+    Insert,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Seed a database: 1 project, 10 checks (5 scoped by `release/*`), merge requests and responses.
+    Seed {
+        /// The database.
+        #[arg(long)]
+        database_url: String,
+        /// Merge requests.
+        #[arg(long, default_value_t = 1000)]
+        merge_requests: u32,
+        /// Responses spread over them.
+        #[arg(long, default_value_t = 10_000)]
+        responses: u32,
+    },
+    /// Serve one physical ceiling.
+    Ceiling {
+        /// Which.
+        #[arg(long, value_enum)]
+        mode: Mode,
+        /// A seeded database.
+        #[arg(long)]
+        database_url: String,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+    },
+    /// The whole benchmark: seed, load, ceilings, table.
+    Run {
+        /// Where to write the results (between the markers of the file).
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        out: String,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u32,
+        /// Connections.
+        #[arg(long, default_value_t = 64)]
+        connections: u32,
+        /// Merge requests of the large database.
+        #[arg(long, default_value_t = 100_000)]
+        large_merge_requests: u32,
+        /// Responses of the large database.
+        #[arg(long, default_value_t = 1_000_000)]
+        large_responses: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Seed {
+                database_url,
+                merge_requests,
+                responses,
+            } => seed::seed(&database_url, merge_requests, responses)
+                .await
+                .map(|_| ()),
+            Command::Ceiling {
+                mode,
+                database_url,
+                listen,
+            } => ceiling::serve(mode, &database_url, &listen).await,
+            Command::Run {
+                out,
+                seconds,
+                connections,
+                large_merge_requests,
+                large_responses,
+            } => {
+                run::run(run::Plan {
+                    out,
+                    seconds,
+                    connections,
+                    large_merge_requests,
+                    large_responses,
+                })
+                .await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

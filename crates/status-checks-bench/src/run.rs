@@ -1,0 +1,488 @@
+//! One benchmark run: seed, serve, load with wrk, ceilings, table, `docs/benchmarks.md`.
+
+use crate::{HEAD, ROOT_TOKEN};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to run.
+pub struct Plan {
+    pub out: String,
+    pub seconds: u32,
+    pub connections: u32,
+    pub large_merge_requests: u32,
+    pub large_responses: u32,
+}
+
+/// One wrk measurement.
+#[derive(Debug, Clone, Default)]
+struct Measure {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    requests: u64,
+}
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(mut command: Command) -> Result<(Server, Duration), String> {
+        let started = Instant::now();
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let address: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
+                    let _ = tx.send(address);
+                }
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "the server did not start".to_string())?;
+        // Ready when /-/readiness answers 200 (the ceilings have no such route: their listening line is enough).
+        let ready = wait_ready(&address);
+        let elapsed = started.elapsed();
+        let server = Server { child, address };
+        if !ready {
+            return Err("the server never became ready".into());
+        }
+        Ok((server, elapsed))
+    }
+
+    /// Peak resident memory so far (VmHWM), in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_ready(address: &str) -> bool {
+    for _ in 0..2000 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(address) {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(
+                format!(
+                    "GET /-/readiness HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            // The app answers 200; a ceiling answers 404 for an unknown route, which also means "serving".
+            if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.1 404") {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+fn parse_latency(token: &str) -> Option<f64> {
+    let (number, factor) = if let Some(n) = token.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = token.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = token.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|n| n * factor)
+}
+
+fn wrk(plan: &Plan, url: &str, script: &Path) -> Result<Measure, String> {
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{}", plan.connections),
+            &format!("-d{}s", plan.seconds),
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(url)
+        .output()
+        .map_err(|e| format!("cannot run wrk (scripts/bench installs it): {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut measure = Measure::default();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", value] => measure.rps = value.parse().unwrap_or(0.0),
+            ["50%", value] => measure.p50_ms = parse_latency(value).unwrap_or(0.0),
+            ["99%", value] => measure.p99_ms = parse_latency(value).unwrap_or(0.0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => {
+                measure.errors += n.parse::<u64>().unwrap_or(0)
+            }
+            [n, "requests", "in", ..] => measure.requests = n.parse().unwrap_or(0),
+            ["Socket", "errors:", ..] => {
+                measure.errors += words
+                    .iter()
+                    .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    if measure.rps == 0.0 {
+        return Err(format!("wrk measured nothing:\n{text}"));
+    }
+    Ok(measure)
+}
+
+/// A wrk script: `method` to `path` (with `{iid}` and `{check}` replaced by random values), optional body.
+fn script(
+    dir: &Path,
+    name: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    merge_requests: u32,
+) -> Result<PathBuf, String> {
+    let lua_path = path
+        .replace("{iid}", "\" .. math.random(1, MRS) .. \"")
+        .replace("{check}", "\" .. math.random(1, 10) .. \"");
+    let body_expr = body
+        .map(|b| format!("'{}'", b.replace("{check}", "' .. math.random(1, 10) .. '")))
+        .unwrap_or_else(|| "nil".into());
+    let text = format!(
+        "MRS = {merge_requests}\nmath.randomseed(os.time() + math.floor(os.clock() * 1000000))\n\
+         wrk.headers[\"PRIVATE-TOKEN\"] = \"{ROOT_TOKEN}\"\n\
+         wrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         request = function()\n  return wrk.format(\"{method}\", \"{lua_path}\", nil, {body_expr})\nend\n"
+    );
+    let file = dir.join(format!("{name}.lua"));
+    std::fs::write(&file, text).map_err(|e| e.to_string())?;
+    Ok(file)
+}
+
+fn bin(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let path = exe.parent().ok_or("no directory")?.join(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: build it with --release",
+            path.display()
+        ))
+    }
+}
+
+struct Row {
+    what: String,
+    measure: Measure,
+    rss_mib: f64,
+}
+
+async fn seed(url: &str, merge_requests: u32, responses: u32) -> Result<Duration, String> {
+    let started = Instant::now();
+    crate::seed::seed(url, merge_requests, responses).await?;
+    Ok(started.elapsed())
+}
+
+/// The whole run.
+pub async fn run(plan: Plan) -> Result<(), String> {
+    let app = bin("status-checks")?;
+    let me = bin("status-checks-bench")?;
+    let dir = std::env::temp_dir().join(format!("status-checks-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let small_db = dir.join("small.db");
+    let large_db = dir.join("large.db");
+    eprintln!("seeding the small database (1 000 merge requests, 10 000 responses)…");
+    let small_seed = seed(&format!("sqlite://{}", small_db.display()), 1000, 10_000).await?;
+    eprintln!(
+        "seeding the large database ({} merge requests, {} responses)…",
+        plan.large_merge_requests, plan.large_responses
+    );
+    let large_seed = seed(
+        &format!("sqlite://{}", large_db.display()),
+        plan.large_merge_requests,
+        plan.large_responses,
+    )
+    .await?;
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut startups = Vec::new();
+    for (variant, db, mrs) in [
+        ("small", &small_db, 1000),
+        ("large", &large_db, plan.large_merge_requests),
+    ] {
+        let mut command = Command::new(&app);
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--max-concurrent-requests",
+                "4096",
+            ])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", db.display()))
+            .env("RUST_LOG", "warn,status_checks::serve=info");
+        let (server, startup) = Server::start(command)?;
+        startups.push((variant, startup));
+        let base = format!("http://{}", server.address);
+        let endpoints = [
+            (
+                "E5 GET status_checks",
+                "GET",
+                "/api/v4/projects/1/merge_requests/{iid}/status_checks",
+                None,
+            ),
+            (
+                "E6 POST status_check_responses",
+                "POST",
+                "/api/v4/projects/1/merge_requests/{iid}/status_check_responses",
+                Some(format!(
+                    "{{\"external_status_check_id\": {{check}}, \"sha\": \"{HEAD}\", \"status\": \"passed\"}}"
+                )),
+            ),
+            (
+                "E1 GET external_status_checks",
+                "GET",
+                "/api/v4/projects/1/external_status_checks",
+                None,
+            ),
+            ("GET /user", "GET", "/api/v4/user", None),
+        ];
+        for (name, method, path, body) in endpoints {
+            let file = script(
+                &dir,
+                &format!(
+                    "{variant}-{}",
+                    name.split_whitespace().next().unwrap_or("x")
+                ),
+                method,
+                path,
+                body.as_deref(),
+                mrs,
+            )?;
+            eprintln!("measuring {name} on the {variant} database…");
+            let measure = wrk(&plan, &base, &file)?;
+            rows.push(Row {
+                what: format!("{name} ({variant})"),
+                measure,
+                rss_mib: server.peak_rss_mib(),
+            });
+        }
+        server.stop();
+    }
+
+    let mut ceilings = Vec::new();
+    for (mode, method, path, label) in [
+        ("json", "GET", "/ceiling", "(a) bare JSON handler"),
+        (
+            "select",
+            "GET",
+            "/ceiling?iid={iid}",
+            "(b) one indexed SELECT",
+        ),
+        (
+            "insert",
+            "POST",
+            "/ceiling?iid={iid}&check={check}",
+            "(c) one INSERT transaction",
+        ),
+    ] {
+        let mut command = Command::new(&me);
+        command
+            .args(["ceiling", "--mode", mode, "--database-url"])
+            .arg(format!("sqlite://{}", small_db.display()));
+        let (server, _) = Server::start(command)?;
+        let file = script(&dir, mode, method, path, None, 1000)?;
+        eprintln!("measuring ceiling {label}…");
+        let measure = wrk(&plan, &format!("http://{}", server.address), &file)?;
+        ceilings.push(Row {
+            what: label.to_owned(),
+            measure,
+            rss_mib: server.peak_rss_mib(),
+        });
+        server.stop();
+    }
+
+    let table = render(&plan, &rows, &ceilings, &startups, small_seed, large_seed);
+    println!("{table}");
+    write_results(&plan.out, &table)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:").map(|m| m.trim().to_owned()))
+        .unwrap_or_default();
+    let command_output = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            })
+            .unwrap_or_default()
+    };
+    format!(
+        "{cores} cores ({cpu}), {memory} memory; {}; {}; load generator `{}` on the same machine",
+        command_output("uname", &["-sr"]),
+        command_output("rustc", &["--version"]),
+        command_output("wrk", &["--version"])
+            .split(" [")
+            .next()
+            .unwrap_or("wrk")
+    )
+}
+
+fn render(
+    plan: &Plan,
+    rows: &[Row],
+    ceilings: &[Row],
+    startups: &[(&str, Duration)],
+    small_seed: Duration,
+    large_seed: Duration,
+) -> String {
+    let ceiling = |i: usize| ceilings.get(i).map_or(1.0, |c| c.measure.rps.max(1.0));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Run on {} — {}.\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        machine()
+    );
+    let _ = writeln!(
+        out,
+        "wrk, {} connections, 2 threads, {} s per row; server and load generator share the machine.\n",
+        plan.connections, plan.seconds
+    );
+    let _ = writeln!(
+        out,
+        "| what | requests/s | p50 ms | p99 ms | errors | peak RSS MiB | ratio to ceiling |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
+    for row in ceilings {
+        let m = &row.measure;
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | — |",
+            row.what, m.rps, m.p50_ms, m.p99_ms, m.errors, row.rss_mib
+        );
+    }
+    for row in rows {
+        let m = &row.measure;
+        let (index, label) = if row.what.starts_with("E6") {
+            (2, "c")
+        } else if row.what.starts_with("E5")
+            || row.what.starts_with("E1")
+            || row.what.starts_with("GET /user")
+        {
+            (1, "b")
+        } else {
+            (0, "a")
+        };
+        let ratio = m.rps / ceiling(index);
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {:.1} | {:.0} % of ({label}), {:.0} % of (a) |",
+            row.what,
+            m.rps,
+            m.p50_ms,
+            m.p99_ms,
+            m.errors,
+            row.rss_mib,
+            ratio * 100.0,
+            m.rps / ceiling(0) * 100.0
+        );
+    }
+    let find = |prefix: &str, variant: &str| {
+        rows.iter()
+            .find(|r| r.what.starts_with(prefix) && r.what.ends_with(&format!("({variant})")))
+            .map_or(0.0, |r| r.measure.rps)
+    };
+    let change = |prefix: &str| {
+        let (small, large) = (find(prefix, "small"), find(prefix, "large"));
+        if small > 0.0 {
+            (large - small) / small * 100.0
+        } else {
+            0.0
+        }
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Large database versus small: E5 {:+.1} %, E6 {:+.1} % requests/s.",
+        change("E5"),
+        change("E6")
+    );
+    for (variant, startup) in startups {
+        let _ = writeln!(
+            out,
+            "Start-up to ready on the {variant} database: {} ms.",
+            startup.as_millis()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Seeding took {:.1} s (small) and {:.1} s (large).",
+        small_seed.as_secs_f64(),
+        large_seed.as_secs_f64()
+    );
+    out
+}
+
+const START: &str = "<!-- results:start -->";
+const END: &str = "<!-- results:end -->";
+
+fn write_results(path: &str, table: &str) -> Result<(), String> {
+    let current = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| format!("# Benchmarks\n\n{START}\n{END}\n"));
+    let (before, rest) = current.split_once(START).ok_or("no results:start marker")?;
+    let (_, after) = rest.split_once(END).ok_or("no results:end marker")?;
+    let updated = format!("{before}{START}\n{table}{END}{after}");
+    std::fs::write(path, updated).map_err(|e| e.to_string())
+}

@@ -1,0 +1,134 @@
+//! Seeding: the project and its checks through the use cases, the bulk of merge requests and responses with
+//! multi-row INSERTs through the store's writer.
+
+use crate::{HEAD, ROOT_TOKEN};
+use diesel::RunQueryDsl;
+use status_checks_core::Timestamp;
+use status_checks_core::ports::{Clock, SecretGenerator};
+use status_checks_core::project::NewProjectInput;
+use status_checks_core::service::{Settings, StatusChecksService};
+use status_checks_core::status_check::StatusCheckInput;
+use status_checks_storage::{Store, StoreOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Now;
+
+impl Clock for Now {
+    fn now(&self) -> Timestamp {
+        chrono::Utc::now()
+    }
+}
+
+#[derive(Default)]
+struct Counter(AtomicU64);
+
+impl SecretGenerator for Counter {
+    fn personal_access_token(&self) -> String {
+        format!("bench-token-{:020}", self.0.fetch_add(1, Ordering::Relaxed))
+    }
+    fn idempotency_key(&self) -> String {
+        format!("bench-key-{}", self.0.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+const ROWS_PER_STATEMENT: u32 = 400;
+const ROWS_PER_TRANSACTION: u32 = 20_000;
+
+/// Seeds `url`; returns the project id.
+pub async fn seed(url: &str, merge_requests: u32, responses: u32) -> Result<i64, String> {
+    let store = Store::open(url, StoreOptions::default()).map_err(|e| e.to_string())?;
+    let ports = store.ports(Arc::new(Now), Arc::new(Counter::default()));
+    let service = StatusChecksService::new(ports, Settings::default());
+    let fail = |e: status_checks_core::DomainError| e.to_string();
+    service.bootstrap_root(ROOT_TOKEN).await.map_err(fail)?;
+    let (root, _) = service.authenticate(ROOT_TOKEN).await.map_err(fail)?;
+    let input = NewProjectInput {
+        name: "bench".into(),
+        namespace: Some("bench".into()),
+        only_allow_merge_if_all_status_checks_passed: Some(true),
+        ..Default::default()
+    };
+    let project = service
+        .create_project(&root, Ok(input))
+        .await
+        .map_err(fail)?;
+    let reference = status_checks_core::project::ProjectRef::Id(project.id);
+    let release = service
+        .protect_branch(&root, &reference, Ok("release/*".into()))
+        .await
+        .map_err(fail)?;
+    for i in 0..10 {
+        let scope = if i < 5 { vec![release.id] } else { vec![] };
+        let input = StatusCheckInput {
+            name: format!("check-{i}"),
+            external_url: format!("https://check{i}.example.com/hook?token=t{i}"),
+            shared_secret: Some(format!("secret-{i}")),
+            protected_branch_ids: scope,
+        };
+        service
+            .create_status_check(&root, &reference, Ok(input))
+            .await
+            .map_err(fail)?;
+    }
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let project_id = project.id.0;
+    let mut first = 1;
+    while first <= merge_requests {
+        let last = (first + ROWS_PER_TRANSACTION - 1).min(merge_requests);
+        store
+            .raw_write(move |conn| {
+                let mut start = first;
+                while start <= last {
+                    let end = (start + ROWS_PER_STATEMENT - 1).min(last);
+                    let values: Vec<String> = (start..=end)
+                        .map(|iid| format!("({project_id}, {iid}, 'MR {iid}', '', 'feature-{iid}', 'release/1.0', '{HEAD}', {now}, 'opened', 1, {now}, {now})"))
+                        .collect();
+                    diesel::sql_query(format!(
+                        "INSERT INTO merge_requests (project_id, iid, title, description, source_branch, target_branch, sha, head_recorded_at, state, author_id, created_at, updated_at) VALUES {}",
+                        values.join(",")
+                    ))
+                    .execute(conn)?;
+                    start = end + 1;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        first = last + 1;
+    }
+
+    let statuses = ["pending", "failed", "passed"];
+    let mut first = 0;
+    while first < responses {
+        let last = (first + ROWS_PER_TRANSACTION).min(responses);
+        let mrs = merge_requests.max(1);
+        store
+            .raw_write(move |conn| {
+                let mut start = first;
+                while start < last {
+                    let end = (start + ROWS_PER_STATEMENT).min(last);
+                    let values: Vec<String> = (start..end)
+                        .map(|r| {
+                            let mr = r % mrs + 1;
+                            let check = (r / mrs) % 10 + 1;
+                            let status = statuses[(r % 3) as usize];
+                            format!("({mr}, {check}, '{HEAD}', '{status}', {now})")
+                        })
+                        .collect();
+                    diesel::sql_query(format!(
+                        "INSERT INTO status_check_responses (merge_request_id, external_status_check_id, sha, status, created_at) VALUES {}",
+                        values.join(",")
+                    ))
+                    .execute(conn)?;
+                    start = end;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        first = last;
+    }
+    Ok(project_id)
+}

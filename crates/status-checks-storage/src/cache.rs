@@ -1,0 +1,140 @@
+//! Read-through caches of the lookups nearly every request makes: the token (authentication), the project
+//! with the caller's access level, and a project's checks with their scopes.
+//!
+//! They are correct because this process is the only writer of what they hold: every write of those rows goes
+//! through this store, which clears the affected cache after committing. (Offline commands in another process
+//! only create users and tokens, which a cache never holds as "missing".) A generation counter closes the race
+//! between a reader that read before a write committed and that write's invalidation: a reader may fill the
+//! cache only if no invalidation happened since it started reading. Run one `serve` process per database.
+
+use status_checks_core::ports::TokenWithOwner;
+use status_checks_core::project::{Project, ProjectRef};
+use status_checks_core::status_check::ExternalStatusCheck;
+use status_checks_core::{AccessLevel, ProjectId, UserId};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Entries per cache before it is emptied (a crude bound on memory; misses are cheap).
+const MAX_ENTRIES: usize = 10_000;
+
+/// One cache: a map and the generation of its last invalidation.
+pub(crate) struct Cache<K, V> {
+    map: RwLock<HashMap<K, V>>,
+    generation: AtomicU64,
+}
+
+impl<K: Eq + Hash, V: Clone> Cache<K, V> {
+    fn new() -> Self {
+        Cache {
+            map: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The cached value, if any.
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        self.map.read().ok()?.get(key).cloned()
+    }
+
+    /// The generation to pass to [`Cache::put`], taken before reading the database.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Remembers `value`, unless an invalidation happened since `generation` was taken.
+    pub(crate) fn put(&self, key: K, value: V, generation: u64) {
+        if let Ok(mut map) = self.map.write()
+            && self.generation.load(Ordering::Acquire) == generation
+        {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(key, value);
+        }
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.map.write() {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            map.clear();
+        }
+    }
+
+    /// Forgets one key.
+    pub(crate) fn remove(&self, key: &K) {
+        if let Ok(mut map) = self.map.write() {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            map.remove(key);
+        }
+    }
+}
+
+/// How a project was named, normalised (paths match without regard to case).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ProjectKey {
+    Id(i64),
+    Path(String),
+}
+
+impl ProjectKey {
+    pub(crate) fn of(reference: &ProjectRef) -> Self {
+        match reference {
+            ProjectRef::Id(id) => ProjectKey::Id(id.0),
+            ProjectRef::Path(path) => ProjectKey::Path(path.to_lowercase()),
+        }
+    }
+}
+
+/// A project and the caller's level in it, or `None` when there is no such project.
+pub(crate) type ProjectAccess = Option<(Project, Option<AccessLevel>)>;
+
+/// The store's caches.
+pub(crate) struct Caches {
+    /// Token hash → token and owner (hits only).
+    pub(crate) tokens: Cache<String, TokenWithOwner>,
+    /// (project, user) → the project and the user's level, or `None` for no such project.
+    pub(crate) access: Cache<(ProjectKey, UserId), ProjectAccess>,
+    /// Project → its checks with their protected branches.
+    pub(crate) checks: Cache<ProjectId, Vec<ExternalStatusCheck>>,
+}
+
+impl Caches {
+    pub(crate) fn new() -> Self {
+        Caches {
+            tokens: Cache::new(),
+            access: Cache::new(),
+            checks: Cache::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_that_started_before_an_invalidation_cannot_fill_the_cache() {
+        let cache: Cache<u8, u8> = Cache::new();
+        let before = cache.generation();
+        cache.clear();
+        cache.put(1, 1, before);
+        assert_eq!(cache.get(&1), None);
+        let now = cache.generation();
+        cache.put(1, 2, now);
+        assert_eq!(cache.get(&1), Some(2));
+        cache.remove(&1);
+        assert_eq!(cache.get(&1), None);
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache: Cache<usize, usize> = Cache::new();
+        for i in 0..(MAX_ENTRIES + 10) {
+            cache.put(i, i, cache.generation());
+        }
+        assert!(cache.map.read().map(|m| m.len()).unwrap_or(0) <= MAX_ENTRIES);
+    }
+}
