@@ -260,6 +260,9 @@ pub struct MergeRequestChanges {
     pub closed_at: Option<Timestamp>,
     /// Always set: the time of the change.
     pub updated_at: Timestamp,
+    /// If set, the change applies only while the merge request is in this state (else the store answers
+    /// `NotFound`): a guard against concurrent transitions such as two merges.
+    pub require_state: Option<MergeRequestState>,
 }
 
 impl MergeRequestChanges {
@@ -274,6 +277,7 @@ impl MergeRequestChanges {
             merged_at: None,
             closed_at: None,
             updated_at,
+            require_state: None,
         }
     }
 

@@ -225,6 +225,13 @@ pub trait MergeRequestRepository: Send + Sync {
         project: ProjectId,
         iid: MergeRequestIid,
     ) -> RepoResult<Option<MergeRequest>>;
+    /// The merge request of the project with this iid and the newest response of each check about its
+    /// current HEAD: what a status read needs, in one consistent read.
+    async fn find_merge_request_at_head(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<(MergeRequest, Vec<StatusCheckResponse>)>>;
     /// A project's merge requests by id ascending, optionally in one state.
     async fn list_merge_requests(
         &self,

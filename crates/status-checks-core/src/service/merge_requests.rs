@@ -133,6 +133,43 @@ impl StatusChecksService {
             .collect())
     }
 
+    /// The view of one merge request from the newest responses at its HEAD (already read).
+    pub(crate) async fn view_at_head(
+        &self,
+        project: &Project,
+        mr: MergeRequest,
+        responses: &[crate::response::StatusCheckResponse],
+    ) -> DomainResult<MergeRequestView> {
+        let detailed = if project.only_allow_merge_if_all_status_checks_passed
+            && mr.state == MergeRequestState::Opened
+        {
+            let checks = self.ports.status_checks.all_checks(project.id).await?;
+            let statuses = status_check::applicable_statuses(
+                &checks,
+                &mr,
+                responses,
+                self.now(),
+                self.settings.pending_timeout,
+            );
+            merge_request::detailed_merge_status(
+                mr.state,
+                true,
+                statuses.into_iter().map(|(_, s)| s),
+            )
+        } else {
+            merge_request::detailed_merge_status(
+                mr.state,
+                project.only_allow_merge_if_all_status_checks_passed,
+                [],
+            )
+        };
+        Ok(MergeRequestView {
+            merge_request: mr,
+            detailed_merge_status: detailed,
+            path_with_namespace: project.path_with_namespace(),
+        })
+    }
+
     pub(crate) async fn merge_request_view(
         &self,
         project: &Project,
@@ -263,9 +300,9 @@ impl StatusChecksService {
         iid: MergeRequestIid,
     ) -> DomainResult<MergeRequestView> {
         let access = self.visible_project(actor, reference).await?;
-        let mr = self.merge_request(access.project.id, iid).await?;
+        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
         Self::authorize(actor, &access, ProjectAction::ReadMergeRequests)?;
-        self.merge_request_view(&access.project, mr).await
+        self.view_at_head(&access.project, mr, &responses).await
     }
 
     /// `POST /projects/:id/merge_requests` (Developer+): notifies every applicable check (`open`).
@@ -454,7 +491,7 @@ impl StatusChecksService {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
         let input = params?;
-        let mr = self.merge_request(access.project.id, iid).await?;
+        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
         Self::authorize(actor, &access, ProjectAction::WriteMergeRequests)?;
         if mr.state != MergeRequestState::Opened {
             return Err(DomainError::NotAllowed);
@@ -467,13 +504,15 @@ impl StatusChecksService {
                 mr.sha
             )));
         }
-        let view = self.merge_request_view(&access.project, mr).await?;
+        let view = self.view_at_head(&access.project, mr, &responses).await?;
         if view.detailed_merge_status != DetailedMergeStatus::Mergeable {
             return Err(DomainError::NotAllowed);
         }
         let mr = view.merge_request;
         let now = self.now();
         let mut changes = MergeRequestChanges::at(now);
+        // Only if still open when written: of two concurrent merges, one wins.
+        changes.require_state = Some(MergeRequestState::Opened);
         changes.state = Some(MergeRequestState::Merged);
         changes.merged_at = Some(now);
         let after = changes.apply_to(&mr);
@@ -485,11 +524,17 @@ impl StatusChecksService {
         let drafts = self
             .drafts_for(actor, &access.project, &after, &event, now)
             .await?;
-        let merged = self
+        let merged = match self
             .ports
             .merge_requests
             .update_merge_request(mr.id, changes, drafts)
-            .await?;
+            .await
+        {
+            Ok(merged) => merged,
+            // Closed or merged by someone else meanwhile.
+            Err(RepoError::NotFound) => return Err(DomainError::NotAllowed),
+            Err(e) => return Err(e.into()),
+        };
         Ok(MergeRequestView {
             merge_request: merged,
             detailed_merge_status: DetailedMergeStatus::NotOpen,

@@ -160,6 +160,19 @@ impl StatusChecksService {
     }
 
     /// The merge request of the project with this iid, or 404.
+    /// The merge request with the newest responses at its HEAD, or 404.
+    pub(crate) async fn merge_request_at_head(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> DomainResult<(MergeRequest, Vec<crate::response::StatusCheckResponse>)> {
+        self.ports
+            .merge_requests
+            .find_merge_request_at_head(project, iid)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::MergeRequest))
+    }
+
     pub(crate) async fn merge_request(
         &self,
         project: ProjectId,

@@ -299,23 +299,12 @@ impl StatusChecksService {
         iid: MergeRequestIid,
     ) -> DomainResult<Vec<MergeRequestStatusCheck>> {
         let access = self.visible_project(actor, reference).await?;
-        let mr = self.merge_request(access.project.id, iid).await?;
+        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
         Self::authorize(actor, &access, ProjectAction::ReadStatusChecks)?;
         let checks = self
             .ports
             .status_checks
             .all_checks(access.project.id)
-            .await?;
-        if !checks
-            .iter()
-            .any(|c| c.applies_to_branch(&mr.target_branch))
-        {
-            return Ok(Vec::new());
-        }
-        let responses = self
-            .ports
-            .responses
-            .newest_responses(vec![(mr.id, mr.sha.clone())])
             .await?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
         let statuses = status_check::applicable_statuses(
@@ -348,7 +337,7 @@ impl StatusChecksService {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
         let input = params?;
-        let mr = self.merge_request(access.project.id, iid).await?;
+        let (mr, mut responses) = self.merge_request_at_head(access.project.id, iid).await?;
         Self::authorize(actor, &access, ProjectAction::RespondToStatusChecks)?;
         let check = self
             .ports
@@ -375,7 +364,10 @@ impl StatusChecksService {
             })
             .await?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
-        let merge_request = self.merge_request_view(&access.project, mr).await?;
+        // The merge request as of this answer: the newest responses read above, this one replacing its check's.
+        responses.retain(|r| r.external_status_check_id != stored.external_status_check_id);
+        responses.push(stored.clone());
+        let merge_request = self.view_at_head(&access.project, mr, &responses).await?;
         Ok(RecordedResponse {
             response: stored,
             merge_request,
@@ -394,7 +386,7 @@ impl StatusChecksService {
     ) -> DomainResult<()> {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
-        let mr = self.merge_request(access.project.id, iid).await?;
+        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
         Self::authorize(actor, &access, ProjectAction::RetryStatusChecks)?;
         let check = self
             .ports
@@ -403,11 +395,6 @@ impl StatusChecksService {
             .await?
             .ok_or(DomainError::NotFound(Resource::StatusCheck))?;
         let now = self.now();
-        let responses = self
-            .ports
-            .responses
-            .newest_responses(vec![(mr.id, mr.sha.clone())])
-            .await?;
         let own = responses
             .iter()
             .filter(|r| r.external_status_check_id == check.id);

@@ -163,6 +163,8 @@ struct Mocks {
     deliveries: MockDeliveryRepository,
     now: Timestamp,
     timeout: Duration,
+    mr: Option<MergeRequest>,
+    rows: Option<Vec<StatusCheckResponse>>,
 }
 
 impl Mocks {
@@ -179,6 +181,8 @@ impl Mocks {
             deliveries: MockDeliveryRepository::new(),
             now: t0() + TimeDelta::seconds(10),
             timeout: Duration::from_secs(120),
+            mr: None,
+            rows: None,
         }
     }
 
@@ -190,10 +194,9 @@ impl Mocks {
         self
     }
 
+    /// The merge request exists; its newest responses at HEAD are those given to `with_responses`.
     fn with_mr(mut self, mr: MergeRequest) -> Self {
-        self.mrs
-            .expect_find_merge_request()
-            .returning(move |_, _| Ok(Some(mr.clone())));
+        self.mr = Some(mr);
         self
     }
 
@@ -209,13 +212,34 @@ impl Mocks {
     }
 
     fn with_responses(mut self, rows: Vec<StatusCheckResponse>) -> Self {
+        self.rows = Some(rows.clone());
         self.responses
             .expect_newest_responses()
             .returning(move |_| Ok(rows.clone()));
         self
     }
 
-    fn service(self) -> StatusChecksService {
+    fn service(mut self) -> StatusChecksService {
+        if let Some(mr) = self.mr.take() {
+            // As a store answers: only the newest row per check about the HEAD.
+            let mut rows: Vec<StatusCheckResponse> = self
+                .rows
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.sha == mr.sha)
+                .collect();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+            let mut seen = std::collections::HashSet::new();
+            rows.retain(|r| seen.insert(r.external_status_check_id));
+            let found = mr.clone();
+            self.mrs
+                .expect_find_merge_request()
+                .returning(move |_, _| Ok(Some(found.clone())));
+            self.mrs
+                .expect_find_merge_request_at_head()
+                .returning(move |_, _| Ok(Some((mr.clone(), rows.clone()))));
+        }
         let mut clock = MockClock::new();
         let now = self.now;
         clock.expect_now().returning(move || now);
@@ -318,7 +342,7 @@ async fn e6_unknown_merge_request_is_404_even_for_a_guest() {
     let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Guest));
     mocks
         .mrs
-        .expect_find_merge_request()
+        .expect_find_merge_request_at_head()
         .returning(|_, _| Ok(None));
     let err = mocks
         .service()

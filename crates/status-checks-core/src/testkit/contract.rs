@@ -1104,6 +1104,33 @@ pub async fn merge_requests_and_their_deliveries(ports: &Ports) {
             .await,
         Err(RepoError::NotFound)
     );
+    // A guarded transition applies only in the required state: the first merge request is closed now.
+    let mut merge = MergeRequestChanges::at(at(32));
+    merge.require_state = Some(MergeRequestState::Opened);
+    merge.state = Some(MergeRequestState::Merged);
+    assert_eq!(
+        ports
+            .merge_requests
+            .update_merge_request(
+                first.id,
+                merge,
+                vec![draft(&c, &p, Some(HookAction::Merge), "k-3")]
+            )
+            .await,
+        Err(RepoError::NotFound),
+        "a closed merge request cannot be merged"
+    );
+    assert_eq!(
+        ok(
+            ports
+                .deliveries
+                .list_deliveries(p.id, c.id, page(1, 20))
+                .await,
+            "no delivery for a refused change"
+        )
+        .total,
+        2
+    );
 
     let closed = ok(
         ports
@@ -1174,6 +1201,30 @@ pub async fn newest_responses_per_head(ports: &Ports) {
     );
     newest.sort_by_key(|r| r.id);
     assert_eq!(newest, vec![r2.clone(), r3.clone()]);
+    let (found, at_head) = ok(
+        ports
+            .merge_requests
+            .find_merge_request_at_head(p.id, a.iid)
+            .await,
+        "at head",
+    )
+    .unwrap_or_else(|| panic!("merge request a"));
+    assert_eq!(found, a);
+    assert_eq!(
+        at_head,
+        vec![r2.clone()],
+        "only the newest answer of each check, only about the HEAD"
+    );
+    assert_eq!(
+        ok(
+            ports
+                .merge_requests
+                .find_merge_request_at_head(p.id, MergeRequestIid(99))
+                .await,
+            "unknown"
+        ),
+        None
+    );
     let old_head = ok(
         ports
             .responses

@@ -5,6 +5,7 @@ use super::{inserted_id, limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
+use crate::repos::responses::newest_at;
 use crate::schema::{deliveries, merge_requests as mrs};
 use async_trait::async_trait;
 use diesel::dsl::max;
@@ -15,6 +16,7 @@ use status_checks_core::merge_request::{
 };
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{MergeRequestRepository, RepoResult};
+use status_checks_core::response::StatusCheckResponse;
 use status_checks_core::{MergeRequestId, MergeRequestIid, ProjectId, RepoError};
 
 pub(crate) fn load_merge_request(
@@ -80,6 +82,25 @@ impl MergeRequestRepository for Store {
                 let mr = load_merge_request(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))?;
                 record_deliveries(conn, &mr, &drafts)?;
                 Ok(mr)
+            })
+            .await
+    }
+
+    async fn find_merge_request_at_head(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<(MergeRequest, Vec<StatusCheckResponse>)>> {
+        self.connections
+            .read(move |conn| {
+                let row = mrs::table
+                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
+                    .select(MergeRequestRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                let Some(row) = row else { return Ok(None) };
+                let newest = newest_at(conn, row.id, &row.sha)?;
+                Ok(Some((row.into_domain()?, newest)))
             })
             .await
     }
@@ -158,9 +179,16 @@ impl MergeRequestRepository for Store {
                     closed_at: changes.closed_at.map(millis),
                     updated_at: Some(millis(changes.updated_at)),
                 };
-                let updated = diesel::update(mrs::table.find(id.0))
+                let updated = match changes.require_state {
+                    Some(state) => diesel::update(
+                        mrs::table.filter(mrs::id.eq(id.0).and(mrs::state.eq(state.as_str()))),
+                    )
                     .set(set)
-                    .execute(conn)?;
+                    .execute(conn)?,
+                    None => diesel::update(mrs::table.find(id.0))
+                        .set(set)
+                        .execute(conn)?,
+                };
                 if updated == 0 {
                     return Err(TxError::Repo(RepoError::NotFound));
                 }

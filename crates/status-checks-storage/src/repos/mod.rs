@@ -5,7 +5,7 @@ mod members;
 mod merge_requests;
 mod projects;
 mod protected_branches;
-mod responses;
+pub(crate) mod responses;
 mod status_checks;
 mod tokens;
 mod users;

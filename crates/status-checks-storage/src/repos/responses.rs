@@ -7,13 +7,14 @@ use crate::error::TxError;
 use crate::models::*;
 use crate::schema::status_check_responses as responses;
 use async_trait::async_trait;
+use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use status_checks_core::delivery::DeliveryDraft;
 use status_checks_core::merge_request::CommitSha;
 use status_checks_core::ports::{RepoResult, ResponseRepository};
 use status_checks_core::response::{NewResponse, StatusCheckResponse};
-use status_checks_core::{MergeRequestId, RepoError};
+use status_checks_core::{MergeRequestId, RepoError, ResponseId};
 
 /// Heads per statement: two bound variables each, far below SQLite's limit.
 const HEADS_PER_QUERY: usize = 200;
@@ -33,11 +34,43 @@ fn insert_response(
         ))
         .execute(conn)?;
     let id = inserted_id(conn)?;
-    let row = responses::table
-        .find(id)
+    // Built from what was written (at the millisecond precision stored) rather than read back.
+    Ok(StatusCheckResponse {
+        id: ResponseId(id),
+        merge_request_id: new.merge_request_id,
+        external_status_check_id: new.external_status_check_id,
+        sha: new.sha.clone(),
+        status: new.status,
+        created_at: from_millis(millis(new.created_at))?,
+        retried_at: new
+            .retried_at
+            .map(|at| from_millis(millis(at)))
+            .transpose()?,
+    })
+}
+
+/// The newest response of each check about `sha` of one merge request: one statement, prepared once per
+/// connection (the batched form below is built per call).
+pub(crate) fn newest_at(
+    conn: &mut SqliteConnection,
+    merge_request: i64,
+    sha: &str,
+) -> Result<Vec<StatusCheckResponse>, TxError> {
+    let latest = diesel::alias!(crate::schema::status_check_responses as latest);
+    let newest = latest
+        .filter(latest.field(responses::merge_request_id).eq(merge_request))
+        .filter(latest.field(responses::sha).eq(sha.to_owned()))
+        .group_by(latest.field(responses::external_status_check_id))
+        .select(max(latest.field(responses::id)));
+    let rows = responses::table
+        .filter(responses::id.nullable().eq_any(newest))
+        .order(responses::external_status_check_id.asc())
         .select(ResponseRow::as_select())
-        .first(conn)?;
-    Ok(row.into_domain()?)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(ResponseRow::into_domain)
+        .collect::<Result<_, _>>()?)
 }
 
 fn newest_for(
@@ -94,6 +127,9 @@ impl ResponseRepository for Store {
         }
         self.connections
             .read(move |conn| {
+                if let [(mr, sha)] = heads.as_slice() {
+                    return newest_at(conn, mr.0, sha.as_str());
+                }
                 let mut rows = Vec::new();
                 for chunk in heads.chunks(HEADS_PER_QUERY) {
                     rows.extend(newest_for(conn, chunk)?);
