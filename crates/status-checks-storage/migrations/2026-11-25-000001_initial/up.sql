@@ -125,6 +125,6 @@ CREATE TABLE deliveries (
     body TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
 CREATE INDEX deliveries_check ON deliveries (external_status_check_id, id);
 CREATE INDEX deliveries_merge_request ON deliveries (merge_request_id);
