@@ -93,14 +93,18 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Option<(MergeRequest, Vec<StatusCheckResponse>)>> {
         self.connections
             .read(move |conn| {
-                let row = mrs::table
-                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
-                    .select(MergeRequestRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                let Some(row) = row else { return Ok(None) };
-                let newest = newest_at(conn, row.id, &row.sha)?;
-                Ok(Some((row.into_domain()?, newest)))
+                // One read transaction: a consistent snapshot of the merge request and its responses, and one
+                // WAL read lock instead of one per statement.
+                conn.transaction(|conn| {
+                    let row = mrs::table
+                        .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
+                        .select(MergeRequestRow::as_select())
+                        .first(conn)
+                        .optional()?;
+                    let Some(row) = row else { return Ok(None) };
+                    let newest = newest_at(conn, row.id, &row.sha)?;
+                    Ok(Some((row.into_domain()?, newest)))
+                })
             })
             .await
     }
