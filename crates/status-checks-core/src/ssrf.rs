@@ -35,7 +35,7 @@ impl AddressClass {
         self != AddressClass::Public
     }
 
-    /// The reason shown in `External url is blocked: <reason>` and in a delivery's `last_error`.
+    /// The reason shown in `External url is blocked: <reason>` (a delivery's `last_error` names the address).
     pub fn reason(self) -> &'static str {
         match self {
             AddressClass::Public => "Requests to this address are allowed",

@@ -99,7 +99,7 @@ impl Sender {
             .body(due.delivery.body.clone())
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(classify)?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -114,8 +114,8 @@ impl Sender {
 }
 
 /// Names the cause of a transport error.
-fn classify(error: &reqwest::Error) -> Failure {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+fn classify(error: reqwest::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(current) = source {
         if let Some(refusal) = current.downcast_ref::<Refusal>() {
             return Failure::retry(refusal.to_string());
@@ -137,6 +137,7 @@ fn classify(error: &reqwest::Error) -> Failure {
     } else if error.is_connect() {
         Failure::retry("connection failed")
     } else {
-        Failure::retry(format!("request failed: {error}"))
+        // Without the URL: its query string may hold a secret, and this text is stored and logged.
+        Failure::retry(format!("request failed: {}", error.without_url()))
     }
 }

@@ -198,7 +198,8 @@ impl DeliveryWorker {
             }
             Err(Failure { reason, retryable }) => {
                 let retry_at = (retryable && attempts < self.config.max_attempts).then(|| {
-                    let delay = jittered(retry_delay(attempts, self.config.first_retry_delay));
+                    let delay = jittered(retry_delay(attempts, self.config.first_retry_delay))
+                        .min(Duration::from_secs(300));
                     now + chrono::TimeDelta::from_std(delay).unwrap_or_default()
                 });
                 let outcome = if retry_at.is_some() {

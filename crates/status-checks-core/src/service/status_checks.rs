@@ -416,8 +416,11 @@ impl StatusChecksService {
             access.project.only_allow_merge_if_all_status_checks_passed,
             [CheckStatus::Pending],
         );
+        // Notifications go to applicable checks only (a check scoped elsewhere can still time out and be retried).
         let retry = super::merge_requests::Event::plain(None);
-        let drafts = self.delivery_drafts(actor, &access.project, [&check], &retry, detailed, now);
+        let applicable = check.applies_to_branch(&mr.target_branch).then_some(&check);
+        let drafts =
+            self.delivery_drafts(actor, &access.project, applicable, &retry, detailed, now);
         self.ports
             .responses
             .record_retry(

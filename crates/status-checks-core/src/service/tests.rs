@@ -551,7 +551,7 @@ async fn e7_retries_a_failed_or_timed_out_check_and_notifies_it() {
         let mut mocks = Mocks::new()
             .with_project(project(false), Some(AccessLevel::Developer))
             .with_mr(mr(MergeRequestState::Opened))
-            .with_checks(vec![check(1, &["other"])])
+            .with_checks(vec![check(1, &[])])
             .with_responses(rows);
         mocks.now = now;
         mocks
@@ -1575,4 +1575,26 @@ fn secrets_never_reach_debug_output_of_a_check() {
     let mut c = check(1, &[]);
     c.shared_secret = SharedSecret::parse("hunter2").ok().flatten();
     assert!(!format!("{c:?}").contains("hunter2"));
+}
+
+#[tokio::test]
+async fn e7_retry_of_a_check_scoped_elsewhere_notifies_nobody() {
+    let mut mocks = Mocks::new()
+        .with_project(project(false), Some(AccessLevel::Developer))
+        .with_mr(mr(MergeRequestState::Opened))
+        .with_checks(vec![check(1, &["release/*"])])
+        .with_responses(vec![response(1, 1, HEAD, CheckStatus::Failed, t0())]);
+    mocks
+        .responses
+        .expect_record_retry()
+        .withf(|new: &NewResponse, drafts: &Vec<DeliveryDraft>| {
+            new.status == CheckStatus::Pending && drafts.is_empty()
+        })
+        .times(1)
+        .returning(|new, _| Ok(response(2, 1, new.sha.as_str(), new.status, new.created_at)));
+    let done = mocks
+        .service()
+        .retry_status_check(&actor(3), &here(), MergeRequestIid(2), StatusCheckId(1))
+        .await;
+    assert_eq!(done, Ok(()));
 }

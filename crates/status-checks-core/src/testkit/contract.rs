@@ -989,6 +989,29 @@ pub async fn merge_requests_and_their_deliveries(ports: &Ports) {
     let q = project(ports, &alice, "other").await;
     let c = check(ports, &p, "qa").await;
 
+    // A check deleted after the drafts were made: the change succeeds and records no notification for it.
+    let gone = check(ports, &p, "gone").await;
+    assert!(ok(
+        ports.status_checks.delete_check(p.id, gone.id).await,
+        "delete"
+    ));
+    let third = project(ports, &alice, "third").await;
+    let orphan = merge_request(
+        ports,
+        &third,
+        "main",
+        vec![draft(&gone, &p, Some(HookAction::Open), "k-gone")],
+    )
+    .await;
+    assert_eq!(orphan.iid, MergeRequestIid(1));
+    assert_eq!(
+        ok(
+            ports.deliveries.count_pending().await,
+            "nothing for a deleted check"
+        ),
+        0
+    );
+
     let first = merge_request(
         ports,
         &p,

@@ -6,7 +6,7 @@ use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
 use crate::repos::responses::newest_at;
-use crate::schema::{deliveries, merge_requests as mrs};
+use crate::schema::{deliveries, external_status_checks, merge_requests as mrs};
 use async_trait::async_trait;
 use diesel::dsl::max;
 use diesel::prelude::*;
@@ -37,7 +37,24 @@ pub(crate) fn record_deliveries(
     mr: &MergeRequest,
     drafts: &[DeliveryDraft],
 ) -> Result<(), TxError> {
-    let rendered: Vec<_> = drafts.iter().map(|draft| draft.render(mr)).collect();
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    // A check deleted since the drafts were made takes its notifications with it (instead of failing the
+    // change on the foreign key).
+    let wanted: Vec<i64> = drafts
+        .iter()
+        .map(|d| d.external_status_check_id.0)
+        .collect();
+    let existing: Vec<i64> = external_status_checks::table
+        .filter(external_status_checks::id.eq_any(&wanted))
+        .select(external_status_checks::id)
+        .load(conn)?;
+    let rendered: Vec<_> = drafts
+        .iter()
+        .filter(|draft| existing.contains(&draft.external_status_check_id.0))
+        .map(|draft| draft.render(mr))
+        .collect();
     let rows: Vec<NewDeliveryRow<'_>> = rendered.iter().map(NewDeliveryRow::of).collect();
     if !rows.is_empty() {
         diesel::insert_into(deliveries::table)
