@@ -293,13 +293,27 @@ pub fn applicable_statuses<'c>(
     now: Timestamp,
     timeout: std::time::Duration,
 ) -> Vec<(&'c ExternalStatusCheck, crate::CheckStatus)> {
+    // Group this merge request's rows by check once: linear in the rows, not rows × checks.
+    let mut by_check: std::collections::HashMap<
+        StatusCheckId,
+        Vec<&crate::response::StatusCheckResponse>,
+    > = std::collections::HashMap::new();
+    for row in responses.iter().filter(|r| r.merge_request_id == mr.id) {
+        by_check
+            .entry(row.external_status_check_id)
+            .or_default()
+            .push(row);
+    }
     checks
         .iter()
         .filter(|check| check.applies_to_branch(&mr.target_branch))
         .map(|check| {
-            let own = responses
+            let own = by_check
+                .get(&check.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
                 .iter()
-                .filter(|r| r.merge_request_id == mr.id && r.external_status_check_id == check.id);
+                .copied();
             let status =
                 crate::response::status_at_head(own, &mr.sha, mr.head_recorded_at, now, timeout);
             (check, status)
