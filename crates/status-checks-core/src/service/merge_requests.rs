@@ -76,6 +76,11 @@ fn check_branch(field: &'static str, branch: &str, errors: &mut Vec<(&'static st
     }
 }
 
+/// Whether the statuses of `mr`'s checks decide its merge status (else no need to read them).
+fn gated(project: &Project, mr: &MergeRequest) -> bool {
+    project.only_allow_merge_if_all_status_checks_passed && mr.state == MergeRequestState::Opened
+}
+
 const SAME_BRANCH: &str = "You can't use same project/branch for source and target";
 
 impl StatusChecksService {
@@ -86,13 +91,7 @@ impl StatusChecksService {
         mrs: Vec<MergeRequest>,
     ) -> DomainResult<Vec<MergeRequestView>> {
         let path = project.path_with_namespace();
-        let gated: Vec<&MergeRequest> = if project.only_allow_merge_if_all_status_checks_passed {
-            mrs.iter()
-                .filter(|mr| mr.state == MergeRequestState::Opened)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let gated: Vec<&MergeRequest> = mrs.iter().filter(|mr| gated(project, mr)).collect();
         let (checks, responses) = if gated.is_empty() {
             (Vec::new(), Vec::new())
         } else {
@@ -112,18 +111,7 @@ impl StatusChecksService {
         Ok(mrs
             .into_iter()
             .map(|mr| {
-                let statuses = status_check::applicable_statuses(
-                    &checks,
-                    &mr,
-                    &responses,
-                    now,
-                    self.settings.pending_timeout,
-                );
-                let detailed = merge_request::detailed_merge_status(
-                    mr.state,
-                    project.only_allow_merge_if_all_status_checks_passed,
-                    statuses.into_iter().map(|(_, s)| s),
-                );
+                let detailed = self.gating(project, &checks, &mr, &responses, now);
                 MergeRequestView {
                     merge_request: mr,
                     detailed_merge_status: detailed,
@@ -133,6 +121,30 @@ impl StatusChecksService {
             .collect())
     }
 
+    /// Merge gating of `mr`, from the project's checks and the newest responses at its HEAD already read.
+    /// Both may be empty when [`gated`] is false: the statuses then do not matter.
+    fn gating(
+        &self,
+        project: &Project,
+        checks: &[ExternalStatusCheck],
+        mr: &MergeRequest,
+        responses: &[crate::response::StatusCheckResponse],
+        now: Timestamp,
+    ) -> DetailedMergeStatus {
+        let statuses = status_check::applicable_statuses(
+            checks,
+            mr,
+            responses,
+            now,
+            self.settings.pending_timeout,
+        );
+        merge_request::detailed_merge_status(
+            mr.state,
+            project.only_allow_merge_if_all_status_checks_passed,
+            statuses.into_iter().map(|(_, s)| s),
+        )
+    }
+
     /// The view of one merge request from the newest responses at its HEAD (already read).
     pub(crate) async fn view_at_head(
         &self,
@@ -140,29 +152,12 @@ impl StatusChecksService {
         mr: MergeRequest,
         responses: &[crate::response::StatusCheckResponse],
     ) -> DomainResult<MergeRequestView> {
-        let detailed = if project.only_allow_merge_if_all_status_checks_passed
-            && mr.state == MergeRequestState::Opened
-        {
-            let checks = self.ports.status_checks.all_checks(project.id).await?;
-            let statuses = status_check::applicable_statuses(
-                &checks,
-                &mr,
-                responses,
-                self.now(),
-                self.settings.pending_timeout,
-            );
-            merge_request::detailed_merge_status(
-                mr.state,
-                true,
-                statuses.into_iter().map(|(_, s)| s),
-            )
+        let checks = if gated(project, &mr) {
+            self.ports.status_checks.all_checks(project.id).await?
         } else {
-            merge_request::detailed_merge_status(
-                mr.state,
-                project.only_allow_merge_if_all_status_checks_passed,
-                [],
-            )
+            Vec::new()
         };
+        let detailed = self.gating(project, &checks, &mr, responses, self.now());
         Ok(MergeRequestView {
             merge_request: mr,
             detailed_merge_status: detailed,
@@ -236,33 +231,15 @@ impl StatusChecksService {
         if applicable.is_empty() {
             return Ok(Vec::new());
         }
-        let detailed = if project.only_allow_merge_if_all_status_checks_passed
-            && after.state == MergeRequestState::Opened
-        {
-            let responses = self
-                .ports
+        let responses = if gated(project, after) {
+            self.ports
                 .responses
                 .newest_responses(vec![(after.id, after.sha.clone())])
-                .await?;
-            let statuses = status_check::applicable_statuses(
-                &checks,
-                after,
-                &responses,
-                at,
-                self.settings.pending_timeout,
-            );
-            merge_request::detailed_merge_status(
-                after.state,
-                true,
-                statuses.into_iter().map(|(_, s)| s),
-            )
+                .await?
         } else {
-            merge_request::detailed_merge_status(
-                after.state,
-                project.only_allow_merge_if_all_status_checks_passed,
-                [],
-            )
+            Vec::new()
         };
+        let detailed = self.gating(project, &checks, after, &responses, at);
         Ok(self.delivery_drafts(actor, project, applicable, event, detailed, at))
     }
 
