@@ -188,6 +188,10 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
         "h" => Duration::from_secs(n.saturating_mul(3600)),
         _ => return Err(format!("{raw:?} is not a duration such as 90s, 2m or 1h")),
     };
+    // A week is far beyond any sensible timeout, and keeps every later arithmetic on it in range.
+    if duration > Duration::from_secs(7 * 24 * 3600) {
+        return Err("must be at most a week (168h)".into());
+    }
     if duration.is_zero() {
         return Err("must be longer than zero".into());
     }
@@ -230,8 +234,10 @@ pub fn check_root_token(raw: &str) -> Result<(), String> {
 
 fn parse_external_url(raw: &str) -> Result<String, String> {
     let lower = raw.to_ascii_lowercase();
+    let host = lower.split_once("://").map_or("", |(_, rest)| rest);
     if (lower.starts_with("http://") || lower.starts_with("https://"))
-        && raw.len() > "http://".len()
+        && !host.is_empty()
+        && !host.starts_with('/')
     {
         Ok(raw.trim_end_matches('/').to_owned())
     } else {
@@ -255,8 +261,28 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
-        for bad in ["", "m", "2x", "-1s", "0s", "1.5m"] {
+        for bad in [
+            "",
+            "m",
+            "2x",
+            "-1s",
+            "0s",
+            "1.5m",
+            "169h",
+            "5124095576030431h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn external_urls() {
+        assert_eq!(
+            parse_external_url("https://sc.example.com/"),
+            Ok("https://sc.example.com".into())
+        );
+        for bad in ["https://", "http:///x", "ftp://h", "sc.example.com"] {
+            assert!(parse_external_url(bad).is_err(), "{bad}");
         }
     }
 

@@ -137,15 +137,6 @@ impl Metrics {
         })
     }
 
-    /// Records one delivery attempt.
-    #[expect(dead_code, reason = "called by the delivery worker, which lands next")]
-    pub fn delivery(&self, outcome: &'static str, seconds: f64) {
-        self.deliveries
-            .get_or_create(&OutcomeLabels { outcome })
-            .inc();
-        self.delivery_latency.observe(seconds);
-    }
-
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -21,7 +21,7 @@ pub struct Call {
     /// Who is calling.
     pub actor: Actor,
     /// The token they called with.
-    pub token_id: Option<TokenId>,
+    pub token_id: TokenId,
     /// Query and body parameters, merged.
     pub params: Params,
     /// Where the request was made (for pagination links).
@@ -118,9 +118,16 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// Reads a body of at most `limit` bytes.
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // `to_bytes` fails only when the limit is exceeded or the connection breaks mid-body.
         tracing::debug!(error = %e, "request body not read");
-        ApiError::PayloadTooLarge
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(current) = cause {
+            if current.is::<http_body_util::LengthLimitError>() {
+                return ApiError::PayloadTooLarge;
+            }
+            cause = current.source();
+        }
+        // The body broke off or was malformed (e.g. bad chunked encoding).
+        ApiError::MalformedBody("The request body could not be read".into())
     })
 }
 
@@ -176,7 +183,7 @@ impl FromRequest<AppState> for Call {
         }
         Ok(Call {
             actor,
-            token_id: Some(token.id),
+            token_id: token.id,
             params,
             origin: Origin::of(&parts),
         })

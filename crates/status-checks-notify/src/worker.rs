@@ -153,8 +153,10 @@ impl DeliveryWorker {
     async fn claim_and_send(self: &Arc<Self>, permits: &Arc<Semaphore>, free: usize) -> usize {
         let now = self.clock.now();
         let lease = now
-            + chrono::TimeDelta::from_std(self.config.timeout * 2 + Duration::from_secs(30))
-                .unwrap_or_default();
+            + chrono::TimeDelta::from_std(
+                self.config.timeout.saturating_mul(2) + Duration::from_secs(30),
+            )
+            .unwrap_or_default();
         let due = match self
             .outbox
             .claim_due(now, u32::try_from(free).unwrap_or(u32::MAX), lease)

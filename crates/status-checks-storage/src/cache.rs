@@ -83,7 +83,8 @@ impl ProjectKey {
     pub(crate) fn of(reference: &ProjectRef) -> Self {
         match reference {
             ProjectRef::Id(id) => ProjectKey::Id(id.0),
-            ProjectRef::Path(path) => ProjectKey::Path(path.to_lowercase()),
+            // ASCII only, exactly as SQLite's NOCASE compares the column.
+            ProjectRef::Path(path) => ProjectKey::Path(path.to_ascii_lowercase()),
         }
     }
 }

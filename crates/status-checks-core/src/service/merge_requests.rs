@@ -335,7 +335,8 @@ impl StatusChecksService {
             .ports
             .merge_requests
             .create_merge_request(new, drafts)
-            .await?;
+            .await
+            .map_err(Self::vanished(DomainError::ProjectNotFound))?;
         Ok(MergeRequestView {
             merge_request: mr,
             detailed_merge_status: detailed,

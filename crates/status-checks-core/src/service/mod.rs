@@ -159,7 +159,15 @@ impl StatusChecksService {
         })
     }
 
-    /// The merge request of the project with this iid, or 404.
+    /// A row this write depended on was deleted by a concurrent request (the store answers `NotFound`): the
+    /// outcome is `gone` (a 404), not an internal error.
+    pub(crate) fn vanished(gone: DomainError) -> impl Fn(crate::error::RepoError) -> DomainError {
+        move |error| match error {
+            crate::error::RepoError::NotFound => gone.clone(),
+            other => other.into(),
+        }
+    }
+
     /// The merge request with the newest responses at its HEAD, or 404.
     pub(crate) async fn merge_request_at_head(
         &self,
@@ -173,6 +181,7 @@ impl StatusChecksService {
             .ok_or(DomainError::NotFound(Resource::MergeRequest))
     }
 
+    /// The merge request of the project with this iid, or 404.
     pub(crate) async fn merge_request(
         &self,
         project: ProjectId,

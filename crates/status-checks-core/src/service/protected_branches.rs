@@ -67,6 +67,7 @@ impl StatusChecksService {
             Err(RepoError::Duplicate(Duplicate::ProtectedBranch)) => Err(DomainError::Conflict(
                 format!("Protected branch '{name}' already exists"),
             )),
+            Err(RepoError::NotFound) => Err(DomainError::ProjectNotFound),
             Err(e) => Err(e.into()),
         }
     }

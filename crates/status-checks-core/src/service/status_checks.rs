@@ -362,7 +362,10 @@ impl StatusChecksService {
                 created_at: self.now(),
                 retried_at: None,
             })
-            .await?;
+            .await
+            .map_err(Self::vanished(DomainError::NotFound(
+                Resource::MergeRequest,
+            )))?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
         // The merge request as of this answer: the newest responses read above, this one replacing its check's.
         responses.retain(|r| r.external_status_check_id != stored.external_status_check_id);
@@ -434,7 +437,10 @@ impl StatusChecksService {
                 },
                 drafts,
             )
-            .await?;
+            .await
+            .map_err(Self::vanished(DomainError::NotFound(
+                Resource::MergeRequest,
+            )))?;
         Ok(())
     }
 

@@ -1598,3 +1598,20 @@ async fn e7_retry_of_a_check_scoped_elsewhere_notifies_nobody() {
         .await;
     assert_eq!(done, Ok(()));
 }
+
+#[tokio::test]
+async fn a_merge_request_deleted_during_e6_is_404_not_500() {
+    let mut mocks = Mocks::new()
+        .with_project(project(false), Some(AccessLevel::Developer))
+        .with_mr(mr(MergeRequestState::Opened))
+        .with_checks(vec![check(1, &[])]);
+    mocks
+        .responses
+        .expect_record_response()
+        .returning(|_| Err(RepoError::NotFound));
+    let err = mocks
+        .service()
+        .respond_to_status_check(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
+        .await;
+    assert_eq!(err, Err(DomainError::NotFound(Resource::MergeRequest)));
+}

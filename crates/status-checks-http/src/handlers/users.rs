@@ -143,9 +143,7 @@ pub(crate) async fn list_tokens(State(state): State<AppState>, call: Call) -> An
 
 fn token_id(call: &Call, raw: &str) -> Result<TokenId, ParamErrors> {
     if raw == "self" {
-        return call
-            .token_id
-            .ok_or_else(|| ParamErrors::one("id is invalid"));
+        return Ok(call.token_id);
     }
     path_id(raw, "id").map(TokenId)
 }

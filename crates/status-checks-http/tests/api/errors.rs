@@ -299,3 +299,47 @@ async fn entity_shapes() {
     );
     assert_json_snapshot!(shapes);
 }
+
+#[tokio::test]
+async fn a_body_that_breaks_off_is_400_not_413() {
+    let app = TestApp::new().await;
+    let chunks = vec![
+        Ok(b"{\"name\":".to_vec()),
+        Err(std::io::Error::other("connection reset")),
+    ];
+    let request = Request::post("/api/v4/projects")
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(futures_stream(chunks)))
+        .unwrap();
+    let answer = app.send(request).await;
+    assert_eq!(answer.status.as_u16(), 400, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn lists_beyond_sqlites_variable_limit_are_refused_cleanly() {
+    let app = TestApp::new().await;
+    let project = app.project("proj", false).await;
+    let ids: Vec<i64> = (1..=40_000).collect();
+    let body = json!({"name": "many", "external_url": "https://many.example.com", "protected_branch_ids": ids});
+    assert_eq!(
+        app.post(
+            &format!("/api/v4/projects/{project}/external_status_checks"),
+            ROOT_TOKEN,
+            body
+        )
+        .await
+        .expect(422),
+        json!({"message": ["all protected branches must exist within the project"]})
+    );
+}
+
+#[tokio::test]
+async fn a_unicode_case_variant_of_a_path_does_not_hide_the_real_project() {
+    let app = TestApp::new().await;
+    // U+212A KELVIN SIGN lower-cases to "k" in Unicode but not in SQLite's NOCASE: the lookup misses, and
+    // that miss must not be remembered under the real project's path.
+    let id = app.project("k", false).await;
+    app.get("/api/v4/projects/grp%2F%E2%84%AA", ROOT_TOKEN).await.expect(404);
+    assert_eq!(app.get("/api/v4/projects/grp%2Fk", ROOT_TOKEN).await.expect(200)["id"], id);
+}

@@ -1,7 +1,7 @@
 //! `MergeRequestRepository`: iids allocated inside the writing transaction, deliveries recorded with the
 //! change that caused them.
 
-use super::{inserted_id, limit_offset, page};
+use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
@@ -46,19 +46,25 @@ pub(crate) fn record_deliveries(
         .iter()
         .map(|d| d.external_status_check_id.0)
         .collect();
-    let existing: Vec<i64> = external_status_checks::table
-        .filter(external_status_checks::id.eq_any(&wanted))
-        .select(external_status_checks::id)
-        .load(conn)?;
+    let mut existing: Vec<i64> = Vec::new();
+    for chunk in wanted.chunks(IDS_PER_STATEMENT) {
+        existing.extend(
+            external_status_checks::table
+                .filter(external_status_checks::id.eq_any(chunk))
+                .select(external_status_checks::id)
+                .load::<i64>(conn)?,
+        );
+    }
     let rendered: Vec<_> = drafts
         .iter()
         .filter(|draft| existing.contains(&draft.external_status_check_id.0))
         .map(|draft| draft.render(mr))
         .collect();
     let rows: Vec<NewDeliveryRow<'_>> = rendered.iter().map(NewDeliveryRow::of).collect();
-    if !rows.is_empty() {
+    // Ten columns a row: keep each statement's variables within the same bound.
+    for chunk in rows.chunks(IDS_PER_STATEMENT / 10) {
         diesel::insert_into(deliveries::table)
-            .values(rows)
+            .values(chunk)
             .execute(conn)?;
     }
     Ok(())

@@ -23,6 +23,10 @@ pub(crate) fn inserted_id(conn: &mut SqliteConnection) -> QueryResult<i64> {
     diesel::select(last_insert_rowid()).get_result(conn)
 }
 
+/// Values bound in one `IN (…)` or multi-row `INSERT`: far below SQLite's limit of 32 766 variables per
+/// statement, so that no list a client can make (many ids, a project with very many checks) fails a query.
+pub(crate) const IDS_PER_STATEMENT: usize = 500;
+
 /// `LIMIT` and `OFFSET` of a page.
 pub(crate) fn limit_offset(request: PageRequest) -> (i64, i64) {
     let limit = i64::try_from(request.limit()).unwrap_or(i64::MAX);

@@ -1,6 +1,6 @@
 //! `ProtectedBranchRepository`.
 
-use super::{inserted_id, limit_offset, page};
+use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
@@ -75,15 +75,20 @@ impl ProtectedBranchRepository for Store {
         self.connections
             .read(move |conn| {
                 let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-                let rows = branches::table
-                    .filter(
-                        branches::project_id
-                            .eq(project.0)
-                            .and(branches::id.eq_any(ids)),
-                    )
-                    .order(branches::id.asc())
-                    .select(ProtectedBranchRow::as_select())
-                    .load(conn)?;
+                let mut rows = Vec::new();
+                for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                    rows.extend(
+                        branches::table
+                            .filter(
+                                branches::project_id
+                                    .eq(project.0)
+                                    .and(branches::id.eq_any(chunk)),
+                            )
+                            .select(ProtectedBranchRow::as_select())
+                            .load(conn)?,
+                    );
+                }
+                rows.sort_by_key(|row| row.id);
                 rows_into_domain(rows)
             })
             .await

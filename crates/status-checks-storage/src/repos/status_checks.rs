@@ -1,6 +1,6 @@
 //! `StatusCheckRepository`: a check with its protected branches costs two queries for any number of checks.
 
-use super::{inserted_id, limit_offset, page};
+use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
@@ -25,15 +25,20 @@ pub(crate) fn with_branches(
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let pairs = scoped::table
-        .inner_join(branches::table)
-        .filter(scoped::external_status_check_id.eq_any(ids))
-        .order((scoped::external_status_check_id.asc(), branches::id.asc()))
-        .select((
-            scoped::external_status_check_id,
-            ProtectedBranchRow::as_select(),
-        ))
-        .load::<(i64, ProtectedBranchRow)>(conn)?;
+    let mut pairs = Vec::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        pairs.extend(
+            scoped::table
+                .inner_join(branches::table)
+                .filter(scoped::external_status_check_id.eq_any(chunk))
+                .order((scoped::external_status_check_id.asc(), branches::id.asc()))
+                .select((
+                    scoped::external_status_check_id,
+                    ProtectedBranchRow::as_select(),
+                ))
+                .load::<(i64, ProtectedBranchRow)>(conn)?,
+        );
+    }
     let mut by_check: HashMap<i64, Vec<_>> = HashMap::new();
     for (check, branch) in pairs {
         by_check
@@ -73,14 +78,17 @@ fn set_branches(
     let mut ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
     ids.sort_unstable();
     ids.dedup();
-    let found: i64 = branches::table
-        .filter(
-            branches::project_id
-                .eq(project)
-                .and(branches::id.eq_any(&ids)),
-        )
-        .count()
-        .get_result(conn)?;
+    let mut found: i64 = 0;
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        found += branches::table
+            .filter(
+                branches::project_id
+                    .eq(project)
+                    .and(branches::id.eq_any(chunk)),
+            )
+            .count()
+            .get_result::<i64>(conn)?;
+    }
     if usize::try_from(found).unwrap_or(0) != ids.len() {
         return Err(TxError::Repo(RepoError::ForeignProtectedBranch));
     }
@@ -95,9 +103,9 @@ fn set_branches(
             )
         })
         .collect();
-    if !rows.is_empty() {
+    for chunk in rows.chunks(IDS_PER_STATEMENT / 2) {
         diesel::insert_into(scoped::table)
-            .values(rows)
+            .values(chunk)
             .execute(conn)?;
     }
     Ok(())
