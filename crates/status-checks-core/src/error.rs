@@ -152,6 +152,24 @@ pub enum DomainError {
     Internal(String),
 }
 
+impl DomainError {
+    /// 400 per-attribute errors from `(field, message)` pairs: `{"message": {"path": ["has already been taken"]}}`.
+    pub fn attributes<F: Into<String>, M: Into<String>>(
+        errors: impl IntoIterator<Item = (F, M)>,
+    ) -> Self {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (field, message) in errors {
+            map.entry(field.into()).or_default().push(message.into());
+        }
+        DomainError::InvalidAttributes(map)
+    }
+
+    /// 409 for an answer or a merge about a SHA that is not the merge request's HEAD.
+    pub fn sha_mismatch(head: &crate::merge_request::CommitSha) -> Self {
+        DomainError::Conflict(format!("SHA does not match HEAD of source branch: {head}"))
+    }
+}
+
 impl From<ParamErrors> for DomainError {
     fn from(errors: ParamErrors) -> Self {
         DomainError::BadParameters(errors)

@@ -16,7 +16,6 @@ use crate::policy::{Actor, ProjectAction};
 use crate::project::{Project, ProjectRef};
 use crate::status_check::{self, ExternalStatusCheck};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// A merge request as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,14 +51,6 @@ impl Event {
             oldrev: None,
         }
     }
-}
-
-fn field_errors(errors: Vec<(&str, String)>) -> DomainError {
-    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (field, message) in errors {
-        map.entry(field.to_owned()).or_default().push(message);
-    }
-    DomainError::InvalidAttributes(map)
 }
 
 fn check_title(title: &str, errors: &mut Vec<(&'static str, String)>) {
@@ -298,7 +289,7 @@ impl StatusChecksService {
         check_branch("source_branch", &input.source_branch, &mut errors);
         check_branch("target_branch", &input.target_branch, &mut errors);
         if !errors.is_empty() {
-            return Err(field_errors(errors));
+            return Err(DomainError::attributes(errors));
         }
         if input.source_branch == input.target_branch {
             return Err(DomainError::Validation(vec![SAME_BRANCH.into()]));
@@ -368,7 +359,7 @@ impl StatusChecksService {
             check_branch("target_branch", target, &mut errors);
         }
         if !errors.is_empty() {
-            return Err(field_errors(errors));
+            return Err(DomainError::attributes(errors));
         }
         if input
             .target_branch
@@ -477,10 +468,7 @@ impl StatusChecksService {
         if let Some(sha) = &input.sha
             && !crate::response::sha_matches_head(sha, &mr.sha)
         {
-            return Err(DomainError::Conflict(format!(
-                "SHA does not match HEAD of source branch: {}",
-                mr.sha
-            )));
+            return Err(DomainError::sha_mismatch(&mr.sha));
         }
         let view = self.view_at_head(&access.project, mr, &responses).await?;
         if view.detailed_merge_status != DetailedMergeStatus::Mergeable {

@@ -5,17 +5,6 @@ use crate::error::{DomainError, Duplicate, RepoError};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
 use crate::project::{self, NewProject, NewProjectInput, Project, ProjectRef, ProjectUpdate};
-use std::collections::BTreeMap;
-
-fn attribute_errors(errors: Vec<(&str, &str)>) -> DomainError {
-    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (field, message) in errors {
-        map.entry(field.to_owned())
-            .or_default()
-            .push(message.to_owned());
-    }
-    DomainError::InvalidAttributes(map)
-}
 
 impl StatusChecksService {
     /// `POST /projects`: any user with a writing token; the creator becomes Owner.
@@ -45,7 +34,7 @@ impl StatusChecksService {
             errors.push(("namespace", e));
         }
         if !errors.is_empty() {
-            return Err(attribute_errors(errors));
+            return Err(DomainError::attributes(errors));
         }
         let new = NewProject {
             name: input.name,
@@ -58,9 +47,9 @@ impl StatusChecksService {
         };
         match self.ports.projects.create_project(new, actor.user_id).await {
             Ok(project) => Ok(project),
-            Err(RepoError::Duplicate(Duplicate::ProjectPath)) => {
-                Err(attribute_errors(vec![("path", "has already been taken")]))
-            }
+            Err(RepoError::Duplicate(Duplicate::ProjectPath)) => Err(DomainError::attributes(
+                vec![("path", "has already been taken")],
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -98,7 +87,7 @@ impl StatusChecksService {
         let update = params?;
         Self::authorize(actor, &access, ProjectAction::UpdateProject)?;
         if let Some(e) = update.name.as_deref().and_then(project::name_error) {
-            return Err(attribute_errors(vec![("name", e)]));
+            return Err(DomainError::attributes(vec![("name", e)]));
         }
         match self
             .ports

@@ -346,10 +346,7 @@ impl StatusChecksService {
             .await?
             .ok_or(DomainError::NotFound(Resource::StatusCheck))?;
         if !response::sha_matches_head(&input.sha, &mr.sha) {
-            return Err(DomainError::Conflict(format!(
-                "SHA does not match HEAD of source branch: {}",
-                mr.sha
-            )));
+            return Err(DomainError::sha_mismatch(&mr.sha));
         }
         let stored = self
             .ports

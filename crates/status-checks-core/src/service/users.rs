@@ -9,7 +9,6 @@ use crate::token::{
     CreatedToken, NewToken, NewTokenInput, PersonalAccessToken, TokenHash, TokenScope,
 };
 use crate::user::{self, NewUser, NewUserInput, User, Username};
-use std::collections::BTreeMap;
 
 /// A user as shown to a caller: `is_admin` and `email` only to administrators and the user themself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,13 +38,6 @@ impl Actor {
     fn sees_private_fields_of(&self, user: UserId) -> bool {
         self.is_admin || self.user_id == user
     }
-}
-
-fn attribute_error(field: &str, message: &str) -> DomainError {
-    DomainError::InvalidAttributes(BTreeMap::from([(
-        field.to_owned(),
-        vec![message.to_owned()],
-    )]))
 }
 
 impl StatusChecksService {
@@ -179,22 +171,22 @@ impl StatusChecksService {
             return Err(DomainError::Forbidden);
         }
         let username = Username::new(input.username.clone()).map_err(|_| {
-            attribute_error(
+            DomainError::attributes([(
                 "username",
                 "can contain only letters, digits, '_', '-' and '.'",
-            )
+            )])
         })?;
         let name = input
             .name
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| input.username.clone());
         if name.chars().count() > user::MAX_USER_FIELD_CHARS || name.chars().any(char::is_control) {
-            return Err(attribute_error("name", "is invalid"));
+            return Err(DomainError::attributes([("name", "is invalid")]));
         }
         if let Some(email) = &input.email
             && !user::is_plausible_email(email)
         {
-            return Err(attribute_error("email", "is invalid"));
+            return Err(DomainError::attributes([("email", "is invalid")]));
         }
         let new = NewUser {
             username,

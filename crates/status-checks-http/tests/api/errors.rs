@@ -340,6 +340,13 @@ async fn a_unicode_case_variant_of_a_path_does_not_hide_the_real_project() {
     // U+212A KELVIN SIGN lower-cases to "k" in Unicode but not in SQLite's NOCASE: the lookup misses, and
     // that miss must not be remembered under the real project's path.
     let id = app.project("k", false).await;
-    app.get("/api/v4/projects/grp%2F%E2%84%AA", ROOT_TOKEN).await.expect(404);
-    assert_eq!(app.get("/api/v4/projects/grp%2Fk", ROOT_TOKEN).await.expect(200)["id"], id);
+    app.get("/api/v4/projects/grp%2F%E2%84%AA", ROOT_TOKEN)
+        .await
+        .expect(404);
+    assert_eq!(
+        app.get("/api/v4/projects/grp%2Fk", ROOT_TOKEN)
+            .await
+            .expect(200)["id"],
+        id
+    );
 }
