@@ -7,7 +7,6 @@ use crate::error::TxError;
 use crate::models::*;
 use crate::schema::status_check_responses as responses;
 use async_trait::async_trait;
-use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use status_checks_core::delivery::DeliveryDraft;
@@ -49,24 +48,60 @@ fn insert_response(
     })
 }
 
-/// The newest response of each check about `sha` of one merge request: one statement, prepared once per
-/// connection (the batched form below is built per call).
+/// The newest response of each check about `sha` of one merge request. SQLite takes a bare column of a
+/// group from the row that holds the group's `MAX()`, so one pass over the covering index
+/// `status_check_responses_head` (in GROUP BY order: no sort, no visit of the table) answers it.
+const NEWEST_AT_HEAD: &str = "SELECT MAX(id), merge_request_id, external_status_check_id, sha, status, \
+     created_at, retried_at FROM status_check_responses WHERE merge_request_id = ? AND sha = ? \
+     GROUP BY external_status_check_id ORDER BY external_status_check_id";
+
+/// [`NEWEST_AT_HEAD`] as a diesel query with a static query id, so that each connection prepares it once
+/// (diesel re-prepares `sql_query` text on every call).
+struct NewestAtHead<'a> {
+    merge_request: i64,
+    sha: &'a str,
+}
+
+impl diesel::query_builder::QueryId for NewestAtHead<'_> {
+    type QueryId = NewestAtHead<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for NewestAtHead<'_> {
+    type SqlType = (
+        BigInt,
+        BigInt,
+        BigInt,
+        Text,
+        Text,
+        BigInt,
+        diesel::sql_types::Nullable<BigInt>,
+    );
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NewestAtHead<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        let mut parts = NEWEST_AT_HEAD.split('?');
+        out.push_sql(parts.next().unwrap_or_default());
+        out.push_bind_param::<BigInt, _>(&self.merge_request)?;
+        out.push_sql(parts.next().unwrap_or_default());
+        out.push_bind_param::<Text, str>(self.sha)?;
+        out.push_sql(parts.next().unwrap_or_default());
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<SqliteConnection> for NewestAtHead<'_> {}
+
 pub(crate) fn newest_at(
     conn: &mut SqliteConnection,
     merge_request: i64,
     sha: &str,
 ) -> Result<Vec<StatusCheckResponse>, TxError> {
-    let latest = diesel::alias!(crate::schema::status_check_responses as latest);
-    let newest = latest
-        .filter(latest.field(responses::merge_request_id).eq(merge_request))
-        .filter(latest.field(responses::sha).eq(sha.to_owned()))
-        .group_by(latest.field(responses::external_status_check_id))
-        .select(max(latest.field(responses::id)));
-    let rows = responses::table
-        .filter(responses::id.nullable().eq_any(newest))
-        .order(responses::external_status_check_id.asc())
-        .select(ResponseRow::as_select())
-        .load(conn)?;
+    let rows: Vec<ResponseRow> = NewestAtHead { merge_request, sha }.load(conn)?;
     Ok(rows
         .into_iter()
         .map(ResponseRow::into_domain)
@@ -79,10 +114,9 @@ fn newest_for(
 ) -> Result<Vec<ResponseRow>, TxError> {
     let conditions = vec!["(merge_request_id = ? AND sha = ?)"; heads.len()].join(" OR ");
     let sql = format!(
-        "SELECT id, merge_request_id, external_status_check_id, sha, status, created_at, retried_at \
-         FROM status_check_responses WHERE id IN ( \
-           SELECT MAX(id) FROM status_check_responses WHERE {conditions} \
-           GROUP BY merge_request_id, external_status_check_id) \
+        "SELECT MAX(id) AS id, merge_request_id, external_status_check_id, sha, status, created_at, \
+         retried_at FROM status_check_responses WHERE {conditions} \
+         GROUP BY merge_request_id, external_status_check_id \
          ORDER BY merge_request_id, external_status_check_id"
     );
     let mut query = diesel::sql_query(sql).into_boxed();
@@ -140,5 +174,44 @@ impl ResponseRepository for Store {
                     .collect::<Result<_, _>>()?)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NEWEST_AT_HEAD;
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// The status of a merge request is read from the covering index alone: no table row, no sort. (Checked
+    /// on the migrated schema, so a migration that drops or reorders the index fails here.)
+    #[test]
+    fn the_newest_responses_at_a_head_come_from_the_covering_index_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db").display().to_string();
+        crate::run_migrations(&path).unwrap();
+        let mut conn = SqliteConnection::establish(&path).unwrap();
+        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {NEWEST_AT_HEAD}"))
+            .bind::<diesel::sql_types::BigInt, _>(1_i64)
+            .bind::<Text, _>("a")
+            .load::<PlanStep>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|step| step.detail)
+            .collect();
+        assert_eq!(
+            plan,
+            vec![
+                "SEARCH status_check_responses USING COVERING INDEX status_check_responses_head \
+                 (merge_request_id=? AND sha=?)"
+                    .to_owned()
+            ]
+        );
     }
 }
