@@ -50,6 +50,11 @@ fn parse() -> Result<Cli, ExitCode> {
     }
 }
 
+/// mimalloc rather than the system allocator: requests allocate many small, short-lived objects (see
+/// docs/benchmarks.md for the measurement). The benchmark's ceilings use the same allocator as the service.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match parse() {
         Ok(cli) => cli,

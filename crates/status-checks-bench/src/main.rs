@@ -85,6 +85,11 @@ enum Command {
     },
 }
 
+/// mimalloc rather than the system allocator: requests allocate many small, short-lived objects (see
+/// docs/benchmarks.md for the measurement). The benchmark's ceilings use the same allocator as the service.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
