@@ -187,7 +187,11 @@ pub trait StatusCheckRepository: Send + Sync {
         page: PageRequest,
     ) -> RepoResult<Page<ExternalStatusCheck>>;
     /// All of a project's checks by id ascending, with their protected branches (a bounded number of queries).
-    async fn all_checks(&self, project: ProjectId) -> RepoResult<Vec<ExternalStatusCheck>>;
+    /// Shared rather than owned: nearly every request reads them, so an adapter may hand out one cached copy.
+    async fn all_checks(
+        &self,
+        project: ProjectId,
+    ) -> RepoResult<std::sync::Arc<[ExternalStatusCheck]>>;
     /// One check of the project.
     async fn find_check(
         &self,

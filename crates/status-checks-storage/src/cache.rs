@@ -99,7 +99,8 @@ pub(crate) struct Caches {
     /// (project, user) → the project and the user's level, or `None` for no such project.
     pub(crate) access: Cache<(ProjectKey, UserId), ProjectAccess>,
     /// Project → its checks with their protected branches.
-    pub(crate) checks: Cache<ProjectId, Vec<ExternalStatusCheck>>,
+    /// Shared: a hit costs a reference count, not a copy of every check.
+    pub(crate) checks: Cache<ProjectId, std::sync::Arc<[ExternalStatusCheck]>>,
 }
 
 impl Caches {

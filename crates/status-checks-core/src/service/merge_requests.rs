@@ -84,7 +84,7 @@ impl StatusChecksService {
         let path = project.path_with_namespace();
         let gated: Vec<&MergeRequest> = mrs.iter().filter(|mr| gated(project, mr)).collect();
         let (checks, responses) = if gated.is_empty() {
-            (Vec::new(), Vec::new())
+            (std::sync::Arc::from([]), Vec::new())
         } else {
             let checks = self.ports.status_checks.all_checks(project.id).await?;
             let heads = gated
@@ -146,7 +146,7 @@ impl StatusChecksService {
         let checks = if gated(project, &mr) {
             self.ports.status_checks.all_checks(project.id).await?
         } else {
-            Vec::new()
+            std::sync::Arc::from([])
         };
         let detailed = self.gating(project, &checks, &mr, responses, self.now());
         Ok(MergeRequestView {

@@ -204,7 +204,7 @@ impl Mocks {
         let all = checks.clone();
         self.checks
             .expect_all_checks()
-            .returning(move |_| Ok(all.clone()));
+            .returning(move |_| Ok(all.clone().into()));
         self.checks
             .expect_find_check()
             .returning(move |_, id| Ok(checks.iter().find(|c| c.id == id).cloned()));

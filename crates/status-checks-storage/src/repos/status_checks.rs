@@ -146,7 +146,10 @@ impl StatusCheckRepository for Store {
             .await
     }
 
-    async fn all_checks(&self, project: ProjectId) -> RepoResult<Vec<ExternalStatusCheck>> {
+    async fn all_checks(
+        &self,
+        project: ProjectId,
+    ) -> RepoResult<std::sync::Arc<[ExternalStatusCheck]>> {
         if let Some(hit) = self.caches.checks.get(&project) {
             return Ok(hit);
         }
@@ -162,6 +165,7 @@ impl StatusCheckRepository for Store {
                 with_branches(conn, rows)
             })
             .await?;
+        let found: std::sync::Arc<[ExternalStatusCheck]> = found.into();
         self.caches.checks.put(project, found.clone(), generation);
         Ok(found)
     }
@@ -175,8 +179,9 @@ impl StatusCheckRepository for Store {
         Ok(self
             .all_checks(project)
             .await?
-            .into_iter()
-            .find(|check| check.id == id))
+            .iter()
+            .find(|check| check.id == id)
+            .cloned())
     }
 
     async fn create_check(&self, new: NewStatusCheck) -> RepoResult<ExternalStatusCheck> {
