@@ -22,28 +22,9 @@ struct Pick {
     check: Option<i64>,
 }
 
-// The columns the ceilings touch, declared here so that their statements are built by diesel's DSL and so
-// prepared once per connection, like the adapter's own (a `sql_query` would be prepared on every call).
-diesel::table! {
-    merge_requests (id) {
-        id -> BigInt,
-        project_id -> BigInt,
-        iid -> BigInt,
-        sha -> Text,
-        state -> Text,
-    }
-}
-
-diesel::table! {
-    status_check_responses (id) {
-        id -> BigInt,
-        merge_request_id -> BigInt,
-        external_status_check_id -> BigInt,
-        sha -> Text,
-        status -> Text,
-        created_at -> BigInt,
-    }
-}
+// Statements built with the adapter's own schema and diesel's DSL, so prepared once per connection like the
+// adapter's (a `sql_query` would be prepared on every call).
+use status_checks_storage::schema::{merge_requests, status_check_responses};
 
 #[derive(diesel::Queryable, Serialize)]
 struct MergeRequestRow {

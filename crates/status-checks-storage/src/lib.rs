@@ -32,7 +32,10 @@ mod connection;
 mod error;
 mod models;
 mod repos;
-mod schema;
+/// The diesel schema, for benchmarks and tools that must build statements the way this adapter does; not a
+/// stable interface.
+#[doc(hidden)]
+pub mod schema;
 
 pub use connection::{MIGRATIONS, StoreOptions, Synchronous, database_path, run_migrations};
 pub use error::StorageError;
