@@ -2,6 +2,8 @@
 
 use crate::{HEAD, Mode};
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use diesel::prelude::*;
@@ -66,9 +68,15 @@ pub async fn serve(mode: Mode, url: &str, listen: &str) -> Result<(), String> {
                                 .select((mr::id, mr::iid, mr::sha, mr::state))
                                 .load::<MergeRequestRow>(conn)
                         })
-                        .await
-                        .unwrap_or_default();
-                    Json(rows)
+                        .await;
+                    // A failed read answers 500, which wrk counts as an error: a ceiling that failed fast
+                    // must not pass for a fast ceiling.
+                    match rows {
+                        Ok(rows) => Json(rows).into_response(),
+                        Err(e) => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+                        }
+                    }
                 },
             ),
         ),
@@ -91,12 +99,17 @@ pub async fn serve(mode: Mode, url: &str, listen: &str) -> Result<(), String> {
                                 ))
                                 .execute(conn)
                         })
-                        .await
-                        .unwrap_or(0);
-                    (
-                        axum::http::StatusCode::CREATED,
-                        Json(serde_json::json!({ "inserted": inserted })),
-                    )
+                        .await;
+                    match inserted {
+                        Ok(inserted) => (
+                            StatusCode::CREATED,
+                            Json(serde_json::json!({ "inserted": inserted })),
+                        )
+                            .into_response(),
+                        Err(e) => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+                        }
+                    }
                 },
             ),
         ),

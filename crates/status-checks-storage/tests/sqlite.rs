@@ -292,3 +292,47 @@ async fn readiness_ping_answers() {
     let (open_connections, idle) = store.pool_state();
     assert!(open_connections >= 1 && idle <= open_connections);
 }
+
+/// A database written by the first schema (before the covering index) keeps its responses when a newer
+/// binary opens it: the second migration rebuilds the index, and the newest answer of each check is still the
+/// one returned.
+#[tokio::test]
+async fn a_database_of_the_first_schema_upgrades_without_losing_responses() {
+    use diesel::connection::SimpleConnection;
+    use diesel_migrations::MigrationHarness;
+    let dir = tempfile::tempdir().unwrap();
+    let head = "a".repeat(40);
+    {
+        let mut conn =
+            SqliteConnection::establish(&dir.path().join("test.db").display().to_string()).unwrap();
+        conn.run_next_migration(status_checks_storage::MIGRATIONS)
+            .unwrap();
+        conn.batch_execute(&format!(
+            "INSERT INTO users (id, username, name, created_at) VALUES (1, 'root', 'Root', 0);
+             INSERT INTO projects (id, name, path, namespace, path_with_namespace, created_at, updated_at)
+                 VALUES (1, 'p', 'p', 'g', 'g/p', 0, 0);
+             INSERT INTO merge_requests (id, project_id, iid, title, description, source_branch, target_branch,
+                 sha, head_recorded_at, state, author_id, created_at, updated_at)
+                 VALUES (1, 1, 1, 't', '', 'f', 'main', '{head}', 0, 'opened', 1, 0, 0);
+             INSERT INTO external_status_checks (id, project_id, name, external_url, created_at, updated_at)
+                 VALUES (1, 1, 'c', 'https://c.example.com', 0, 0);
+             INSERT INTO status_check_responses (merge_request_id, external_status_check_id, sha, status, created_at)
+                 VALUES (1, 1, '{head}', 'failed', 1), (1, 1, '{head}', 'passed', 2);"
+        ))
+        .unwrap();
+    }
+    let store = open(&dir);
+    let newest = ports_of(&store)
+        .responses
+        .newest_responses(vec![(MergeRequestId(1), CommitSha::parse(&head).unwrap())])
+        .await
+        .unwrap();
+    assert_eq!(
+        newest.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![CheckStatus::Passed]
+    );
+    assert!(
+        run_migrations(&url(&dir)).unwrap().is_empty(),
+        "opening the store applied the second migration"
+    );
+}

@@ -51,9 +51,14 @@ fn insert_response(
 /// The newest response of each check about `sha` of one merge request. SQLite takes a bare column of a
 /// group from the row that holds the group's `MAX()`, so one pass over the covering index
 /// `status_check_responses_head` (in GROUP BY order: no sort, no visit of the table) answers it.
-const NEWEST_AT_HEAD: &str = "SELECT MAX(id), merge_request_id, external_status_check_id, sha, status, \
-     created_at, retried_at FROM status_check_responses WHERE merge_request_id = ? AND sha = ? \
-     GROUP BY external_status_check_id ORDER BY external_status_check_id";
+///
+/// The statement around its two parameters (merge request id, sha), joined by `?` in the query-plan test.
+const NEWEST_AT_HEAD: [&str; 3] = [
+    "SELECT MAX(id), merge_request_id, external_status_check_id, sha, status, created_at, retried_at \
+     FROM status_check_responses WHERE merge_request_id = ",
+    " AND sha = ",
+    " GROUP BY external_status_check_id ORDER BY external_status_check_id",
+];
 
 /// [`NEWEST_AT_HEAD`] as a diesel query with a static query id, so that each connection prepares it once
 /// (diesel re-prepares `sql_query` text on every call).
@@ -84,12 +89,12 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NewestAtHe
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
     ) -> QueryResult<()> {
-        let mut parts = NEWEST_AT_HEAD.split('?');
-        out.push_sql(parts.next().unwrap_or_default());
+        let [select, and_sha, group] = NEWEST_AT_HEAD;
+        out.push_sql(select);
         out.push_bind_param::<BigInt, _>(&self.merge_request)?;
-        out.push_sql(parts.next().unwrap_or_default());
+        out.push_sql(and_sha);
         out.push_bind_param::<Text, str>(self.sha)?;
-        out.push_sql(parts.next().unwrap_or_default());
+        out.push_sql(group);
         Ok(())
     }
 }
@@ -197,14 +202,15 @@ mod tests {
         let path = dir.path().join("plan.db").display().to_string();
         crate::run_migrations(&path).unwrap();
         let mut conn = SqliteConnection::establish(&path).unwrap();
-        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {NEWEST_AT_HEAD}"))
-            .bind::<diesel::sql_types::BigInt, _>(1_i64)
-            .bind::<Text, _>("a")
-            .load::<PlanStep>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|step| step.detail)
-            .collect();
+        let plan: Vec<String> =
+            diesel::sql_query(format!("EXPLAIN QUERY PLAN {}", NEWEST_AT_HEAD.join("?")))
+                .bind::<diesel::sql_types::BigInt, _>(1_i64)
+                .bind::<Text, _>("a")
+                .load::<PlanStep>(&mut conn)
+                .unwrap()
+                .into_iter()
+                .map(|step| step.detail)
+                .collect();
         assert_eq!(
             plan,
             vec![
