@@ -339,11 +339,39 @@ pub(crate) struct ResponseRow {
 
 impl ResponseRow {
     pub(crate) fn into_domain(self) -> Result<StatusCheckResponse, RepoError> {
+        let sha = commit_sha(&self.sha)?;
+        ResponseAtHeadRow {
+            id: self.id,
+            external_status_check_id: self.external_status_check_id,
+            status: self.status,
+            created_at: self.created_at,
+            retried_at: self.retried_at,
+        }
+        .into_domain(MergeRequestId(self.merge_request_id), sha)
+    }
+}
+
+/// A response read where its merge request and sha are known: the columns that are not.
+#[derive(Queryable, Debug, Clone)]
+pub(crate) struct ResponseAtHeadRow {
+    pub id: i64,
+    pub external_status_check_id: i64,
+    pub status: String,
+    pub created_at: i64,
+    pub retried_at: Option<i64>,
+}
+
+impl ResponseAtHeadRow {
+    pub(crate) fn into_domain(
+        self,
+        merge_request: MergeRequestId,
+        sha: CommitSha,
+    ) -> Result<StatusCheckResponse, RepoError> {
         Ok(StatusCheckResponse {
             id: ResponseId(self.id),
-            merge_request_id: MergeRequestId(self.merge_request_id),
+            merge_request_id: merge_request,
             external_status_check_id: StatusCheckId(self.external_status_check_id),
-            sha: commit_sha(&self.sha)?,
+            sha,
             status: CheckStatus::parse(&self.status)
                 .ok_or_else(|| corrupt("status", &self.status))?,
             created_at: from_millis(self.created_at)?,

@@ -116,18 +116,17 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Option<(MergeRequest, Vec<StatusCheckResponse>)>> {
         self.connections
             .read(move |conn| {
-                // One read transaction: a consistent snapshot of the merge request and its responses, and one
-                // WAL read lock instead of one per statement.
-                conn.transaction(|conn| {
-                    let row = mrs::table
-                        .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
-                        .select(MergeRequestRow::as_select())
-                        .first(conn)
-                        .optional()?;
-                    let Some(row) = row else { return Ok(None) };
-                    let newest = newest_at(conn, row.id, &row.sha)?;
-                    Ok(Some((row.into_domain()?, newest)))
-                })
+                // Two statements, no transaction around them (BEGIN and COMMIT cost as much as the reads).
+                // A push between them is harmless: the responses are those about the HEAD that was read.
+                let row = mrs::table
+                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
+                    .select(MergeRequestRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                let Some(row) = row else { return Ok(None) };
+                let mr = row.into_domain()?;
+                let newest = newest_at(conn, mr.id, &mr.sha)?;
+                Ok(Some((mr, newest)))
             })
             .await
     }

@@ -50,11 +50,12 @@ fn insert_response(
 
 /// The newest response of each check about `sha` of one merge request. SQLite takes a bare column of a
 /// group from the row that holds the group's `MAX()`, so one pass over the covering index
-/// `status_check_responses_head` (in GROUP BY order: no sort, no visit of the table) answers it.
+/// `status_check_responses_head` (in GROUP BY order: no sort, no visit of the table) answers it. The merge
+/// request and sha are not selected: the caller knows them (and each text column read costs SQLite a copy).
 ///
 /// The statement around its two parameters (merge request id, sha), joined by `?` in the query-plan test.
 const NEWEST_AT_HEAD: [&str; 3] = [
-    "SELECT MAX(id), merge_request_id, external_status_check_id, sha, status, created_at, retried_at \
+    "SELECT MAX(id), external_status_check_id, status, created_at, retried_at \
      FROM status_check_responses WHERE merge_request_id = ",
     " AND sha = ",
     " GROUP BY external_status_check_id ORDER BY external_status_check_id",
@@ -76,8 +77,6 @@ impl diesel::query_builder::Query for NewestAtHead<'_> {
     type SqlType = (
         BigInt,
         BigInt,
-        BigInt,
-        Text,
         Text,
         BigInt,
         diesel::sql_types::Nullable<BigInt>,
@@ -101,15 +100,20 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NewestAtHe
 
 impl RunQueryDsl<SqliteConnection> for NewestAtHead<'_> {}
 
+/// The newest response of each check about `sha` of `merge_request`.
 pub(crate) fn newest_at(
     conn: &mut SqliteConnection,
-    merge_request: i64,
-    sha: &str,
+    merge_request: MergeRequestId,
+    sha: &CommitSha,
 ) -> Result<Vec<StatusCheckResponse>, TxError> {
-    let rows: Vec<ResponseRow> = NewestAtHead { merge_request, sha }.load(conn)?;
+    let rows: Vec<ResponseAtHeadRow> = NewestAtHead {
+        merge_request: merge_request.0,
+        sha: sha.as_str(),
+    }
+    .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(ResponseRow::into_domain)
+        .map(|row| row.into_domain(merge_request, sha.clone()))
         .collect::<Result<_, _>>()?)
 }
 
@@ -167,7 +171,7 @@ impl ResponseRepository for Store {
         self.connections
             .read(move |conn| {
                 if let [(mr, sha)] = heads.as_slice() {
-                    return newest_at(conn, mr.0, sha.as_str());
+                    return newest_at(conn, *mr, sha);
                 }
                 let mut rows = Vec::new();
                 for chunk in heads.chunks(HEADS_PER_QUERY) {
