@@ -11,9 +11,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::future::Future;
 use std::io::IsTerminal;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll};
 use std::time::Instant;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
@@ -158,22 +161,66 @@ impl status_checks_notify::DeliveryObserver for Metrics {
     }
 }
 
-/// The route a request matched, passed from the inner route layer to the outer observer.
-#[derive(Clone)]
-struct Route(String);
+/// Inner layer (a `route_layer`): copies the route a request matched onto its response, for the outer
+/// observer (which runs outside the router, where the route is not known). Hand-written rather than
+/// `from_fn`, which boxes the inner service and the future on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct RememberRouteLayer;
 
-/// Inner layer (`route_layer`): remembers the matched route on the response.
-pub async fn remember_route(
-    matched: Option<MatchedPath>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = matched.map(|m| m.as_str().to_owned());
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(Route(route));
+impl<S> tower::Layer<S> for RememberRouteLayer {
+    type Service = RememberRoute<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RememberRoute(inner)
     }
-    response
+}
+
+/// The service of [`RememberRouteLayer`].
+#[derive(Debug, Clone)]
+pub struct RememberRoute<S>(S);
+
+impl<S> tower::Service<Request> for RememberRoute<S>
+where
+    S: tower::Service<Request, Response = Response>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RememberRouteFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        RememberRouteFuture {
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            inner: self.0.call(request),
+        }
+    }
+}
+
+/// The future of [`RememberRoute`].
+#[derive(Debug)]
+pub struct RememberRouteFuture<F> {
+    inner: F,
+    route: Option<MatchedPath>,
+}
+
+impl<F, E> Future for RememberRouteFuture<F>
+where
+    F: Future<Output = Result<Response, E>> + Unpin,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut response = std::task::ready!(Pin::new(&mut this.inner).poll(cx))?;
+        if let Some(route) = this.route.take() {
+            response.extensions_mut().insert(route);
+        }
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// Outer layer: a span per request with method, route, status and latency; request metrics.
@@ -189,8 +236,8 @@ pub async fn observe(
     let elapsed = started.elapsed();
     let route = response
         .extensions()
-        .get::<Route>()
-        .map_or_else(|| "unmatched".to_owned(), |r| r.0.clone());
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
     let status = response.status().as_u16();
     span.record("route", route.as_str());
     span.record("status", status);

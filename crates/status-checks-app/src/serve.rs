@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, ServiceExt as _};
 use serde_json::json;
 use status_checks_core::service::{Settings, StatusChecksService};
 use status_checks_http::{AppState, HttpSettings};
@@ -174,19 +174,21 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
             metrics: metrics.clone(),
             service: service.clone(),
         });
-    let limits = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(unavailable))
-        .load_shed()
-        .concurrency_limit(args.max_concurrent_requests as usize)
-        .timeout(args.request_timeout);
-    let app = status_checks_http::router(AppState::new(service.clone(), http))
+    // The limits and the observer wrap the whole router once: layered onto the router, axum would wrap (and
+    // clone, on every request) each route's service in each layer. Only the route label is per route.
+    let routes = status_checks_http::router(AppState::new(service.clone(), http))
         .merge(ops)
-        .route_layer(axum::middleware::from_fn(observability::remember_route))
-        .layer(limits)
+        .route_layer(observability::RememberRouteLayer);
+    let app = ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             observability::observe,
-        ));
+        ))
+        .layer(HandleErrorLayer::new(unavailable))
+        .load_shed()
+        .concurrency_limit(args.max_concurrent_requests as usize)
+        .timeout(args.request_timeout)
+        .service(routes);
 
     let sender = status_checks_notify::Sender::new(
         args.delivery_timeout,
@@ -211,11 +213,12 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let worker = tokio::spawn(worker.run(async move {
         let _ = worker_stop.wait_for(|stopped| *stopped).await;
     }));
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: draining in-flight requests");
-        let _ = stop_tx.send(true);
-    });
+    let server =
+        axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stop_tx.send(true);
+        });
     let grace = args.shutdown_timeout;
     let deadline = async move {
         let _ = stop_rx.wait_for(|stopped| *stopped).await;

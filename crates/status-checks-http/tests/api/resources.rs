@@ -19,9 +19,9 @@ async fn current_user_version_and_the_api_root() {
     assert!(is_gitlab_time(&me["created_at"]));
     let version = app.get("/api/v4/version", ROOT_TOKEN).await.expect(200);
     assert!(version["version"].is_string() && version["revision"].is_string());
-    app.call(Method::GET, "/api/v4/", None, None)
-        .await
-        .expect(200);
+    for root in ["/api/v4", "/api/v4/"] {
+        app.call(Method::GET, root, None, None).await.expect(200);
+    }
 }
 
 #[tokio::test]
