@@ -8,6 +8,7 @@
 
 mod admin;
 mod config;
+mod json_log;
 mod observability;
 mod platform;
 mod serve;

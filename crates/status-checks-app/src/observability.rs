@@ -2,6 +2,7 @@
 //! matched route (`/api/v4/projects/{id}/…`), never the raw URI with its query string or any header.
 
 use crate::config::LogFormat;
+use crate::json_log::JsonLines;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -20,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::JsonFields;
 
 /// Installs the global subscriber: level from `RUST_LOG` (default `info`), pretty on a terminal, else JSON.
 pub fn init_logging(format: Option<LogFormat>) {
@@ -37,9 +39,8 @@ pub fn init_logging(format: Option<LogFormat>) {
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines)
             .try_init(),
     };
 }
@@ -223,7 +224,8 @@ where
     }
 }
 
-/// Outer layer: a span per request with method, route, status and latency; request metrics.
+/// Outer layer: a span per request with its method, an event with route, status and latency; request
+/// metrics.
 pub async fn observe(
     State(metrics): State<Arc<Metrics>>,
     request: Request,
@@ -231,7 +233,10 @@ pub async fn observe(
 ) -> Response {
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
-    let span = tracing::info_span!("request", method = %method, route = tracing::field::Empty, status = tracing::field::Empty);
+    // The span carries only what is known before the answer; route, status and latency go on the event.
+    // (Recording them on the span afterwards made the JSON formatter re-parse and re-write the span's
+    // fields twice per request.)
+    let span = tracing::info_span!("request", method = %method);
     let response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let route = response
@@ -239,13 +244,11 @@ pub async fn observe(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
     let status = response.status().as_u16();
-    span.record("route", route.as_str());
-    span.record("status", status);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if status >= 500 {
-        tracing::warn!(parent: &span, latency_ms, "request failed");
+        tracing::warn!(parent: &span, route = %route, status, latency_ms, "request failed");
     } else {
-        tracing::info!(parent: &span, latency_ms, "request");
+        tracing::info!(parent: &span, route = %route, status, latency_ms, "request");
     }
     let labels = RequestLabels {
         method,
