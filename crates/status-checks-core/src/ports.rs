@@ -229,8 +229,9 @@ pub trait MergeRequestRepository: Send + Sync {
         project: ProjectId,
         iid: MergeRequestIid,
     ) -> RepoResult<Option<MergeRequest>>;
-    /// The merge request of the project with this iid and the newest response of each check about its
-    /// current HEAD: what a status read needs, in one consistent read.
+    /// The merge request of the project with this iid and the newest response (highest id) of each check
+    /// about its HEAD as read: what a status read needs. Responses stored after the merge request was read
+    /// may be included; a push in between is not (the responses are those about the HEAD returned).
     async fn find_merge_request_at_head(
         &self,
         project: ProjectId,

@@ -48,17 +48,18 @@ fn insert_response(
     })
 }
 
-/// The newest response of each check about `sha` of one merge request. SQLite takes a bare column of a
-/// group from the row that holds the group's `MAX()`, so one pass over the covering index
-/// `status_check_responses_head` (in GROUP BY order: no sort, no visit of the table) answers it. The merge
-/// request and sha are not selected: the caller knows them (and each text column read costs SQLite a copy).
+/// The responses about `sha` of one merge request, by check and then id, from the covering index
+/// `status_check_responses_head` alone (in index order: no sort, no visit of the table). The newest of each
+/// check is the last of its run, kept in Rust: a plain scan costs SQLite a third of what `MAX()` with `GROUP BY`
+/// did per row (callgrind), and a check rarely answers more than once or twice about one HEAD. The merge request
+/// and sha are not selected: the caller knows them (and each text column read costs SQLite a copy).
 ///
 /// The statement around its two parameters (merge request id, sha), joined by `?` in the query-plan test.
 const NEWEST_AT_HEAD: [&str; 3] = [
-    "SELECT MAX(id), external_status_check_id, status, created_at, retried_at \
+    "SELECT id, external_status_check_id, status, created_at, retried_at \
      FROM status_check_responses WHERE merge_request_id = ",
     " AND sha = ",
-    " GROUP BY external_status_check_id ORDER BY external_status_check_id",
+    " ORDER BY external_status_check_id, id",
 ];
 
 /// [`NEWEST_AT_HEAD`] as a diesel query with a static query id, so that each connection prepares it once
@@ -100,7 +101,7 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for NewestAtHe
 
 impl RunQueryDsl<SqliteConnection> for NewestAtHead<'_> {}
 
-/// The newest response of each check about `sha` of `merge_request`.
+/// The newest response (highest id) of each check about `sha` of `merge_request`, ordered by check.
 pub(crate) fn newest_at(
     conn: &mut SqliteConnection,
     merge_request: MergeRequestId,
@@ -111,7 +112,16 @@ pub(crate) fn newest_at(
         sha: sha.as_str(),
     }
     .load(conn)?;
-    Ok(rows
+    let mut newest: Vec<ResponseAtHeadRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match newest.last_mut() {
+            Some(last) if last.external_status_check_id == row.external_status_check_id => {
+                *last = row
+            }
+            _ => newest.push(row),
+        }
+    }
+    Ok(newest
         .into_iter()
         .map(|row| row.into_domain(merge_request, sha.clone()))
         .collect::<Result<_, _>>()?)
