@@ -3,10 +3,18 @@
 
 use crate::request::Origin;
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use status_checks_core::Page;
+
+// Names made once (a `&str` name is parsed and validated on every insert).
+const X_PAGE: HeaderName = HeaderName::from_static("x-page");
+const X_PER_PAGE: HeaderName = HeaderName::from_static("x-per-page");
+const X_TOTAL: HeaderName = HeaderName::from_static("x-total");
+const X_TOTAL_PAGES: HeaderName = HeaderName::from_static("x-total-pages");
+const X_NEXT_PAGE: HeaderName = HeaderName::from_static("x-next-page");
+const X_PREV_PAGE: HeaderName = HeaderName::from_static("x-prev-page");
 
 /// `scheme://host/path?` and the request's own query without `page`, `per_page` and tokens (then `&`): the
 /// start of every link of a page.
@@ -53,12 +61,12 @@ pub fn headers<T>(origin: &Origin, page: &Page<T>) -> HeaderMap {
     let per_page = page.request.per_page();
     let mut headers = HeaderMap::with_capacity(8);
     let number = |n: Option<u64>| n.map_or(HeaderValue::from_static(""), HeaderValue::from);
-    headers.insert("x-page", HeaderValue::from(page.request.page()));
-    headers.insert("x-per-page", HeaderValue::from(per_page));
-    headers.insert("x-total", HeaderValue::from(page.total));
-    headers.insert("x-total-pages", HeaderValue::from(page.total_pages()));
-    headers.insert("x-next-page", number(page.next_page()));
-    headers.insert("x-prev-page", number(page.prev_page()));
+    headers.insert(X_PAGE, HeaderValue::from(page.request.page()));
+    headers.insert(X_PER_PAGE, HeaderValue::from(per_page));
+    headers.insert(X_TOTAL, HeaderValue::from(page.total));
+    headers.insert(X_TOTAL_PAGES, HeaderValue::from(page.total_pages()));
+    headers.insert(X_NEXT_PAGE, number(page.next_page()));
+    headers.insert(X_PREV_PAGE, number(page.prev_page()));
     let prefix = link_prefix(origin);
     let mut links = String::with_capacity(4 * (prefix.len() + 48));
     if let Some(prev) = page.prev_page() {

@@ -11,7 +11,7 @@ use crate::params::Params;
 use axum::body::Body;
 use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderName, Method, header};
 use serde_json::Value;
 use status_checks_core::{Actor, DomainError, PageRequest, ParamErrors, TokenId};
 
@@ -43,17 +43,17 @@ pub struct Origin {
 
 impl Origin {
     fn of(parts: &Parts) -> Origin {
-        let header = |name: &str| {
+        let header = |name: &HeaderName| {
             parts
                 .headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let scheme = header("x-forwarded-proto")
+        let scheme = header(&X_FORWARDED_PROTO)
             .filter(|p| p == "http" || p == "https")
             .unwrap_or_else(|| "http".into());
-        let host = header("host")
+        let host = header(&header::HOST)
             .or_else(|| parts.uri.authority().map(|a| a.to_string()))
             .unwrap_or_else(|| "localhost".into());
         // Inside a nested router the URI has lost its prefix; the original one has it.
@@ -80,17 +80,21 @@ impl Call {
     }
 }
 
+// Names made once (a `&str` name is parsed on every lookup).
+const PRIVATE_TOKEN: HeaderName = HeaderName::from_static("private-token");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 /// The token a request carries, in GitLab's order of precedence.
 pub(crate) fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    let header = |name| {
+    let header = |name: &HeaderName| {
         headers
             .get(name)
             .map(|v| v.to_str().map(str::trim).unwrap_or_default().to_owned())
     };
-    if let Some(token) = header("private-token") {
+    if let Some(token) = header(&PRIVATE_TOKEN) {
         return Some(token);
     }
-    if let Some(auth) = header(header::AUTHORIZATION.as_str()) {
+    if let Some(auth) = header(&header::AUTHORIZATION) {
         let mut words = auth.splitn(2, ' ');
         if words
             .next()
