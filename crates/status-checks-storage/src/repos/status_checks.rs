@@ -1,6 +1,6 @@
 //! `StatusCheckRepository`: a check with its protected branches costs two queries for any number of checks.
 
-use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
+use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
@@ -127,23 +127,16 @@ impl StatusCheckRepository for Store {
         project: ProjectId,
         request: PageRequest,
     ) -> RepoResult<Page<ExternalStatusCheck>> {
-        self.connections
-            .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
-                let total: i64 = checks::table
-                    .filter(checks::project_id.eq(project.0))
-                    .count()
-                    .get_result(conn)?;
-                let rows = checks::table
-                    .filter(checks::project_id.eq(project.0))
-                    .order(checks::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(CheckRow::as_select())
-                    .load(conn)?;
-                Ok(page(with_branches(conn, rows)?, total, request))
-            })
-            .await
+        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements, one
+        // of them (branches by a list of ids) prepared anew each time: 60 % of its instructions (callgrind).
+        let all = self.all_checks(project).await?;
+        let skip = usize::try_from(request.offset()).unwrap_or(usize::MAX);
+        let take = usize::try_from(request.limit()).unwrap_or(usize::MAX);
+        Ok(Page {
+            items: all.iter().skip(skip).take(take).cloned().collect(),
+            total: all.len() as u64,
+            request,
+        })
     }
 
     async fn all_checks(
