@@ -16,7 +16,7 @@
 //! | 422 | `{"message": ["Name has already been taken"]}` or `{"message": "External status check must be failed"}` |
 //! | 500 | `{"message": "500 Internal Server Error"}` — the cause is logged, never sent |
 
-use axum::Json;
+use crate::views::json_response;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -52,7 +52,7 @@ impl From<ParamErrors> for ApiError {
 }
 
 fn body(status: StatusCode, value: Value) -> Response {
-    (status, Json(value)).into_response()
+    json_response(status, &value)
 }
 
 fn message(status: StatusCode, text: &str) -> Response {

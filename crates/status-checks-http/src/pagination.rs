@@ -2,8 +2,8 @@
 //! `X-Prev-Page` (empty when none) and an absolute `Link` with `next`, `prev`, `first` and `last`.
 
 use crate::request::Origin;
-use axum::Json;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use crate::views::json_response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use status_checks_core::Page;
@@ -92,7 +92,7 @@ pub fn respond<T, V: Serialize>(
 ) -> Response {
     let headers = headers(origin, &page);
     let body: Vec<V> = page.items.into_iter().map(view).collect();
-    (headers, Json(body)).into_response()
+    (headers, json_response(StatusCode::OK, &body)).into_response()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ pub(crate) mod status_checks;
 pub(crate) mod users;
 
 use crate::error::ApiError;
-use axum::Json;
+use crate::views::json_response;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -45,12 +45,12 @@ impl Segments {
 
 /// 200 with a JSON body.
 pub(crate) fn ok(body: impl Serialize) -> Response {
-    Json(body).into_response()
+    json_response(StatusCode::OK, &body)
 }
 
 /// 201 with a JSON body.
 pub(crate) fn created(body: impl Serialize) -> Response {
-    (StatusCode::CREATED, Json(body)).into_response()
+    json_response(StatusCode::CREATED, &body)
 }
 
 /// 204 with no body.
@@ -60,11 +60,7 @@ pub(crate) fn no_content() -> Response {
 
 /// 202 `{"message":"202 Accepted"}`.
 pub(crate) fn accepted() -> Response {
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({ "message": "202 Accepted" })),
-    )
-        .into_response()
+    json_response(StatusCode::ACCEPTED, &json!({ "message": "202 Accepted" }))
 }
 
 /// A handler's result.
