@@ -111,22 +111,11 @@ fn rules(c: &mut Criterion) {
     }
 
     let many = checks(100);
-    let mr = MergeRequest {
+    let mr = MergeRequestHead {
         id: MergeRequestId(1),
-        iid: MergeRequestIid(1),
-        project_id: ProjectId(1),
-        title: "t".into(),
-        description: String::new(),
-        source_branch: "f".into(),
         target_branch: "release/1.0".into(),
         sha: head.clone(),
         head_recorded_at: at(0),
-        state: MergeRequestState::Opened,
-        author_id: UserId(1),
-        created_at: at(0),
-        updated_at: at(0),
-        merged_at: None,
-        closed_at: None,
     };
     let newest: Vec<StatusCheckResponse> = history(100)
         .into_iter()

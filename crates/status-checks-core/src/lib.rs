@@ -54,7 +54,9 @@ pub use access::AccessLevel;
 pub use branch::{BranchPattern, ProtectedBranch};
 pub use error::{DomainError, ParamErrors, RepoError};
 pub use ids::*;
-pub use merge_request::{CommitSha, DetailedMergeStatus, MergeRequest, MergeRequestState};
+pub use merge_request::{
+    CommitSha, DetailedMergeStatus, MergeRequest, MergeRequestHead, MergeRequestState,
+};
 pub use pagination::{Page, PageRequest};
 pub use policy::Actor;
 pub use response::CheckStatus;

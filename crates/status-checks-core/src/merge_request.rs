@@ -51,6 +51,20 @@ impl fmt::Display for CommitSha {
     }
 }
 
+/// What a status read needs of a merge request: its HEAD, the branch it targets and when the HEAD was
+/// recorded. E5 reads this instead of the whole merge request: a description can be long, and E5 is polled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRequestHead {
+    /// Global id.
+    pub id: MergeRequestId,
+    /// The branch merged into: the one status checks are scoped by.
+    pub target_branch: String,
+    /// The HEAD commit of the source branch.
+    pub sha: CommitSha,
+    /// When the current HEAD was recorded: the start of the pending timeout.
+    pub head_recorded_at: Timestamp,
+}
+
 /// A merge request's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,6 +131,18 @@ pub struct MergeRequest {
     pub merged_at: Option<Timestamp>,
     /// When it was last closed.
     pub closed_at: Option<Timestamp>,
+}
+
+impl MergeRequest {
+    /// Its HEAD, as a status read needs it.
+    pub fn head(&self) -> MergeRequestHead {
+        MergeRequestHead {
+            id: self.id,
+            target_branch: self.target_branch.clone(),
+            sha: self.sha.clone(),
+            head_recorded_at: self.head_recorded_at,
+        }
+    }
 }
 
 /// GitLab's `detailed_merge_status`, restricted to what this service decides.

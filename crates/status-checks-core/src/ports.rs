@@ -16,7 +16,8 @@ use crate::error::RepoError;
 use crate::ids::*;
 use crate::member::Member;
 use crate::merge_request::{
-    CommitSha, MergeRequest, MergeRequestChanges, MergeRequestState, NewMergeRequest,
+    CommitSha, MergeRequest, MergeRequestChanges, MergeRequestHead, MergeRequestState,
+    NewMergeRequest,
 };
 use crate::pagination::{Page, PageRequest};
 use crate::project::{NewProject, Project, ProjectRef, ProjectUpdate};
@@ -237,6 +238,12 @@ pub trait MergeRequestRepository: Send + Sync {
         project: ProjectId,
         iid: MergeRequestIid,
     ) -> RepoResult<Option<(MergeRequest, Vec<StatusCheckResponse>)>>;
+    /// [`Self::find_merge_request_at_head`] with only the merge request's HEAD: what E5 needs.
+    async fn find_merge_request_head(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<(MergeRequestHead, Vec<StatusCheckResponse>)>>;
     /// A project's merge requests by id ascending, optionally in one state.
     async fn list_merge_requests(
         &self,

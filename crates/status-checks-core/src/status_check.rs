@@ -301,7 +301,7 @@ pub struct StatusCheckUpdateInput {
 /// those of `mr` and of each check are considered, with the rule of [`crate::response::status_at_head`].
 pub fn applicable_statuses<'c>(
     checks: &'c [ExternalStatusCheck],
-    mr: &crate::MergeRequest,
+    mr: &crate::MergeRequestHead,
     responses: &[crate::response::StatusCheckResponse],
     now: Timestamp,
     timeout: std::time::Duration,
@@ -547,22 +547,11 @@ mod tests {
                     ..check_with(if scoped { &["other"] } else { &[] })
                 })
                 .collect();
-            let mr = crate::MergeRequest {
+            let mr = crate::MergeRequestHead {
                 id: MergeRequestId(2),
-                iid: crate::MergeRequestIid(2),
-                project_id: ProjectId(1),
-                title: String::new(),
-                description: String::new(),
-                source_branch: "feature".into(),
                 target_branch: "main".into(),
                 sha: head.clone(),
                 head_recorded_at: t0,
-                state: crate::merge_request::MergeRequestState::Opened,
-                author_id: crate::UserId(1),
-                created_at: t0,
-                updated_at: t0,
-                merged_at: None,
-                closed_at: None,
             };
             let now = t0 + chrono::TimeDelta::seconds(30);
             let timeout = std::time::Duration::from_secs(20);

@@ -10,7 +10,9 @@ use diesel::sqlite::Sqlite;
 use status_checks_core::branch::{BranchPattern, ProtectedBranch};
 use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
 use status_checks_core::member::Member;
-use status_checks_core::merge_request::{CommitSha, MergeRequest, MergeRequestState};
+use status_checks_core::merge_request::{
+    CommitSha, MergeRequest, MergeRequestHead, MergeRequestState,
+};
 use status_checks_core::project::Project;
 use status_checks_core::response::{CheckStatus, StatusCheckResponse};
 use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
@@ -253,6 +255,27 @@ impl MergeRequestRow {
             updated_at: from_millis(self.updated_at)?,
             merged_at: from_millis_opt(self.merged_at)?,
             closed_at: from_millis_opt(self.closed_at)?,
+        })
+    }
+}
+
+/// The columns of a merge request that a status read needs.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = merge_requests, check_for_backend(Sqlite))]
+pub(crate) struct MergeRequestHeadRow {
+    pub id: i64,
+    pub target_branch: String,
+    pub sha: String,
+    pub head_recorded_at: i64,
+}
+
+impl MergeRequestHeadRow {
+    pub(crate) fn into_domain(self) -> Result<MergeRequestHead, RepoError> {
+        Ok(MergeRequestHead {
+            id: MergeRequestId(self.id),
+            target_branch: self.target_branch,
+            sha: commit_sha(&self.sha)?,
+            head_recorded_at: from_millis(self.head_recorded_at)?,
         })
     }
 }

@@ -124,7 +124,7 @@ impl StatusChecksService {
     ) -> DetailedMergeStatus {
         let statuses = status_check::applicable_statuses(
             checks,
-            mr,
+            &mr.head(),
             responses,
             now,
             self.settings.pending_timeout,

@@ -181,6 +181,22 @@ impl StatusChecksService {
             .ok_or(DomainError::NotFound(Resource::MergeRequest))
     }
 
+    /// The merge request's HEAD with the newest responses about it, or 404.
+    pub(crate) async fn merge_request_head(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> DomainResult<(
+        crate::MergeRequestHead,
+        Vec<crate::response::StatusCheckResponse>,
+    )> {
+        self.ports
+            .merge_requests
+            .find_merge_request_head(project, iid)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::MergeRequest))
+    }
+
     /// The merge request of the project with this iid, or 404.
     pub(crate) async fn merge_request(
         &self,

@@ -299,7 +299,7 @@ impl StatusChecksService {
         iid: MergeRequestIid,
     ) -> DomainResult<Vec<MergeRequestStatusCheck>> {
         let access = self.visible_project(actor, reference).await?;
-        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
+        let (head, responses) = self.merge_request_head(access.project.id, iid).await?;
         Self::authorize(actor, &access, ProjectAction::ReadStatusChecks)?;
         let checks = self
             .ports
@@ -309,7 +309,7 @@ impl StatusChecksService {
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
         let statuses = status_check::applicable_statuses(
             &checks,
-            &mr,
+            &head,
             &responses,
             self.now(),
             self.settings.pending_timeout,

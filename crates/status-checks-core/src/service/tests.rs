@@ -236,6 +236,10 @@ impl Mocks {
             self.mrs
                 .expect_find_merge_request()
                 .returning(move |_, _| Ok(Some(found.clone())));
+            let (head, newest) = (mr.head(), rows.clone());
+            self.mrs
+                .expect_find_merge_request_head()
+                .returning(move |_, _| Ok(Some((head.clone(), newest.clone()))));
             self.mrs
                 .expect_find_merge_request_at_head()
                 .returning(move |_, _| Ok(Some((mr.clone(), rows.clone()))));

@@ -1242,6 +1242,27 @@ pub async fn newest_responses_per_head(ports: &Ports) {
         ok(
             ports
                 .merge_requests
+                .find_merge_request_head(p.id, a.iid)
+                .await,
+            "head"
+        ),
+        Some((a.head(), vec![r2.clone()])),
+        "the HEAD alone, with the same responses"
+    );
+    assert_eq!(
+        ok(
+            ports
+                .merge_requests
+                .find_merge_request_head(p.id, MergeRequestIid(99))
+                .await,
+            "unknown head"
+        ),
+        None
+    );
+    assert_eq!(
+        ok(
+            ports
+                .merge_requests
                 .find_merge_request_at_head(p.id, MergeRequestIid(99))
                 .await,
             "unknown"

@@ -12,7 +12,7 @@ use diesel::dsl::max;
 use diesel::prelude::*;
 use status_checks_core::delivery::DeliveryDraft;
 use status_checks_core::merge_request::{
-    MergeRequest, MergeRequestChanges, MergeRequestState, NewMergeRequest,
+    MergeRequest, MergeRequestChanges, MergeRequestHead, MergeRequestState, NewMergeRequest,
 };
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{MergeRequestRepository, RepoResult};
@@ -127,6 +127,27 @@ impl MergeRequestRepository for Store {
                 let mr = row.into_domain()?;
                 let newest = newest_at(conn, mr.id, &mr.sha)?;
                 Ok(Some((mr, newest)))
+            })
+            .await
+    }
+
+    async fn find_merge_request_head(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<(MergeRequestHead, Vec<StatusCheckResponse>)>> {
+        self.connections
+            .read(move |conn| {
+                // Four columns, not the whole row: a description can run to many pages of the database.
+                let row = mrs::table
+                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
+                    .select(MergeRequestHeadRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                let Some(row) = row else { return Ok(None) };
+                let head = row.into_domain()?;
+                let newest = newest_at(conn, head.id, &head.sha)?;
+                Ok(Some((head, newest)))
             })
             .await
     }
