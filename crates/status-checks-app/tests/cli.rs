@@ -108,7 +108,7 @@ fn offline_administration_on_a_fresh_database() {
     let migrated = run(&["migrate", "--database-url", &db], &[]);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
     // A fresh database gets every migration: the schema and the covering index of responses.
-    assert_eq!(stdout(&migrated).trim(), "applied 2 migration(s)");
+    assert_eq!(stdout(&migrated).trim(), "applied 3 migration(s)");
     assert_eq!(
         stdout(&run(&["migrate"], &[("STATUS_CHECKS_DATABASE_URL", &db)])).trim(),
         "applied 0 migration(s)"

@@ -259,9 +259,8 @@ impl MergeRequestRow {
     }
 }
 
-/// The columns of a merge request that a status read needs.
-#[derive(Queryable, Selectable, Debug, Clone)]
-#[diesel(table_name = merge_requests, check_for_backend(Sqlite))]
+/// The columns of a merge request that a status read needs, in this order.
+#[derive(Queryable, Debug, Clone)]
 pub(crate) struct MergeRequestHeadRow {
     pub id: i64,
     pub target_branch: String,
