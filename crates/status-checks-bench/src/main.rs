@@ -76,6 +76,10 @@ enum Command {
         /// Connections.
         #[arg(long, default_value_t = 64)]
         connections: u32,
+        /// Rounds: every row is measured once per round, rounds one after the other on fresh copies of the
+        /// seeded databases, and the table shows each row's median round.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        rounds: u32,
         /// Merge requests of the large database.
         #[arg(long, default_value_t = 100_000)]
         large_merge_requests: u32,
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
                 out,
                 seconds,
                 connections,
+                rounds,
                 large_merge_requests,
                 large_responses,
             } => {
@@ -127,6 +132,7 @@ fn main() -> ExitCode {
                     out,
                     seconds,
                     connections,
+                    rounds,
                     large_merge_requests,
                     large_responses,
                 })

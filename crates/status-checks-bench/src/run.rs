@@ -12,6 +12,7 @@ pub struct Plan {
     pub out: String,
     pub seconds: u32,
     pub connections: u32,
+    pub rounds: u32,
     pub large_merge_requests: u32,
     pub large_responses: u32,
 }
@@ -210,32 +211,82 @@ async fn seed(url: &str, merge_requests: u32, responses: u32) -> Result<Duration
     Ok(started.elapsed())
 }
 
-/// The whole run.
-pub async fn run(plan: Plan) -> Result<(), String> {
+/// Copies a seeded database (and its write-ahead log, if one is left) to `to`, replacing what is there.
+fn fresh_copy(from: &Path, to: &Path) -> Result<(), String> {
+    for suffix in ["", "-wal", "-shm"] {
+        let target = PathBuf::from(format!("{}{suffix}", to.display()));
+        let _ = std::fs::remove_file(&target);
+        let source = PathBuf::from(format!("{}{suffix}", from.display()));
+        if suffix != "-shm" && source.exists() {
+            std::fs::copy(&source, &target)
+                .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The round whose requests/s is the median of a row's rounds (the lower middle one for an even count), with
+/// the highest peak RSS of any round.
+fn median(what: &str, mut rounds: Vec<Row>) -> Row {
+    rounds.sort_by(|a, b| a.measure.rps.total_cmp(&b.measure.rps));
+    let peak = rounds.iter().map(|r| r.rss_mib).fold(0.0, f64::max);
+    let middle = (rounds.len().max(1) - 1) / 2;
+    let measure = rounds
+        .into_iter()
+        .nth(middle)
+        .map(|r| r.measure)
+        .unwrap_or_default();
+    Row {
+        what: what.to_owned(),
+        measure,
+        rss_mib: peak,
+    }
+}
+
+/// One round: the three ceilings, then the service on each database, every row once.
+fn round(
+    plan: &Plan,
+    dir: &Path,
+    small_db: &Path,
+    large_db: &Path,
+) -> Result<(Vec<Row>, Vec<(&'static str, Duration)>), String> {
     let app = bin("status-checks")?;
     let me = bin("status-checks-bench")?;
-    let dir = std::env::temp_dir().join(format!("status-checks-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let small_db = dir.join("small.db");
-    let large_db = dir.join("large.db");
-    eprintln!("seeding the small database (1 000 merge requests, 10 000 responses)…");
-    let small_seed = seed(&format!("sqlite://{}", small_db.display()), 1000, 10_000).await?;
-    eprintln!(
-        "seeding the large database ({} merge requests, {} responses)…",
-        plan.large_merge_requests, plan.large_responses
-    );
-    let large_seed = seed(
-        &format!("sqlite://{}", large_db.display()),
-        plan.large_merge_requests,
-        plan.large_responses,
-    )
-    .await?;
-
     let mut rows: Vec<Row> = Vec::new();
+    for (mode, method, path, label) in [
+        ("json", "GET", "/ceiling", "(a) bare JSON handler"),
+        (
+            "select",
+            "GET",
+            "/ceiling?iid={iid}",
+            "(b) one indexed SELECT",
+        ),
+        (
+            "insert",
+            "POST",
+            "/ceiling?iid={iid}&check={check}",
+            "(c) one INSERT transaction",
+        ),
+    ] {
+        let mut command = Command::new(&me);
+        command
+            .args(["ceiling", "--mode", mode, "--database-url"])
+            .arg(format!("sqlite://{}", small_db.display()));
+        let (server, _) = Server::start(command)?;
+        let file = script(dir, mode, method, path, None, 1000)?;
+        eprintln!("measuring ceiling {label}…");
+        let measure = wrk(plan, &format!("http://{}", server.address), &file)?;
+        rows.push(Row {
+            what: label.to_owned(),
+            measure,
+            rss_mib: server.peak_rss_mib(),
+        });
+        server.stop();
+    }
     let mut startups = Vec::new();
     for (variant, db, mrs) in [
-        ("small", &small_db, 1000),
-        ("large", &large_db, plan.large_merge_requests),
+        ("small", small_db, 1000),
+        ("large", large_db, plan.large_merge_requests),
     ] {
         let mut command = Command::new(&app);
         command
@@ -279,7 +330,7 @@ pub async fn run(plan: Plan) -> Result<(), String> {
         ];
         for (name, method, path, body) in endpoints {
             let file = script(
-                &dir,
+                dir,
                 &format!(
                     "{variant}-{}",
                     name.split_whitespace().next().unwrap_or("x")
@@ -290,7 +341,7 @@ pub async fn run(plan: Plan) -> Result<(), String> {
                 mrs,
             )?;
             eprintln!("measuring {name} on the {variant} database…");
-            let measure = wrk(&plan, &base, &file)?;
+            let measure = wrk(plan, &base, &file)?;
             rows.push(Row {
                 what: format!("{name} ({variant})"),
                 measure,
@@ -299,38 +350,60 @@ pub async fn run(plan: Plan) -> Result<(), String> {
         }
         server.stop();
     }
+    Ok((rows, startups))
+}
 
-    let mut ceilings = Vec::new();
-    for (mode, method, path, label) in [
-        ("json", "GET", "/ceiling", "(a) bare JSON handler"),
-        (
-            "select",
-            "GET",
-            "/ceiling?iid={iid}",
-            "(b) one indexed SELECT",
-        ),
-        (
-            "insert",
-            "POST",
-            "/ceiling?iid={iid}&check={check}",
-            "(c) one INSERT transaction",
-        ),
-    ] {
-        let mut command = Command::new(&me);
-        command
-            .args(["ceiling", "--mode", mode, "--database-url"])
-            .arg(format!("sqlite://{}", small_db.display()));
-        let (server, _) = Server::start(command)?;
-        let file = script(&dir, mode, method, path, None, 1000)?;
-        eprintln!("measuring ceiling {label}…");
-        let measure = wrk(&plan, &format!("http://{}", server.address), &file)?;
-        ceilings.push(Row {
-            what: label.to_owned(),
-            measure,
-            rss_mib: server.peak_rss_mib(),
-        });
-        server.stop();
+/// The whole run.
+pub async fn run(plan: Plan) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("status-checks-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (small_seeded, large_seeded) = (dir.join("small-seeded.db"), dir.join("large-seeded.db"));
+    let (small_db, large_db) = (dir.join("small.db"), dir.join("large.db"));
+    eprintln!("seeding the small database (1 000 merge requests, 10 000 responses)…");
+    let small_seed = seed(
+        &format!("sqlite://{}", small_seeded.display()),
+        1000,
+        10_000,
+    )
+    .await?;
+    eprintln!(
+        "seeding the large database ({} merge requests, {} responses)…",
+        plan.large_merge_requests, plan.large_responses
+    );
+    let large_seed = seed(
+        &format!("sqlite://{}", large_seeded.display()),
+        plan.large_merge_requests,
+        plan.large_responses,
+    )
+    .await?;
+
+    // Rows by name, one measurement per round. Every round starts from the seeded databases: E6 and the
+    // INSERT ceiling add rows that would make later rounds read more.
+    let mut measured: Vec<(String, Vec<Row>)> = Vec::new();
+    let mut startups: Vec<(&'static str, Duration)> = Vec::new();
+    for n in 1..=plan.rounds {
+        eprintln!("round {n} of {}", plan.rounds);
+        fresh_copy(&small_seeded, &small_db)?;
+        fresh_copy(&large_seeded, &large_db)?;
+        let (rows, round_startups) = round(&plan, &dir, &small_db, &large_db)?;
+        for row in rows {
+            match measured.iter_mut().find(|(what, _)| *what == row.what) {
+                Some((_, rounds)) => rounds.push(row),
+                None => measured.push((row.what.clone(), vec![row])),
+            }
+        }
+        // The slowest start-up of any round, per database.
+        for (variant, startup) in round_startups {
+            match startups.iter_mut().find(|(v, _)| *v == variant) {
+                Some((_, slowest)) => *slowest = (*slowest).max(startup),
+                None => startups.push((variant, startup)),
+            }
+        }
     }
+    let (ceilings, rows): (Vec<Row>, Vec<Row>) = measured
+        .into_iter()
+        .map(|(what, rounds)| median(&what, rounds))
+        .partition(|row| row.what.starts_with('('));
 
     let table = render(&plan, &rows, &ceilings, &startups, small_seed, large_seed);
     println!("{table}");
@@ -397,8 +470,10 @@ fn render(
     );
     let _ = writeln!(
         out,
-        "wrk, {} connections, 2 threads, {} s per row; server and load generator share the machine.\n",
-        plan.connections, plan.seconds
+        "wrk, {} connections, 2 threads, {} s per measurement; every row measured in each of {} rounds (ceilings \
+         first, then the service), the median round shown, peak RSS the highest of any round; server and \
+         load generator share the machine.\n",
+        plan.connections, plan.seconds, plan.rounds
     );
     let _ = writeln!(
         out,
@@ -462,7 +537,7 @@ fn render(
     for (variant, startup) in startups {
         let _ = writeln!(
             out,
-            "Start-up to ready on the {variant} database: {} ms.",
+            "Start-up to ready on the {variant} database: {} ms (slowest round).",
             startup.as_millis()
         );
     }
