@@ -243,13 +243,17 @@ fn median(what: &str, mut rounds: Vec<Row>) -> Row {
     }
 }
 
+/// How long the service took to be ready on a database.
+type Startup = (&'static str, Duration);
+
 /// One round: the three ceilings, then the service on each database, every row once.
 fn round(
     plan: &Plan,
     dir: &Path,
+    ceiling_db: &Path,
     small_db: &Path,
     large_db: &Path,
-) -> Result<(Vec<Row>, Vec<(&'static str, Duration)>), String> {
+) -> Result<(Vec<Row>, Vec<Startup>), String> {
     let app = bin("status-checks")?;
     let me = bin("status-checks-bench")?;
     let mut rows: Vec<Row> = Vec::new();
@@ -271,7 +275,7 @@ fn round(
         let mut command = Command::new(&me);
         command
             .args(["ceiling", "--mode", mode, "--database-url"])
-            .arg(format!("sqlite://{}", small_db.display()));
+            .arg(format!("sqlite://{}", ceiling_db.display()));
         let (server, _) = Server::start(command)?;
         let file = script(dir, mode, method, path, None, 1000)?;
         eprintln!("measuring ceiling {label}…");
@@ -359,6 +363,8 @@ pub async fn run(plan: Plan) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let (small_seeded, large_seeded) = (dir.join("small-seeded.db"), dir.join("large-seeded.db"));
     let (small_db, large_db) = (dir.join("small.db"), dir.join("large.db"));
+    // The ceilings get their own copy: the INSERT ceiling adds responses that E5 would then read.
+    let ceiling_db = dir.join("ceiling.db");
     eprintln!("seeding the small database (1 000 merge requests, 10 000 responses)…");
     let small_seed = seed(
         &format!("sqlite://{}", small_seeded.display()),
@@ -378,14 +384,15 @@ pub async fn run(plan: Plan) -> Result<(), String> {
     .await?;
 
     // Rows by name, one measurement per round. Every round starts from the seeded databases: E6 and the
-    // INSERT ceiling add rows that would make later rounds read more.
+    // INSERT ceiling add responses that later reads would scan.
     let mut measured: Vec<(String, Vec<Row>)> = Vec::new();
-    let mut startups: Vec<(&'static str, Duration)> = Vec::new();
+    let mut startups: Vec<Startup> = Vec::new();
     for n in 1..=plan.rounds {
         eprintln!("round {n} of {}", plan.rounds);
+        fresh_copy(&small_seeded, &ceiling_db)?;
         fresh_copy(&small_seeded, &small_db)?;
         fresh_copy(&large_seeded, &large_db)?;
-        let (rows, round_startups) = round(&plan, &dir, &small_db, &large_db)?;
+        let (rows, round_startups) = round(&plan, &dir, &ceiling_db, &small_db, &large_db)?;
         for row in rows {
             match measured.iter_mut().find(|(what, _)| *what == row.what) {
                 Some((_, rounds)) => rounds.push(row),
