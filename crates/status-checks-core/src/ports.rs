@@ -275,7 +275,7 @@ pub trait ResponseRepository: Send + Sync {
         deliveries: Vec<DeliveryDraft>,
     ) -> RepoResult<StatusCheckResponse>;
     /// For each `(merge request, sha)`, the newest response (highest id) of each check about that sha: at
-    /// most one row per (merge request, check), in one query however many checks or responses exist.
+    /// most one row per (merge request, check), in one read however many checks or responses exist.
     async fn newest_responses(
         &self,
         heads: Vec<(MergeRequestId, CommitSha)>,

@@ -347,32 +347,6 @@ impl CheckRow {
     }
 }
 
-#[derive(Queryable, Selectable, QueryableByName, Debug, Clone)]
-#[diesel(table_name = status_check_responses, check_for_backend(Sqlite))]
-pub(crate) struct ResponseRow {
-    pub id: i64,
-    pub merge_request_id: i64,
-    pub external_status_check_id: i64,
-    pub sha: String,
-    pub status: String,
-    pub created_at: i64,
-    pub retried_at: Option<i64>,
-}
-
-impl ResponseRow {
-    pub(crate) fn into_domain(self) -> Result<StatusCheckResponse, RepoError> {
-        let sha = commit_sha(&self.sha)?;
-        ResponseAtHeadRow {
-            id: self.id,
-            external_status_check_id: self.external_status_check_id,
-            status: self.status,
-            created_at: self.created_at,
-            retried_at: self.retried_at,
-        }
-        .into_domain(MergeRequestId(self.merge_request_id), sha)
-    }
-}
-
 /// A response read where its merge request and sha are known: the columns that are not.
 #[derive(Queryable, Debug, Clone)]
 pub(crate) struct ResponseAtHeadRow {

@@ -303,27 +303,48 @@ mod tests {
         detail: String,
     }
 
-    /// A status read takes the merge request's HEAD from the covering index alone: no table row. (Checked on
-    /// the migrated schema, so a migration that drops the index fails here.)
-    #[test]
-    fn the_head_of_a_merge_request_comes_from_the_covering_index_alone() {
+    /// The query plan of `sql`, on the migrated schema (so a migration that drops an index fails the tests).
+    fn plan(sql: &str, params: &[i64]) -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db").display().to_string();
         crate::run_migrations(&path).unwrap();
         let mut conn = SqliteConnection::establish(&path).unwrap();
-        let plan: Vec<String> =
-            diesel::sql_query(format!("EXPLAIN QUERY PLAN {}?", HEAD_OF.join("?")))
-                .bind::<BigInt, _>(1_i64)
-                .bind::<BigInt, _>(1_i64)
-                .load::<PlanStep>(&mut conn)
-                .unwrap()
-                .into_iter()
-                .map(|step| step.detail)
-                .collect();
+        let mut query = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed();
+        for param in params {
+            query = query.bind::<BigInt, _>(*param);
+        }
+        query
+            .load::<PlanStep>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|step| step.detail)
+            .collect()
+    }
+
+    /// A status read takes the merge request's HEAD from the covering index alone: no table row.
+    #[test]
+    fn the_head_of_a_merge_request_comes_from_the_covering_index_alone() {
+        let plan = plan(&format!("{}?", HEAD_OF.join("?")), &[1, 1]);
         assert_eq!(
             plan,
             vec![
                 "SEARCH merge_requests USING COVERING INDEX merge_requests_head (project_id=? AND iid=?)"
+                    .to_owned()
+            ]
+        );
+    }
+
+    /// A page of a project's merge requests walks an index in id order: no sort of all of them per page.
+    #[test]
+    fn a_page_of_merge_requests_is_read_in_id_order_without_a_sort() {
+        let plan = plan(
+            "SELECT * FROM merge_requests WHERE project_id = ? ORDER BY id LIMIT ? OFFSET ?",
+            &[1, 20, 40],
+        );
+        assert_eq!(
+            plan,
+            vec![
+                "SEARCH merge_requests USING INDEX merge_requests_project (project_id=?)"
                     .to_owned()
             ]
         );

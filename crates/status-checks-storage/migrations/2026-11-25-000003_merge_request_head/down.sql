@@ -1,1 +1,0 @@
-DROP INDEX merge_requests_head;

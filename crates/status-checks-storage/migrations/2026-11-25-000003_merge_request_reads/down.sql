@@ -1,0 +1,2 @@
+DROP INDEX merge_requests_project;
+DROP INDEX merge_requests_head;
