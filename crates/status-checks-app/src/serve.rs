@@ -17,6 +17,27 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::{BoxError, ServiceBuilder};
 
+/// The API behind its limits (load shedding at `max_concurrent` requests in flight, a timeout), with the
+/// operational routes in front of them: probes and scrapes are answered while the API sheds load.
+///
+/// Each stack wraps its router once: a layer put on an axum `Router` wraps every route, and a route's layered
+/// service is cloned on every request (and gets a semaphore of its own). Only the route label is per route.
+fn limited(
+    api: Router,
+    ops: Router,
+    max_concurrent: usize,
+    timeout: std::time::Duration,
+) -> Router {
+    let api = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(unavailable))
+        .load_shed()
+        .concurrency_limit(max_concurrent)
+        .timeout(timeout)
+        .service(api.route_layer(observability::RememberRouteLayer));
+    ops.route_layer(observability::RememberRouteLayer)
+        .fallback_service(api)
+}
+
 /// Opens the store (creating the file and applying migrations) off the async workers.
 pub async fn open_store(database_url: &str, options: StoreOptions) -> Result<Store, String> {
     let url = database_url.to_owned();
@@ -174,20 +195,17 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
             metrics: metrics.clone(),
             service: service.clone(),
         });
-    // The limits and the observer wrap the whole router once: layered onto the router, axum would wrap (and
-    // clone, on every request) each route's service in each layer. Only the route label is per route.
-    let routes = status_checks_http::router(AppState::new(service.clone(), http))
-        .merge(ops)
-        .route_layer(observability::RememberRouteLayer);
+    let routes = limited(
+        status_checks_http::router(AppState::new(service.clone(), http)),
+        ops,
+        args.max_concurrent_requests as usize,
+        args.request_timeout,
+    );
     let app = ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             observability::observe,
         ))
-        .layer(HandleErrorLayer::new(unavailable))
-        .load_shed()
-        .concurrency_limit(args.max_concurrent_requests as usize)
-        .timeout(args.request_timeout)
         .service(routes);
 
     let sender = status_checks_notify::Sender::new(
@@ -235,4 +253,67 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::time::Duration;
+    use tokio::sync::{Notify, mpsc};
+    use tower::ServiceExt;
+
+    fn get_request(path: &str) -> Request<Body> {
+        Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    /// With every permit taken, the API answers 503 at once while the probes still answer, and a freed permit
+    /// serves again.
+    #[tokio::test]
+    async fn probes_are_answered_while_the_api_sheds_load() {
+        let (entered_tx, mut entered) = mpsc::unbounded_channel::<()>();
+        let release = Arc::new(Notify::new());
+        let held = release.clone();
+        let api = Router::new()
+            .route(
+                "/api/v4/slow",
+                get(move || {
+                    let (entered_tx, held) = (entered_tx.clone(), held.clone());
+                    async move {
+                        let _ = entered_tx.send(());
+                        held.notified().await;
+                        "done"
+                    }
+                }),
+            )
+            .route("/api/v4/fast", get(|| async { "fast" }));
+        let ops = Router::new().route("/-/liveness", get(|| async { "alive" }));
+        let app = limited(api, ops, 1, Duration::from_secs(60));
+
+        let first = tokio::spawn(app.clone().oneshot(get_request("/api/v4/slow")));
+        entered.recv().await.unwrap();
+        let shed = app
+            .clone()
+            .oneshot(get_request("/api/v4/fast"))
+            .await
+            .unwrap();
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(shed.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let probe = app
+            .clone()
+            .oneshot(get_request("/-/liveness"))
+            .await
+            .unwrap();
+        assert_eq!(probe.status(), StatusCode::OK);
+
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+        let again = app
+            .clone()
+            .oneshot(get_request("/api/v4/fast"))
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+    }
 }

@@ -226,16 +226,18 @@ fn fresh_copy(from: &Path, to: &Path) -> Result<(), String> {
 }
 
 /// The round whose requests/s is the median of a row's rounds (the lower middle one for an even count), with
-/// the highest peak RSS of any round.
+/// the highest peak RSS of any round and the errors of all rounds.
 fn median(what: &str, mut rounds: Vec<Row>) -> Row {
     rounds.sort_by(|a, b| a.measure.rps.total_cmp(&b.measure.rps));
     let peak = rounds.iter().map(|r| r.rss_mib).fold(0.0, f64::max);
+    let errors = rounds.iter().map(|r| r.measure.errors).sum();
     let middle = (rounds.len().max(1) - 1) / 2;
-    let measure = rounds
+    let mut measure = rounds
         .into_iter()
         .nth(middle)
         .map(|r| r.measure)
         .unwrap_or_default();
+    measure.errors = errors;
     Row {
         what: what.to_owned(),
         measure,
@@ -478,7 +480,7 @@ fn render(
     let _ = writeln!(
         out,
         "wrk, {} connections, 2 threads, {} s per measurement; every row measured in each of {} rounds (ceilings \
-         first, then the service), the median round shown, peak RSS the highest of any round; server and \
+         first, then the service), the median round shown, peak RSS the highest and errors the sum of all rounds; server and \
          load generator share the machine.\n",
         plan.connections, plan.seconds, plan.rounds
     );

@@ -56,7 +56,7 @@ impl Origin {
         let host = header(&header::HOST)
             .or_else(|| parts.uri.authority().map(|a| a.to_string()))
             .unwrap_or_else(|| "localhost".into());
-        // Inside a nested router the URI has lost its prefix; the original one has it.
+        // The URI as received: a router that embeds this one with `nest` strips its prefix from `uri`.
         let uri = parts
             .extensions
             .get::<OriginalUri>()

@@ -75,7 +75,8 @@ fn gated(project: &Project, mr: &MergeRequest) -> bool {
 const SAME_BRANCH: &str = "You can't use same project/branch for source and target";
 
 impl StatusChecksService {
-    /// The detailed merge status of each of `mrs` (batched: at most two queries for any number).
+    /// The detailed merge status of each of `mrs` (batched: the project's cached checks, then one read of the
+    /// newest responses of every gated merge request).
     pub(crate) async fn merge_request_views(
         &self,
         project: &Project,
