@@ -294,37 +294,15 @@ impl MergeRequestRepository for Store {
 #[cfg(test)]
 mod tests {
     use super::HEAD_OF;
-    use diesel::prelude::*;
-    use diesel::sql_types::{BigInt, Text};
-
-    #[derive(QueryableByName)]
-    struct PlanStep {
-        #[diesel(sql_type = Text)]
-        detail: String,
-    }
-
-    /// The query plan of `sql`, on the migrated schema (so a migration that drops an index fails the tests).
-    fn plan(sql: &str, params: &[i64]) -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.db").display().to_string();
-        crate::run_migrations(&path).unwrap();
-        let mut conn = SqliteConnection::establish(&path).unwrap();
-        let mut query = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed();
-        for param in params {
-            query = query.bind::<BigInt, _>(*param);
-        }
-        query
-            .load::<PlanStep>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|step| step.detail)
-            .collect()
-    }
+    use crate::repos::plans::plan_of;
+    use diesel::sql_types::BigInt;
 
     /// A status read takes the merge request's HEAD from the covering index alone: no table row.
     #[test]
     fn the_head_of_a_merge_request_comes_from_the_covering_index_alone() {
-        let plan = plan(&format!("{}?", HEAD_OF.join("?")), &[1, 1]);
+        let plan = plan_of(&format!("{}?", HEAD_OF.join("?")), |q| {
+            q.bind::<BigInt, _>(1_i64).bind::<BigInt, _>(1_i64)
+        });
         assert_eq!(
             plan,
             vec![
@@ -337,9 +315,13 @@ mod tests {
     /// A page of a project's merge requests walks an index in id order: no sort of all of them per page.
     #[test]
     fn a_page_of_merge_requests_is_read_in_id_order_without_a_sort() {
-        let plan = plan(
+        let plan = plan_of(
             "SELECT * FROM merge_requests WHERE project_id = ? ORDER BY id LIMIT ? OFFSET ?",
-            &[1, 20, 40],
+            |q| {
+                q.bind::<BigInt, _>(1_i64)
+                    .bind::<BigInt, _>(20_i64)
+                    .bind::<BigInt, _>(40_i64)
+            },
         );
         assert_eq!(
             plan,
