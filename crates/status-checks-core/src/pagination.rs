@@ -87,13 +87,21 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Cuts one page out of a complete list (for stores that hold lists in memory).
     pub fn from_all(all: Vec<T>, request: PageRequest) -> Self {
+        Self::cut(all.into_iter(), request)
+    }
+
+    /// One page of a shared list, cloning only the rows on the page.
+    pub fn from_slice(all: &[T], request: PageRequest) -> Self
+    where
+        T: Clone,
+    {
+        Page::cut(all.iter(), request).map(T::clone)
+    }
+
+    fn cut(all: impl ExactSizeIterator<Item = T>, request: PageRequest) -> Self {
         let total = all.len() as u64;
         let skip = usize::try_from(request.offset()).unwrap_or(usize::MAX);
-        let items = all
-            .into_iter()
-            .skip(skip)
-            .take(request.per_page as usize)
-            .collect();
+        let items = all.skip(skip).take(request.per_page as usize).collect();
         Page {
             items,
             total,
@@ -190,6 +198,7 @@ mod tests {
             for page in 1..=first.total_pages() {
                 let p = Page::from_all(all.clone(), PageRequest::new(page as u32, per_page));
                 prop_assert!(p.items.len() <= p.request.per_page() as usize);
+                prop_assert_eq!(&Page::from_slice(&all, p.request), &p);
                 seen.extend(p.items);
             }
             prop_assert_eq!(seen, all);

@@ -32,6 +32,20 @@ pub(crate) fn load_merge_request(
     Ok(row.map(MergeRequestRow::into_domain).transpose()?)
 }
 
+/// The merge request of `project` with `iid`, whole.
+fn merge_request_by_iid(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+    iid: MergeRequestIid,
+) -> Result<Option<MergeRequest>, TxError> {
+    let row = mrs::table
+        .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
+        .select(MergeRequestRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(MergeRequestRow::into_domain).transpose()?)
+}
+
 /// Renders each draft against the stored merge request and inserts the deliveries.
 pub(crate) fn record_deliveries(
     conn: &mut SqliteConnection,
@@ -159,13 +173,9 @@ impl MergeRequestRepository for Store {
             .read(move |conn| {
                 // Two statements, no transaction around them (BEGIN and COMMIT cost as much as the reads).
                 // A push between them is harmless: the responses are those about the HEAD that was read.
-                let row = mrs::table
-                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
-                    .select(MergeRequestRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                let Some(row) = row else { return Ok(None) };
-                let mr = row.into_domain()?;
+                let Some(mr) = merge_request_by_iid(conn, project, iid)? else {
+                    return Ok(None);
+                };
                 let newest = newest_at(conn, mr.id, &mr.sha)?;
                 Ok(Some((mr, newest)))
             })
@@ -201,14 +211,7 @@ impl MergeRequestRepository for Store {
         iid: MergeRequestIid,
     ) -> RepoResult<Option<MergeRequest>> {
         self.connections
-            .read(move |conn| {
-                let row = mrs::table
-                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
-                    .select(MergeRequestRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                Ok(row.map(MergeRequestRow::into_domain).transpose()?)
-            })
+            .read(move |conn| merge_request_by_iid(conn, project, iid))
             .await
     }
 

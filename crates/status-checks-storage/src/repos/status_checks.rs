@@ -127,16 +127,10 @@ impl StatusCheckRepository for Store {
         project: ProjectId,
         request: PageRequest,
     ) -> RepoResult<Page<ExternalStatusCheck>> {
-        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements, one
-        // of them (branches by a list of ids) prepared anew each time: 60 % of its instructions (callgrind).
+        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements; the
+        // third alone (branches by a list of ids, prepared anew each time) was 49 % of its instructions.
         let all = self.all_checks(project).await?;
-        let skip = usize::try_from(request.offset()).unwrap_or(usize::MAX);
-        let take = usize::try_from(request.limit()).unwrap_or(usize::MAX);
-        Ok(Page {
-            items: all.iter().skip(skip).take(take).cloned().collect(),
-            total: all.len() as u64,
-            request,
-        })
+        Ok(Page::from_slice(&all, request))
     }
 
     async fn all_checks(
