@@ -165,7 +165,7 @@ impl DomainError {
     }
 
     /// 409 for an answer or a merge about a SHA that is not the merge request's HEAD.
-    pub fn sha_mismatch(head: &crate::merge_request::CommitSha) -> Self {
+    pub fn sha_mismatch(head: &crate::ids::CommitSha) -> Self {
         DomainError::Conflict(format!("SHA does not match HEAD of source branch: {head}"))
     }
 }

@@ -29,38 +29,73 @@
 //!   property-test their own code against ours.
 
 pub mod access;
-pub mod branch;
-pub mod delivery;
+pub mod deliveries;
 pub mod error;
 pub mod ids;
 pub mod links;
-pub mod member;
-pub mod merge_request;
+pub mod members;
+pub mod merge_requests;
 pub mod pagination;
 pub mod policy;
 pub mod ports;
-pub mod project;
-pub mod response;
+pub mod projects;
+pub mod protected_branches;
 pub mod service;
 pub mod ssrf;
-pub mod status_check;
-pub mod token;
-pub mod user;
+pub mod status_checks;
+pub mod users;
 
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub use access::AccessLevel;
-pub use branch::{BranchPattern, ProtectedBranch};
 pub use error::{DomainError, ParamErrors, RepoError};
 pub use ids::*;
-pub use merge_request::{
-    CommitSha, DetailedMergeStatus, MergeRequest, MergeRequestHead, MergeRequestState,
-};
+pub use merge_requests::{DetailedMergeStatus, MergeRequest, MergeRequestHead, MergeRequestState};
 pub use pagination::{Page, PageRequest};
 pub use policy::Actor;
-pub use response::CheckStatus;
-pub use status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
+pub use protected_branches::{BranchPattern, ProtectedBranch};
+pub use status_checks::{CheckName, CheckStatus, ExternalStatusCheck, ExternalUrl, SharedSecret};
+
+/// The module paths from before the one-folder-per-concept layout (docs/architecture.md), kept so that
+/// embedders' code written against them still compiles. New code uses the concept modules.
+#[doc(hidden)]
+pub mod branch {
+    pub use crate::protected_branches::*;
+}
+#[doc(hidden)]
+pub mod delivery {
+    pub use crate::deliveries::*;
+}
+#[doc(hidden)]
+pub mod member {
+    pub use crate::members::*;
+}
+#[doc(hidden)]
+pub mod merge_request {
+    pub use crate::ids::CommitSha;
+    pub use crate::merge_requests::*;
+}
+#[doc(hidden)]
+pub mod project {
+    pub use crate::projects::*;
+}
+#[doc(hidden)]
+pub mod response {
+    pub use crate::status_checks::*;
+}
+#[doc(hidden)]
+pub mod status_check {
+    pub use crate::status_checks::*;
+}
+#[doc(hidden)]
+pub mod token {
+    pub use crate::users::*;
+}
+#[doc(hidden)]
+pub mod user {
+    pub use crate::users::*;
+}
 
 /// A point in time, always UTC. The HTTP layer renders it as RFC 3339 with milliseconds.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

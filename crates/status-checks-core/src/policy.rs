@@ -6,7 +6,7 @@
 
 use crate::access::AccessLevel;
 use crate::ids::UserId;
-use crate::status_check::UrlVisibility;
+use crate::status_checks::UrlVisibility;
 
 /// Who is calling: the authenticated user and what their token allows.
 #[derive(Debug, Clone, PartialEq, Eq)]

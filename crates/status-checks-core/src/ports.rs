@@ -10,21 +10,21 @@
 
 use crate::Timestamp;
 use crate::access::AccessLevel;
-use crate::branch::{BranchPattern, ProtectedBranch};
-use crate::delivery::{Delivery, DeliveryDraft};
+use crate::deliveries::{Delivery, DeliveryDraft};
 use crate::error::RepoError;
+use crate::ids::CommitSha;
 use crate::ids::*;
-use crate::member::Member;
-use crate::merge_request::{
-    CommitSha, MergeRequest, MergeRequestChanges, MergeRequestHead, MergeRequestState,
-    NewMergeRequest,
+use crate::members::Member;
+use crate::merge_requests::{
+    MergeRequest, MergeRequestChanges, MergeRequestHead, MergeRequestState, NewMergeRequest,
 };
 use crate::pagination::{Page, PageRequest};
-use crate::project::{NewProject, Project, ProjectRef, ProjectUpdate};
-use crate::response::{NewResponse, StatusCheckResponse};
-use crate::status_check::{ExternalStatusCheck, NewStatusCheck, SharedSecret, StatusCheckUpdate};
-use crate::token::{NewToken, PersonalAccessToken, TokenHash};
-use crate::user::{NewUser, User};
+use crate::projects::{NewProject, Project, ProjectRef, ProjectUpdate};
+use crate::protected_branches::{BranchPattern, ProtectedBranch};
+use crate::status_checks::{ExternalStatusCheck, NewStatusCheck, SharedSecret, StatusCheckUpdate};
+use crate::status_checks::{NewResponse, StatusCheckResponse};
+use crate::users::{NewToken, PersonalAccessToken, TokenHash};
+use crate::users::{NewUser, User};
 use async_trait::async_trait;
 
 /// A port call's result.

@@ -12,21 +12,21 @@
 //! `rt`). The second element of the tuple is kept alive for the test's duration (a temporary directory, a
 //! container, …). Times used here have millisecond precision, the least a store must keep.
 
-use crate::branch::{BranchPattern, ProtectedBranch};
-use crate::delivery::{DeliveryDraft, DeliveryStatus, HookAction, HookProject, HookUser};
+use crate::deliveries::{DeliveryDraft, DeliveryStatus, HookAction, HookProject, HookUser};
 use crate::error::{Duplicate, RepoError};
 use crate::ids::*;
-use crate::merge_request::*;
+use crate::merge_requests::*;
 use crate::pagination::PageRequest;
 use crate::ports::RepoResult;
-use crate::project::{NewProject, Project, ProjectRef, ProjectUpdate};
-use crate::response::{CheckStatus, NewResponse};
+use crate::projects::{NewProject, Project, ProjectRef, ProjectUpdate};
+use crate::protected_branches::{BranchPattern, ProtectedBranch};
 use crate::service::Ports;
-use crate::status_check::{
+use crate::status_checks::{
     CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret, StatusCheckUpdate,
 };
-use crate::token::{NewToken, TokenHash, TokenScope};
-use crate::user::{NewUser, User, Username};
+use crate::status_checks::{CheckStatus, NewResponse};
+use crate::users::{NewToken, TokenHash, TokenScope};
+use crate::users::{NewUser, User, Username};
 use crate::{AccessLevel, Timestamp};
 
 /// Expands to one `#[tokio::test]` per contract scenario, each on the ports `$fresh` yields:

@@ -2,10 +2,10 @@
 
 use crate::Timestamp;
 use crate::access::AccessLevel;
-use crate::branch::BranchPattern;
-use crate::merge_request::CommitSha;
-use crate::response::CheckStatus;
-use crate::status_check::{CheckName, ExternalUrl};
+use crate::ids::CommitSha;
+use crate::protected_branches::BranchPattern;
+use crate::status_checks::CheckStatus;
+use crate::status_checks::{CheckName, ExternalUrl};
 use proptest::prelude::*;
 
 /// A commit SHA: 40 (mostly) or 64 lower-case hex characters.

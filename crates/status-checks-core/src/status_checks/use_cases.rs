@@ -1,18 +1,18 @@
 //! GitLab's seven external status check endpoints (E1–E7), and the list of a check's deliveries.
 
-use super::{DomainResult, MergeRequestView, Params, StatusChecksService};
-use crate::branch::ProtectedBranch;
-use crate::delivery::Delivery;
+use crate::deliveries::Delivery;
 use crate::error::{DomainError, Duplicate, RepoError, Resource};
 use crate::ids::{MergeRequestIid, ProjectId, ProtectedBranchId, StatusCheckId};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{self, Actor, ProjectAction};
-use crate::project::ProjectRef;
-use crate::response::{self, CheckStatus, NewResponse, ResponseInput, StatusCheckResponse};
-use crate::status_check::{
-    self, CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret,
-    StatusCheckInput, StatusCheckUpdate, StatusCheckUpdateInput, UrlVisibility,
+use crate::projects::ProjectRef;
+use crate::protected_branches::ProtectedBranch;
+use crate::service::{DomainResult, MergeRequestView, Params, StatusChecksService};
+use crate::status_checks::{
+    CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret, StatusCheckInput,
+    StatusCheckUpdate, StatusCheckUpdateInput, UrlVisibility,
 };
+use crate::status_checks::{CheckStatus, NewResponse, ResponseInput, StatusCheckResponse};
 
 /// A check as the API shows it, its URL already redacted for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,7 +307,7 @@ impl StatusChecksService {
             .all_checks(access.project.id)
             .await?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
-        let statuses = status_check::applicable_statuses(
+        let statuses = crate::status_checks::applicable_statuses(
             &checks,
             &head,
             &responses,
@@ -345,7 +345,7 @@ impl StatusChecksService {
             .find_check(access.project.id, input.external_status_check_id)
             .await?
             .ok_or(DomainError::NotFound(Resource::StatusCheck))?;
-        if !response::sha_matches_head(&input.sha, &mr.sha) {
+        if !crate::status_checks::sha_matches_head(&input.sha, &mr.sha) {
             return Err(DomainError::sha_mismatch(&mr.sha));
         }
         let stored = self
@@ -398,26 +398,26 @@ impl StatusChecksService {
         let own = responses
             .iter()
             .filter(|r| r.external_status_check_id == check.id);
-        let status = response::status_at_head(
+        let status = crate::status_checks::status_at_head(
             own,
             &mr.sha,
             mr.head_recorded_at,
             now,
             self.settings.pending_timeout,
         );
-        if !response::retry_allowed(status) {
+        if !crate::status_checks::retry_allowed(status) {
             return Err(DomainError::Unprocessable(
                 "External status check must be failed".into(),
             ));
         }
         // After the retry this check is pending again, which blocks merging where the project requires it.
-        let detailed = crate::merge_request::detailed_merge_status(
+        let detailed = crate::merge_requests::detailed_merge_status(
             mr.state,
             access.project.only_allow_merge_if_all_status_checks_passed,
             [CheckStatus::Pending],
         );
         // Notifications go to applicable checks only (a check scoped elsewhere can still time out and be retried).
-        let retry = super::merge_requests::Event::plain(None);
+        let retry = crate::deliveries::Event::plain(None);
         let applicable = check.applies_to_branch(&mr.target_branch).then_some(&check);
         let drafts =
             self.delivery_drafts(actor, &access.project, applicable, &retry, detailed, now);

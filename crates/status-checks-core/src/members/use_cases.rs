@@ -1,13 +1,13 @@
 //! Project members.
 
-use super::{DomainResult, Params, StatusChecksService};
 use crate::access::AccessLevel;
 use crate::error::{DomainError, Duplicate, RepoError, Resource};
 use crate::ids::UserId;
-use crate::member::{Member, NewMemberInput};
+use crate::members::{Member, NewMemberInput};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{self, Actor, ProjectAction};
-use crate::project::ProjectRef;
+use crate::projects::ProjectRef;
+use crate::service::{DomainResult, Params, StatusChecksService};
 
 impl StatusChecksService {
     /// `GET /projects/:id/members`.

@@ -1,14 +1,14 @@
 //! Users, personal access tokens and authentication.
 
-use super::{DomainResult, Params, StatusChecksService};
 use crate::error::{DomainError, Duplicate, ParamErrors, RepoError, Resource};
 use crate::ids::{TokenId, UserId};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::Actor;
-use crate::token::{
+use crate::service::{DomainResult, Params, StatusChecksService};
+use crate::users::{
     CreatedToken, NewToken, NewTokenInput, PersonalAccessToken, TokenHash, TokenScope,
 };
-use crate::user::{self, NewUser, NewUserInput, User, Username};
+use crate::users::{NewUser, NewUserInput, User, Username};
 
 /// A user as shown to a caller: `is_admin` and `email` only to administrators and the user themself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,11 +180,13 @@ impl StatusChecksService {
             .name
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| input.username.clone());
-        if name.chars().count() > user::MAX_USER_FIELD_CHARS || name.chars().any(char::is_control) {
+        if name.chars().count() > crate::users::MAX_USER_FIELD_CHARS
+            || name.chars().any(char::is_control)
+        {
             return Err(DomainError::attributes([("name", "is invalid")]));
         }
         if let Some(email) = &input.email
-            && !user::is_plausible_email(email)
+            && !crate::users::is_plausible_email(email)
         {
             return Err(DomainError::attributes([("email", "is invalid")]));
         }

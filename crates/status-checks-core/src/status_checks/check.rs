@@ -1,9 +1,11 @@
-//! External status checks: validated name, URL and shared secret, branch scoping, and URL redaction.
+//! External status checks: the validated name, URL and shared secret, branch scoping (applicability), and
+//! the statuses of the checks that apply to a merge request at its HEAD.
 
 use crate::Timestamp;
-use crate::branch::ProtectedBranch;
 use crate::ids::{ProjectId, ProtectedBranchId, StatusCheckId};
+use crate::protected_branches::ProtectedBranch;
 use crate::ssrf::{self, AddressClass};
+use crate::status_checks::redaction::{UrlVisibility, redact};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -157,47 +159,6 @@ impl fmt::Debug for SharedSecret {
     }
 }
 
-/// How much of a check's URL someone may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum UrlVisibility {
-    /// Nothing: the URL reads `""` (Reporters).
-    Hidden,
-    /// The URL without query string or credentials (Developers; everyone on E5/E6).
-    WithoutQuery,
-    /// The URL as stored (Maintainers and admins on E1–E4).
-    Full,
-}
-
-/// Redacts a URL for `visibility`. `WithoutQuery` drops the query string (and a fragment after it) and any
-/// `user:password@` credentials; everything else stays exactly as stored.
-pub fn redact(url: &str, visibility: UrlVisibility) -> String {
-    match visibility {
-        UrlVisibility::Full => url.to_owned(),
-        UrlVisibility::Hidden => String::new(),
-        UrlVisibility::WithoutQuery => {
-            let without_query = url.split('?').next().unwrap_or_default();
-            match without_query.find("://") {
-                Some(scheme_end) => {
-                    let authority_start = scheme_end + 3;
-                    let rest = &without_query[authority_start..];
-                    let authority_len = rest.find(['/', '#']).unwrap_or(rest.len());
-                    let authority = &rest[..authority_len];
-                    let host = authority
-                        .rsplit_once('@')
-                        .map_or(authority, |(_, host)| host);
-                    let path = &rest[authority_len..];
-                    let mut shown = String::with_capacity(without_query.len());
-                    shown.push_str(&without_query[..authority_start]);
-                    shown.push_str(host);
-                    shown.push_str(path);
-                    shown
-                }
-                None => without_query.to_owned(),
-            }
-        }
-    }
-}
-
 /// An external status check of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalStatusCheck {
@@ -298,17 +259,17 @@ pub struct StatusCheckUpdateInput {
 /// The statuses of the checks that apply to `mr`, in the order of `checks`, at its current HEAD.
 ///
 /// `responses` may hold rows of several merge requests and checks (what one batched query returns); only
-/// those of `mr` and of each check are considered, with the rule of [`crate::response::status_at_head`].
+/// those of `mr` and of each check are considered, with the rule of [`crate::status_checks::status_at_head`].
 pub fn applicable_statuses<'c>(
     checks: &'c [ExternalStatusCheck],
     mr: &crate::MergeRequestHead,
-    responses: &[crate::response::StatusCheckResponse],
+    responses: &[crate::status_checks::StatusCheckResponse],
     now: Timestamp,
     timeout: std::time::Duration,
 ) -> Vec<(&'c ExternalStatusCheck, crate::CheckStatus)> {
     // This merge request's rows ordered by check, then one range per check: rows × log(rows), not
     // rows × checks, with one allocation (a map of vectors cost a dozen on E5's path).
-    let mut own: Vec<&crate::response::StatusCheckResponse> = responses
+    let mut own: Vec<&crate::status_checks::StatusCheckResponse> = responses
         .iter()
         .filter(|r| r.merge_request_id == mr.id)
         .collect();
@@ -320,8 +281,13 @@ pub fn applicable_statuses<'c>(
             let start = own.partition_point(|r| r.external_status_check_id < check.id);
             let end = own.partition_point(|r| r.external_status_check_id <= check.id);
             let rows = own.get(start..end).unwrap_or_default().iter().copied();
-            let status =
-                crate::response::status_at_head(rows, &mr.sha, mr.head_recorded_at, now, timeout);
+            let status = crate::status_checks::status_at_head(
+                rows,
+                &mr.sha,
+                mr.head_recorded_at,
+                now,
+                timeout,
+            );
             (check, status)
         })
         .collect()
@@ -331,9 +297,9 @@ pub fn applicable_statuses<'c>(
 mod tests {
     use super::*;
     use crate::MergeRequestId;
-    use crate::branch::BranchPattern;
-    use crate::merge_request::CommitSha;
-    use crate::response::{CheckStatus, StatusCheckResponse, status_at_head};
+    use crate::ids::CommitSha;
+    use crate::protected_branches::BranchPattern;
+    use crate::status_checks::{CheckStatus, StatusCheckResponse, status_at_head};
     use proptest::prelude::*;
 
     fn url_errors(raw: &str) -> Vec<String> {
@@ -437,25 +403,6 @@ mod tests {
     }
 
     #[test]
-    fn redaction() {
-        let url = "https://user:pw@ci.example.com:8443/hook?token=s3cret#frag";
-        assert_eq!(redact(url, UrlVisibility::Full), url);
-        assert_eq!(redact(url, UrlVisibility::Hidden), "");
-        assert_eq!(
-            redact(url, UrlVisibility::WithoutQuery),
-            "https://ci.example.com:8443/hook"
-        );
-        assert_eq!(
-            redact("http://h:8080", UrlVisibility::WithoutQuery),
-            "http://h:8080"
-        );
-        assert_eq!(
-            redact("http://h/p#a?b", UrlVisibility::WithoutQuery),
-            "http://h/p#a"
-        );
-    }
-
-    #[test]
     fn secrets() {
         assert_eq!(SharedSecret::parse(""), Ok(None));
         assert_eq!(SharedSecret::parse("  "), Ok(None));
@@ -498,21 +445,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn redaction_never_leaks_a_query_or_credentials(
-            host in "[a-z]{1,10}\\.[a-z]{2,3}",
-            path in "(/[a-z0-9]{0,5}){0,3}",
-            query in "[a-z0-9=&?/@:]{1,20}",
-            creds in proptest::option::of("[a-z]{1,5}:[a-z]{1,5}"),
-        ) {
-            let userinfo = creds.as_ref().map(|c| format!("{c}@")).unwrap_or_default();
-            let url = format!("https://{userinfo}{host}{path}?{query}");
-            let shown = redact(&url, UrlVisibility::WithoutQuery);
-            prop_assert_eq!(&shown, &format!("https://{host}{path}"));
-            prop_assert!(!shown.contains('?'));
-            prop_assert_eq!(redact(&url, UrlVisibility::Hidden), "");
-        }
-
         /// Rows of several merge requests and checks, in any order: each applicable check gets the status
         /// of its own rows for this merge request, as if they had been passed alone.
         #[test]

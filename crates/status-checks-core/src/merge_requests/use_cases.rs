@@ -1,21 +1,21 @@
 //! Merge requests: open, update (title, target branch, state, new HEAD), merge — each recording the
 //! notifications it causes in the same transaction.
 
-use super::{DomainResult, Params, StatusChecksService};
 use crate::Timestamp;
-use crate::branch::validate_branch_name;
-use crate::delivery::{self, DeliveryDraft, HookAction, HookProject, HookUser};
+use crate::deliveries::{DeliveryDraft, Event, HookAction, HookProject, HookUser};
 use crate::error::{DomainError, ParamErrors, RepoError, Resource};
 use crate::ids::MergeRequestIid;
-use crate::merge_request::{
-    self, CommitSha, DetailedMergeStatus, MergeRequest, MergeRequestChanges, MergeRequestState,
+use crate::merge_requests::{
+    DetailedMergeStatus, MergeRequest, MergeRequestChanges, MergeRequestState,
     MergeRequestUpdateInput, NewMergeRequest, NewMergeRequestInput, StateEvent,
 };
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
-use crate::project::{Project, ProjectRef};
-use crate::status_check::{self, ExternalStatusCheck};
-use serde_json::{Map, Value};
+use crate::projects::{Project, ProjectRef};
+use crate::protected_branches::validate_branch_name;
+use crate::service::{DomainResult, Params, StatusChecksService};
+use crate::status_checks::ExternalStatusCheck;
+use serde_json::Map;
 
 /// A merge request as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,24 +33,6 @@ pub struct MergeRequestView {
 pub struct MergeInput {
     /// If given, must equal the HEAD (409 otherwise).
     pub sha: Option<String>,
-}
-
-/// What a notification is about: the hook action, the payload's `changes` and `oldrev`.
-pub(crate) struct Event {
-    pub(crate) action: Option<HookAction>,
-    pub(crate) changes: Map<String, Value>,
-    pub(crate) oldrev: Option<CommitSha>,
-}
-
-impl Event {
-    /// An event with no `changes` nor `oldrev`.
-    pub(crate) fn plain(action: Option<HookAction>) -> Self {
-        Event {
-            action,
-            changes: Map::new(),
-            oldrev: None,
-        }
-    }
 }
 
 fn check_title(title: &str, errors: &mut Vec<(&'static str, String)>) {
@@ -120,17 +102,17 @@ impl StatusChecksService {
         project: &Project,
         checks: &[ExternalStatusCheck],
         mr: &MergeRequest,
-        responses: &[crate::response::StatusCheckResponse],
+        responses: &[crate::status_checks::StatusCheckResponse],
         now: Timestamp,
     ) -> DetailedMergeStatus {
-        let statuses = status_check::applicable_statuses(
+        let statuses = crate::status_checks::applicable_statuses(
             checks,
             &mr.head(),
             responses,
             now,
             self.settings.pending_timeout,
         );
-        merge_request::detailed_merge_status(
+        crate::merge_requests::detailed_merge_status(
             mr.state,
             project.only_allow_merge_if_all_status_checks_passed,
             statuses.into_iter().map(|(_, s)| s),
@@ -142,7 +124,7 @@ impl StatusChecksService {
         &self,
         project: &Project,
         mr: MergeRequest,
-        responses: &[crate::response::StatusCheckResponse],
+        responses: &[crate::status_checks::StatusCheckResponse],
     ) -> DomainResult<MergeRequestView> {
         let checks = if gated(project, &mr) {
             self.ports.status_checks.all_checks(project.id).await?
@@ -316,7 +298,7 @@ impl StatusChecksService {
             .iter()
             .filter(|c| c.applies_to_branch(&new.target_branch))
             .collect();
-        let detailed = merge_request::detailed_merge_status(
+        let detailed = crate::merge_requests::detailed_merge_status(
             MergeRequestState::Opened,
             access.project.only_allow_merge_if_all_status_checks_passed,
             applicable.iter().map(|_| crate::CheckStatus::Pending),
@@ -386,20 +368,20 @@ impl StatusChecksService {
         let mut changes = MergeRequestChanges::at(now);
         let mut payload_changes = Map::new();
         if let Some(title) = input.title.filter(|t| t != &mr.title) {
-            payload_changes.insert("title".into(), delivery::change(&mr.title, &title));
+            payload_changes.insert("title".into(), crate::deliveries::change(&mr.title, &title));
             changes.title = Some(title);
         }
         if let Some(description) = input.description.filter(|d| d != &mr.description) {
             payload_changes.insert(
                 "description".into(),
-                delivery::change(&mr.description, &description),
+                crate::deliveries::change(&mr.description, &description),
             );
             changes.description = Some(description);
         }
         if let Some(target) = input.target_branch.filter(|t| t != &mr.target_branch) {
             payload_changes.insert(
                 "target_branch".into(),
-                delivery::change(&mr.target_branch, &target),
+                crate::deliveries::change(&mr.target_branch, &target),
             );
             changes.target_branch = Some(target);
         }
@@ -467,7 +449,7 @@ impl StatusChecksService {
             return Err(DomainError::NotAllowed);
         }
         if let Some(sha) = &input.sha
-            && !crate::response::sha_matches_head(sha, &mr.sha)
+            && !crate::status_checks::sha_matches_head(sha, &mr.sha)
         {
             return Err(DomainError::sha_mismatch(&mr.sha));
         }

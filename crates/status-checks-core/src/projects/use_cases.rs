@@ -1,10 +1,10 @@
 //! Projects.
 
-use super::{DomainResult, Params, StatusChecksService};
 use crate::error::{DomainError, Duplicate, RepoError};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
-use crate::project::{self, NewProject, NewProjectInput, Project, ProjectRef, ProjectUpdate};
+use crate::projects::{NewProject, NewProjectInput, Project, ProjectRef, ProjectUpdate};
+use crate::service::{DomainResult, Params, StatusChecksService};
 
 impl StatusChecksService {
     /// `POST /projects`: any user with a writing token; the creator becomes Owner.
@@ -18,19 +18,19 @@ impl StatusChecksService {
         let path = input
             .path
             .clone()
-            .unwrap_or_else(|| project::slugify(&input.name));
+            .unwrap_or_else(|| crate::projects::slugify(&input.name));
         let namespace = input
             .namespace
             .clone()
             .unwrap_or_else(|| actor.username.clone());
         let mut errors = Vec::new();
-        if let Some(e) = project::name_error(&input.name) {
+        if let Some(e) = crate::projects::name_error(&input.name) {
             errors.push(("name", e));
         }
-        if let Some(e) = project::path_error(&path) {
+        if let Some(e) = crate::projects::path_error(&path) {
             errors.push(("path", e));
         }
-        if let Some(e) = project::namespace_error(&namespace) {
+        if let Some(e) = crate::projects::namespace_error(&namespace) {
             errors.push(("namespace", e));
         }
         if !errors.is_empty() {
@@ -86,7 +86,7 @@ impl StatusChecksService {
         let access = self.visible_project(actor, reference).await?;
         let update = params?;
         Self::authorize(actor, &access, ProjectAction::UpdateProject)?;
-        if let Some(e) = update.name.as_deref().and_then(project::name_error) {
+        if let Some(e) = update.name.as_deref().and_then(crate::projects::name_error) {
             return Err(DomainError::attributes(vec![("name", e)]));
         }
         match self

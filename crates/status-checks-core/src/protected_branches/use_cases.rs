@@ -1,11 +1,11 @@
 //! Protected branches.
 
-use super::{DomainResult, Params, StatusChecksService};
-use crate::branch::{BranchNameError, BranchPattern, ProtectedBranch};
 use crate::error::{DomainError, Duplicate, RepoError, Resource};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
-use crate::project::ProjectRef;
+use crate::projects::ProjectRef;
+use crate::protected_branches::{BranchNameError, BranchPattern, ProtectedBranch};
+use crate::service::{DomainResult, Params, StatusChecksService};
 
 impl StatusChecksService {
     /// `GET /projects/:id/protected_branches` (Developer+).

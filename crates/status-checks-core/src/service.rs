@@ -6,28 +6,21 @@
 //! → 403 role → 404 check → 409 SHA. That is why parameters arrive as `Result<_, ParamErrors>`: the HTTP
 //! adapter parses them, and the use case reports a parse failure only at its place in that order.
 
-mod members;
-mod merge_requests;
-mod projects;
-mod protected_branches;
-mod status_checks;
-mod users;
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod fixtures;
 
-pub use merge_requests::{MergeInput, MergeRequestView, parse_state_filter};
-pub use status_checks::{MergeRequestStatusCheck, RecordedResponse, StatusCheckView};
-pub use users::UserView;
+pub use crate::merge_requests::{MergeInput, MergeRequestView, parse_state_filter};
+pub use crate::status_checks::{MergeRequestStatusCheck, RecordedResponse, StatusCheckView};
+pub use crate::users::UserView;
 
 use crate::Timestamp;
 use crate::access::AccessLevel;
 use crate::error::{DomainError, ParamErrors, Resource};
 use crate::ids::{MergeRequestIid, ProjectId};
-use crate::merge_request::MergeRequest;
+use crate::merge_requests::MergeRequest;
 use crate::policy::{self, Actor, Denial, ProjectAction};
 use crate::ports::*;
-use crate::project::{Project, ProjectRef};
+use crate::projects::{Project, ProjectRef};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,8 +81,8 @@ impl Default for Settings {
 /// The use cases of the service.
 #[derive(Clone)]
 pub struct StatusChecksService {
-    ports: Ports,
-    settings: Settings,
+    pub(crate) ports: Ports,
+    pub(crate) settings: Settings,
 }
 
 /// A project the actor may see, and their level in it.
@@ -173,7 +166,7 @@ impl StatusChecksService {
         &self,
         project: ProjectId,
         iid: MergeRequestIid,
-    ) -> DomainResult<(MergeRequest, Vec<crate::response::StatusCheckResponse>)> {
+    ) -> DomainResult<(MergeRequest, Vec<crate::status_checks::StatusCheckResponse>)> {
         self.ports
             .merge_requests
             .find_merge_request_at_head(project, iid)
@@ -188,7 +181,7 @@ impl StatusChecksService {
         iid: MergeRequestIid,
     ) -> DomainResult<(
         crate::MergeRequestHead,
-        Vec<crate::response::StatusCheckResponse>,
+        Vec<crate::status_checks::StatusCheckResponse>,
     )> {
         self.ports
             .merge_requests

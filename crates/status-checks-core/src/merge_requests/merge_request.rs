@@ -1,55 +1,9 @@
-//! Merge requests, their HEAD commit, and merge gating.
+//! Merge requests: the stored entity, its HEAD as a status read needs it, and the inputs and changes of
+//! its writes.
 
 use crate::Timestamp;
-use crate::ids::{MergeRequestId, MergeRequestIid, ProjectId, UserId};
-use crate::response::CheckStatus;
+use crate::ids::{CommitSha, MergeRequestId, MergeRequestIid, ProjectId, UserId};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// A commit SHA: 40 hex characters (SHA-1) or 64 (SHA-256 repositories), kept in lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CommitSha(String);
-
-/// A string that is not a commit SHA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("sha is invalid")]
-pub struct InvalidSha;
-
-impl CommitSha {
-    /// Validates 40 or 64 hex characters, in either case; stores lower case.
-    pub fn parse(raw: &str) -> Result<Self, InvalidSha> {
-        if (raw.len() == 40 || raw.len() == 64) && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(CommitSha(raw.to_ascii_lowercase()))
-        } else {
-            Err(InvalidSha)
-        }
-    }
-
-    /// The SHA in lower-case hex.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for CommitSha {
-    type Error = InvalidSha;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        CommitSha::parse(&raw)
-    }
-}
-
-impl From<CommitSha> for String {
-    fn from(sha: CommitSha) -> String {
-        sha.0
-    }
-}
-
-impl fmt::Display for CommitSha {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What a status read needs of a merge request: its HEAD, the branch it targets and when the HEAD was
 /// recorded. E5 reads this instead of the whole merge request: a description can be long, and E5 is polled.
@@ -142,57 +96,6 @@ impl MergeRequest {
             sha: self.sha.clone(),
             head_recorded_at: self.head_recorded_at,
         }
-    }
-}
-
-/// GitLab's `detailed_merge_status`, restricted to what this service decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DetailedMergeStatus {
-    /// Nothing stands in the way.
-    Mergeable,
-    /// The project requires every applicable status check to pass, and one has not.
-    StatusChecksMustPass,
-    /// The merge request is closed or merged.
-    NotOpen,
-}
-
-impl DetailedMergeStatus {
-    /// GitLab's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DetailedMergeStatus::Mergeable => "mergeable",
-            DetailedMergeStatus::StatusChecksMustPass => "status_checks_must_pass",
-            DetailedMergeStatus::NotOpen => "not_open",
-        }
-    }
-
-    /// GitLab's legacy `merge_status` field that goes with it.
-    pub fn merge_status(self) -> &'static str {
-        match self {
-            DetailedMergeStatus::Mergeable => "can_be_merged",
-            _ => "cannot_be_merged",
-        }
-    }
-}
-
-/// Merge gating: may this merge request merge, given its state, the project's setting and the statuses
-/// of the checks that apply to it (at its HEAD)?
-pub fn detailed_merge_status(
-    state: MergeRequestState,
-    only_allow_merge_if_all_status_checks_passed: bool,
-    applicable_statuses: impl IntoIterator<Item = CheckStatus>,
-) -> DetailedMergeStatus {
-    if state != MergeRequestState::Opened {
-        DetailedMergeStatus::NotOpen
-    } else if only_allow_merge_if_all_status_checks_passed
-        && applicable_statuses
-            .into_iter()
-            .any(|s| s != CheckStatus::Passed)
-    {
-        DetailedMergeStatus::StatusChecksMustPass
-    } else {
-        DetailedMergeStatus::Mergeable
     }
 }
 
@@ -334,82 +237,5 @@ impl MergeRequestChanges {
         }
         out.updated_at = self.updated_at;
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn sha_examples() {
-        assert!(CommitSha::parse(&"a".repeat(40)).is_ok());
-        assert!(CommitSha::parse(&"0".repeat(64)).is_ok());
-        assert_eq!(
-            CommitSha::parse(&"AB".repeat(20)).map(|s| s.0),
-            Ok("ab".repeat(20))
-        );
-        assert!(CommitSha::parse(&"a".repeat(41)).is_err());
-        assert!(CommitSha::parse(&"g".repeat(40)).is_err());
-        assert!(CommitSha::parse("").is_err());
-        // Non-ASCII must not sneak past a length check measured in bytes.
-        assert!(CommitSha::parse(&"é".repeat(20)).is_err());
-    }
-
-    #[test]
-    fn gating() {
-        use CheckStatus::*;
-        let open = MergeRequestState::Opened;
-        assert_eq!(
-            detailed_merge_status(open, true, [Passed, Passed]),
-            DetailedMergeStatus::Mergeable
-        );
-        assert_eq!(
-            detailed_merge_status(open, true, [Passed, Pending]),
-            DetailedMergeStatus::StatusChecksMustPass
-        );
-        assert_eq!(
-            detailed_merge_status(open, true, [Failed]),
-            DetailedMergeStatus::StatusChecksMustPass
-        );
-        assert_eq!(
-            detailed_merge_status(open, false, [Failed]),
-            DetailedMergeStatus::Mergeable
-        );
-        assert_eq!(
-            detailed_merge_status(open, true, []),
-            DetailedMergeStatus::Mergeable
-        );
-        assert_eq!(
-            detailed_merge_status(MergeRequestState::Closed, false, []),
-            DetailedMergeStatus::NotOpen
-        );
-        assert_eq!(
-            detailed_merge_status(MergeRequestState::Merged, true, [Passed]),
-            DetailedMergeStatus::NotOpen
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn sha_accepts_exactly_40_or_64_hex(raw in "[0-9a-fA-Fg-z]{0,70}") {
-            let expected = (raw.len() == 40 || raw.len() == 64) && raw.chars().all(|c| c.is_ascii_hexdigit());
-            let parsed = CommitSha::parse(&raw);
-            prop_assert_eq!(parsed.is_ok(), expected);
-            if let Ok(sha) = parsed {
-                prop_assert_eq!(sha.as_str(), raw.to_ascii_lowercase());
-            }
-        }
-
-        #[test]
-        fn gating_blocks_iff_required_and_one_not_passed(
-            required in any::<bool>(),
-            statuses in proptest::collection::vec(prop_oneof![Just(CheckStatus::Passed), Just(CheckStatus::Failed), Just(CheckStatus::Pending)], 0..6),
-        ) {
-            let status = detailed_merge_status(MergeRequestState::Opened, required, statuses.clone());
-            let blocked = required && statuses.iter().any(|s| *s != CheckStatus::Passed);
-            prop_assert_eq!(status == DetailedMergeStatus::StatusChecksMustPass, blocked);
-        }
     }
 }

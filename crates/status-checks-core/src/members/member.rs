@@ -2,7 +2,7 @@
 
 use crate::Timestamp;
 use crate::access::AccessLevel;
-use crate::user::User;
+use crate::users::User;
 
 /// A user's membership of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]

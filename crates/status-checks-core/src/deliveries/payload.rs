@@ -1,88 +1,32 @@
-//! Notifications to external services (`api.md` §4): what is recorded in the outbox, the payload, and the
-//! retry schedule.
-//!
-//! A use case that changes a merge request (or retries a check) builds one [`DeliveryDraft`] per applicable
-//! check. The store renders each draft against the merge request **as stored by that same transaction**
-//! ([`DeliveryDraft::render`]) and inserts the resulting [`NewDelivery`] in that transaction, so a delivery is
-//! never lost by a crash nor sent for a change that was rolled back. The body is serialised once, here; the
-//! notifier signs and sends exactly those bytes.
+//! The payload of a notification: GitLab's merge-request hook, rendered from a [`DeliveryDraft`] against the
+//! merge request as stored (docs/notifications.md).
 
 use crate::Timestamp;
-use crate::ids::{DeliveryId, MergeRequestId, MergeRequestIid, ProjectId, StatusCheckId, UserId};
+use crate::deliveries::{HookAction, NewDelivery};
+use crate::ids::{CommitSha, ProjectId, StatusCheckId, UserId};
 use crate::links;
-use crate::merge_request::{CommitSha, DetailedMergeStatus, MergeRequest};
+use crate::merge_requests::{DetailedMergeStatus, MergeRequest};
 use chrono::SecondsFormat;
 use serde_json::{Map, Value, json};
-use std::time::Duration;
 
-/// The `action` of a merge-request hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HookAction {
-    /// The merge request was opened.
-    Open,
-    /// Its title, target branch or HEAD changed.
-    Update,
-    /// It was closed.
-    Close,
-    /// It was reopened.
-    Reopen,
-    /// It was merged.
-    Merge,
+/// What a notification is about: the hook action, the payload's `changes` and `oldrev`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `open`, `update`, …; `None` for a retry.
+    pub action: Option<HookAction>,
+    /// The payload's `changes` (`{field: {previous, current}}`).
+    pub changes: Map<String, Value>,
+    /// The previous HEAD, for a push.
+    pub oldrev: Option<CommitSha>,
 }
 
-impl HookAction {
-    /// GitLab's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookAction::Open => "open",
-            HookAction::Update => "update",
-            HookAction::Close => "close",
-            HookAction::Reopen => "reopen",
-            HookAction::Merge => "merge",
-        }
-    }
-
-    /// The action with this name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "open" => Some(HookAction::Open),
-            "update" => Some(HookAction::Update),
-            "close" => Some(HookAction::Close),
-            "reopen" => Some(HookAction::Reopen),
-            "merge" => Some(HookAction::Merge),
-            _ => None,
-        }
-    }
-}
-
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeliveryStatus {
-    /// Not sent yet, or to be retried.
-    Pending,
-    /// The external service answered 2xx.
-    Delivered,
-    /// Every attempt failed; kept for inspection, never retried.
-    Dead,
-}
-
-impl DeliveryStatus {
-    /// The name shown by the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Dead => "dead",
-        }
-    }
-
-    /// The status with this name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "pending" => Some(DeliveryStatus::Pending),
-            "delivered" => Some(DeliveryStatus::Delivered),
-            "dead" => Some(DeliveryStatus::Dead),
-            _ => None,
+impl Event {
+    /// An event with no `changes` nor `oldrev`.
+    pub fn plain(action: Option<HookAction>) -> Self {
+        Event {
+            action,
+            changes: Map::new(),
+            oldrev: None,
         }
     }
 }
@@ -135,60 +79,6 @@ pub struct DeliveryDraft {
     /// Stable across every attempt of this delivery.
     pub idempotency_key: String,
     /// When the event happened.
-    pub created_at: Timestamp,
-}
-
-/// A delivery to insert in the outbox, rendered from a draft and the stored merge request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDelivery {
-    /// The project.
-    pub project_id: ProjectId,
-    /// The check notified.
-    pub external_status_check_id: StatusCheckId,
-    /// The merge request.
-    pub merge_request_id: MergeRequestId,
-    /// Its iid.
-    pub merge_request_iid: MergeRequestIid,
-    /// The hook action, if any.
-    pub action: Option<HookAction>,
-    /// The idempotency key.
-    pub idempotency_key: String,
-    /// The exact JSON body to send.
-    pub body: String,
-    /// When it was recorded; also its first due time.
-    pub created_at: Timestamp,
-}
-
-/// A delivery in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// Its id.
-    pub id: DeliveryId,
-    /// The project.
-    pub project_id: ProjectId,
-    /// The check notified.
-    pub external_status_check_id: StatusCheckId,
-    /// The merge request.
-    pub merge_request_id: MergeRequestId,
-    /// Its iid.
-    pub merge_request_iid: MergeRequestIid,
-    /// The hook action, if any.
-    pub action: Option<HookAction>,
-    /// Where it stands.
-    pub status: DeliveryStatus,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// When the last attempt was made.
-    pub last_attempt_at: Option<Timestamp>,
-    /// When the next attempt is due (pending deliveries only).
-    pub next_attempt_at: Option<Timestamp>,
-    /// Stable across attempts.
-    pub idempotency_key: String,
-    /// The exact JSON body to send.
-    pub body: String,
-    /// When it was recorded.
     pub created_at: Timestamp,
 }
 
@@ -269,17 +159,11 @@ pub fn change(previous: &str, current: &str) -> Value {
     json!({ "previous": previous, "current": current })
 }
 
-/// The wait before the next attempt after `attempts_made` failed ones: 1 s, 2 s, 4 s, … capped at 5 minutes.
-pub fn retry_delay(attempts_made: u32) -> Duration {
-    const CAP: Duration = Duration::from_secs(300);
-    let exponent = attempts_made.saturating_sub(1).min(16);
-    Duration::from_secs(1u64 << exponent).min(CAP)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merge_request::MergeRequestState;
+    use crate::ids::{MergeRequestId, MergeRequestIid};
+    use crate::merge_requests::MergeRequestState;
     use proptest::prelude::*;
 
     fn mr() -> MergeRequest {
@@ -366,21 +250,7 @@ mod tests {
         assert_eq!(delivery.action, None);
     }
 
-    #[test]
-    fn backoff_schedule() {
-        let secs: Vec<u64> = (1..=10).map(|n| retry_delay(n).as_secs()).collect();
-        assert_eq!(secs, vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
-        assert_eq!(retry_delay(1000), Duration::from_secs(300));
-    }
-
     proptest! {
-        #[test]
-        fn backoff_never_shrinks_and_is_capped(n in 0u32..10_000) {
-            prop_assert!(retry_delay(n) <= retry_delay(n + 1));
-            prop_assert!(retry_delay(n) <= Duration::from_secs(300));
-            prop_assert!(retry_delay(n) >= Duration::from_secs(1));
-        }
-
         #[test]
         fn body_is_valid_json_for_any_title(title in "\\PC{0,50}") {
             let mut m = mr();

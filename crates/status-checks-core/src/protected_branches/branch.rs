@@ -3,7 +3,7 @@
 //! A protected branch's name is either an exact branch name or a pattern in which `*` matches any run of
 //! characters, `/` included: `release/*` matches `release/1.0` and `release/a/b`, `*-stable` matches
 //! `12-stable`. Every other character stands for itself. This one matcher decides which merge requests a
-//! status check applies to (see [`crate::status_check::ExternalStatusCheck::applies_to_branch`]).
+//! status check applies to (see [`crate::status_checks::ExternalStatusCheck::applies_to_branch`]).
 
 use crate::Timestamp;
 use crate::ids::{ProjectId, ProtectedBranchId};

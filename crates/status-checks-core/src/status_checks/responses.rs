@@ -8,8 +8,8 @@
 //! response (a retry records one). The rule is computed from timestamps, so it holds without any sweep.
 
 use crate::Timestamp;
+use crate::ids::CommitSha;
 use crate::ids::{MergeRequestId, ResponseId, StatusCheckId};
-use crate::merge_request::CommitSha;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 

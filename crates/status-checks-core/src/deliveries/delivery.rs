@@ -1,0 +1,131 @@
+//! The outbox's records: a delivery to insert ([`NewDelivery`]) and a stored one ([`Delivery`]), with its
+//! hook action and where it stands.
+
+use crate::Timestamp;
+use crate::ids::{DeliveryId, MergeRequestId, MergeRequestIid, ProjectId, StatusCheckId};
+
+/// The `action` of a merge-request hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HookAction {
+    /// The merge request was opened.
+    Open,
+    /// Its title, target branch or HEAD changed.
+    Update,
+    /// It was closed.
+    Close,
+    /// It was reopened.
+    Reopen,
+    /// It was merged.
+    Merge,
+}
+
+impl HookAction {
+    /// GitLab's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookAction::Open => "open",
+            HookAction::Update => "update",
+            HookAction::Close => "close",
+            HookAction::Reopen => "reopen",
+            HookAction::Merge => "merge",
+        }
+    }
+
+    /// The action with this name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "open" => Some(HookAction::Open),
+            "update" => Some(HookAction::Update),
+            "close" => Some(HookAction::Close),
+            "reopen" => Some(HookAction::Reopen),
+            "merge" => Some(HookAction::Merge),
+            _ => None,
+        }
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Not sent yet, or to be retried.
+    Pending,
+    /// The external service answered 2xx.
+    Delivered,
+    /// Every attempt failed; kept for inspection, never retried.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// The name shown by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    /// The status with this name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(DeliveryStatus::Pending),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "dead" => Some(DeliveryStatus::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery to insert in the outbox, rendered from a draft and the stored merge request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// The project.
+    pub project_id: ProjectId,
+    /// The check notified.
+    pub external_status_check_id: StatusCheckId,
+    /// The merge request.
+    pub merge_request_id: MergeRequestId,
+    /// Its iid.
+    pub merge_request_iid: MergeRequestIid,
+    /// The hook action, if any.
+    pub action: Option<HookAction>,
+    /// The idempotency key.
+    pub idempotency_key: String,
+    /// The exact JSON body to send.
+    pub body: String,
+    /// When it was recorded; also its first due time.
+    pub created_at: Timestamp,
+}
+
+/// A delivery in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its id.
+    pub id: DeliveryId,
+    /// The project.
+    pub project_id: ProjectId,
+    /// The check notified.
+    pub external_status_check_id: StatusCheckId,
+    /// The merge request.
+    pub merge_request_id: MergeRequestId,
+    /// Its iid.
+    pub merge_request_iid: MergeRequestIid,
+    /// The hook action, if any.
+    pub action: Option<HookAction>,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the last attempt was made.
+    pub last_attempt_at: Option<Timestamp>,
+    /// When the next attempt is due (pending deliveries only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// Stable across attempts.
+    pub idempotency_key: String,
+    /// The exact JSON body to send.
+    pub body: String,
+    /// When it was recorded.
+    pub created_at: Timestamp,
+}

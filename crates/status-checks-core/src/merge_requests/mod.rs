@@ -1,0 +1,14 @@
+//! Merge requests: the entity and its HEAD, merge gating ([`gating`]), the pure plans of every write
+//! ([`transitions`]), and the use cases of `/projects/:id/merge_requests`.
+
+mod gating;
+mod merge_request;
+pub mod transitions;
+mod use_cases;
+
+#[cfg(test)]
+mod tests;
+
+pub use gating::*;
+pub use merge_request::*;
+pub use use_cases::{MergeInput, MergeRequestView, parse_state_filter};
