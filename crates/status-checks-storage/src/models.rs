@@ -18,7 +18,10 @@ use status_checks_core::response::{CheckStatus, StatusCheckResponse};
 use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
 use status_checks_core::token::{PersonalAccessToken, TokenScope};
 use status_checks_core::user::{User, Username};
-use status_checks_core::*;
+use status_checks_core::{
+    AccessLevel, DeliveryId, MergeRequestId, MergeRequestIid, ProjectId, ProtectedBranchId,
+    RepoError, ResponseId, StatusCheckId, Timestamp, TokenId, UserId,
+};
 
 /// Milliseconds since the Unix epoch, the stored form of every time.
 pub(crate) fn millis(at: Timestamp) -> i64 {
