@@ -3,7 +3,10 @@
 //! - [`RepoError`] is what a port implementation (storage) reports. Adapters translate their own errors
 //!   (a diesel unique violation, a missing row) into it; no adapter type crosses a port.
 //! - [`DomainError`] is what a use case answers. Its variants map one-to-one onto the error outcomes of the
-//!   API contract (`shared/spec/api.md` §1 and §6); the HTTP adapter renders each in exactly one place.
+//!   API contract (docs/api.md, "Errors"); the HTTP adapter renders each, with GitLab's status line texts,
+//!   in exactly one place. The texts here are the domain's words, for logs and embedders.
+//!
+//! [`RepoError::refusal`] is the one translation from the first to the second.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -111,41 +114,54 @@ pub enum Resource {
     StatusCheck,
 }
 
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::User => "user",
+            Resource::Token => "personal access token",
+            Resource::Member => "member",
+            Resource::ProtectedBranch => "protected branch",
+            Resource::MergeRequest => "merge request",
+            Resource::StatusCheck => "external status check",
+        })
+    }
+}
+
 /// The outcome of a use case that did not succeed. Each variant is one error outcome of the contract.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DomainError {
     /// 401: no token, or an unknown, expired or revoked one.
-    #[error("401 Unauthorized")]
+    #[error("unauthorized")]
     Unauthorized,
     /// 403 `insufficient_scope`: a `read_api` token tried to write.
-    #[error("insufficient_scope")]
+    #[error("insufficient scope")]
     InsufficientScope,
     /// 404 `Project Not Found`: no such project, or the caller may not know it exists.
-    #[error("404 Project Not Found")]
+    #[error("project not found")]
     ProjectNotFound,
     /// 404 `Not found`: another resource does not exist (or is in another project).
-    #[error("404 {0:?} Not found")]
+    #[error("{0} not found")]
     NotFound(Resource),
     /// 403: the caller is known to the project but lacks the role.
-    #[error("403 Forbidden")]
+    #[error("forbidden")]
     Forbidden,
     /// 400: bad or missing parameters, `{"error": "<joined>"}`.
-    #[error("400 Bad request: {0}")]
+    #[error("bad parameters: {0}")]
     BadParameters(ParamErrors),
     /// 400 with per-attribute messages, `{"message": {"path": ["has already been taken"]}}`.
-    #[error("400 Bad request: {0:?}")]
+    #[error("invalid attributes: {0:?}")]
     InvalidAttributes(BTreeMap<String, Vec<String>>),
     /// 405: the action is not possible in the resource's state (merging a closed or blocked MR).
-    #[error("405 Method Not Allowed")]
+    #[error("not allowed in this state")]
     NotAllowed,
     /// 409 with a message (SHA mismatch, duplicate username, duplicate protected branch, …).
-    #[error("409 Conflict: {0}")]
+    #[error("conflict: {0}")]
     Conflict(String),
     /// 422 with a list of full validation messages, `{"message": ["Name has already been taken"]}`.
-    #[error("422 Unprocessable: {0:?}")]
+    #[error("invalid: {0:?}")]
     Validation(Vec<String>),
     /// 422 with a single message, `{"message": "External status check must be failed"}`.
-    #[error("422 Unprocessable: {0}")]
+    #[error("unprocessable: {0}")]
     Unprocessable(String),
     /// 500: a port failed. The text is logged, never shown.
     #[error("internal error: {0}")]
@@ -176,15 +192,60 @@ impl From<ParamErrors> for DomainError {
     }
 }
 
-impl From<RepoError> for DomainError {
-    /// The translation of the errors no use case handles specially. Use cases that expect a duplicate or a
-    /// missing row match on the [`RepoError`] first and map it to the contract's message.
-    fn from(error: RepoError) -> Self {
-        match error {
-            RepoError::Internal(cause) => DomainError::Internal(cause),
-            RepoError::NotFound => DomainError::Internal("row vanished during the request".into()),
-            other => DomainError::Internal(other.to_string()),
+/// The contract's message of a check write refused because a protected branch is not the project's.
+pub(crate) const BRANCHES_MUST_EXIST: &str = "all protected branches must exist within the project";
+
+impl Duplicate {
+    /// The contract's answer to a write that broke this uniqueness rule; `name` is the value that was taken
+    /// (only the protected branch's message quotes it).
+    fn answer(self, name: &str) -> DomainError {
+        match self {
+            Duplicate::Username => DomainError::Conflict("Username has already been taken".into()),
+            Duplicate::ProjectPath => DomainError::attributes([("path", "has already been taken")]),
+            Duplicate::ProtectedBranch => {
+                DomainError::Conflict(format!("Protected branch '{name}' already exists"))
+            }
+            Duplicate::CheckName => {
+                DomainError::Validation(vec!["Name has already been taken".into()])
+            }
+            Duplicate::CheckUrl => {
+                DomainError::Validation(vec!["External url has already been taken".into()])
+            }
+            Duplicate::Member => DomainError::Conflict("Member already exists".into()),
         }
+    }
+}
+
+impl RepoError {
+    /// The one translation of a port's error into a use case's outcome. `gone` is what a missing row means
+    /// to the use case at hand (a 404 of the resource written, or a 405 for a merge that lost a race);
+    /// every other variant means the same wherever it occurs. The match names every variant, so a new one
+    /// cannot fall into a 500 unnoticed.
+    pub fn refusal(self, gone: DomainError) -> DomainError {
+        self.refusal_naming(gone, "")
+    }
+
+    /// [`Self::refusal`] of a write of something named `name`, which a duplicate's message may quote.
+    pub fn refusal_naming(self, gone: DomainError, name: &str) -> DomainError {
+        match self {
+            RepoError::Duplicate(duplicate) => duplicate.answer(name),
+            RepoError::NotFound => gone,
+            RepoError::LastOwner => DomainError::Forbidden,
+            RepoError::ForeignProtectedBranch => {
+                DomainError::Validation(vec![BRANCHES_MUST_EXIST.into()])
+            }
+            RepoError::Internal(cause) => DomainError::Internal(cause),
+        }
+    }
+}
+
+impl From<RepoError> for DomainError {
+    /// A read's error (`?` in a use case): a row missing where the use case had no reason to expect it is
+    /// an internal error, not a 404.
+    fn from(error: RepoError) -> Self {
+        error.refusal(DomainError::Internal(
+            "row vanished during the request".into(),
+        ))
     }
 }
 

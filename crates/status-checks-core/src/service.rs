@@ -152,15 +152,6 @@ impl StatusChecksService {
         })
     }
 
-    /// A row this write depended on was deleted by a concurrent request (the store answers `NotFound`): the
-    /// outcome is `gone` (a 404), not an internal error.
-    pub(crate) fn vanished(gone: DomainError) -> impl Fn(crate::error::RepoError) -> DomainError {
-        move |error| match error {
-            crate::error::RepoError::NotFound => gone.clone(),
-            other => other.into(),
-        }
-    }
-
     /// The merge request with the newest responses at its HEAD, or 404.
     pub(crate) async fn merge_request_at_head(
         &self,

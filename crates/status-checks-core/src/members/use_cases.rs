@@ -1,7 +1,7 @@
 //! Project members.
 
 use crate::access::AccessLevel;
-use crate::error::{DomainError, Duplicate, RepoError, Resource};
+use crate::error::{DomainError, Resource};
 use crate::ids::UserId;
 use crate::members::{Member, NewMemberInput};
 use crate::pagination::{Page, PageRequest};
@@ -65,8 +65,7 @@ impl StatusChecksService {
         ) {
             return Err(DomainError::Forbidden);
         }
-        match self
-            .ports
+        self.ports
             .members
             .add_member(
                 access.project.id,
@@ -75,14 +74,7 @@ impl StatusChecksService {
                 self.now(),
             )
             .await
-        {
-            Ok(member) => Ok(member),
-            Err(RepoError::Duplicate(Duplicate::Member)) => {
-                Err(DomainError::Conflict("Member already exists".into()))
-            }
-            Err(RepoError::NotFound) => Err(DomainError::NotFound(Resource::User)),
-            Err(e) => Err(e.into()),
-        }
+            .map_err(|e| e.refusal(DomainError::NotFound(Resource::User)))
     }
 
     /// `PUT /projects/:id/members/:user_id` (Maintainer+; the last Owner cannot be demoted).
@@ -112,17 +104,11 @@ impl StatusChecksService {
         ) {
             return Err(DomainError::Forbidden);
         }
-        match self
-            .ports
+        self.ports
             .members
             .update_member(access.project.id, user, level)
             .await
-        {
-            Ok(member) => Ok(member),
-            Err(RepoError::LastOwner) => Err(DomainError::Forbidden),
-            Err(RepoError::NotFound) => Err(DomainError::NotFound(Resource::Member)),
-            Err(e) => Err(e.into()),
-        }
+            .map_err(|e| e.refusal(DomainError::NotFound(Resource::Member)))
     }
 
     /// `DELETE /projects/:id/members/:user_id` (Maintainer+, or oneself; the last Owner stays).
@@ -146,6 +132,7 @@ impl StatusChecksService {
         if !policy::may_change_member(actor, access.level, user, Some(member.access_level), None) {
             return Err(DomainError::Forbidden);
         }
+        let gone = DomainError::NotFound(Resource::Member);
         match self
             .ports
             .members
@@ -153,9 +140,8 @@ impl StatusChecksService {
             .await
         {
             Ok(true) => Ok(()),
-            Ok(false) | Err(RepoError::NotFound) => Err(DomainError::NotFound(Resource::Member)),
-            Err(RepoError::LastOwner) => Err(DomainError::Forbidden),
-            Err(e) => Err(e.into()),
+            Ok(false) => Err(gone),
+            Err(e) => Err(e.refusal(gone)),
         }
     }
 }

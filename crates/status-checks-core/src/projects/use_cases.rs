@@ -1,6 +1,6 @@
 //! Projects.
 
-use crate::error::{DomainError, Duplicate, RepoError};
+use crate::error::DomainError;
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
 use crate::projects::{NewProject, NewProjectInput, Project, ProjectRef, ProjectUpdate};
@@ -45,13 +45,12 @@ impl StatusChecksService {
                 .unwrap_or(false),
             created_at: self.now(),
         };
-        match self.ports.projects.create_project(new, actor.user_id).await {
-            Ok(project) => Ok(project),
-            Err(RepoError::Duplicate(Duplicate::ProjectPath)) => Err(DomainError::attributes(
-                vec![("path", "has already been taken")],
-            )),
-            Err(e) => Err(e.into()),
-        }
+        // A duplicate path is 400 `path has already been taken` (docs/api.md); see `RepoError::refusal`.
+        Ok(self
+            .ports
+            .projects
+            .create_project(new, actor.user_id)
+            .await?)
     }
 
     /// `GET /projects`: those the caller is a member of; administrators see all.
@@ -89,16 +88,11 @@ impl StatusChecksService {
         if let Some(e) = update.name.as_deref().and_then(crate::projects::name_error) {
             return Err(DomainError::attributes(vec![("name", e)]));
         }
-        match self
-            .ports
+        self.ports
             .projects
             .update_project(access.project.id, update, self.now())
             .await
-        {
-            Ok(project) => Ok(project),
-            Err(RepoError::NotFound) => Err(DomainError::ProjectNotFound),
-            Err(e) => Err(e.into()),
-        }
+            .map_err(|e| e.refusal(DomainError::ProjectNotFound))
     }
 
     /// `DELETE /projects/:id` (Owner): everything in the project goes with it, at once.
@@ -106,15 +100,11 @@ impl StatusChecksService {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
         Self::authorize(actor, &access, ProjectAction::DeleteProject)?;
-        if self
-            .ports
+        self.ports
             .projects
             .delete_project(access.project.id)
             .await?
-        {
-            Ok(())
-        } else {
-            Err(DomainError::ProjectNotFound)
-        }
+            .then_some(())
+            .ok_or(DomainError::ProjectNotFound)
     }
 }

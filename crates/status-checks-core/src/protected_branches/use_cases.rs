@@ -1,6 +1,6 @@
 //! Protected branches.
 
-use crate::error::{DomainError, Duplicate, RepoError, Resource};
+use crate::error::{DomainError, Resource};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
 use crate::projects::ProjectRef;
@@ -57,19 +57,11 @@ impl StatusChecksService {
                 other => format!("Name {other}"),
             }])
         })?;
-        match self
-            .ports
+        self.ports
             .protected_branches
             .create_protected_branch(access.project.id, pattern, self.now())
             .await
-        {
-            Ok(branch) => Ok(branch),
-            Err(RepoError::Duplicate(Duplicate::ProtectedBranch)) => Err(DomainError::Conflict(
-                format!("Protected branch '{name}' already exists"),
-            )),
-            Err(RepoError::NotFound) => Err(DomainError::ProjectNotFound),
-            Err(e) => Err(e.into()),
-        }
+            .map_err(|e| e.refusal_naming(DomainError::ProjectNotFound, &name))
     }
 
     /// `DELETE /projects/:id/protected_branches/:name` (Maintainer+): also removes it from every check scoped
@@ -89,15 +81,11 @@ impl StatusChecksService {
             .find_protected_branch(access.project.id, name)
             .await?
             .ok_or(DomainError::NotFound(Resource::ProtectedBranch))?;
-        if self
-            .ports
+        self.ports
             .protected_branches
             .delete_protected_branch(access.project.id, branch.id)
             .await?
-        {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound(Resource::ProtectedBranch))
-        }
+            .then_some(())
+            .ok_or(DomainError::NotFound(Resource::ProtectedBranch))
     }
 }

@@ -1,18 +1,19 @@
-//! GitLab's seven external status check endpoints (E1–E7), and the list of a check's deliveries.
+//! The use cases of GitLab's seven external status check endpoints (docs/api.md, E1–E7): manage a
+//! project's checks, list a merge request's checks with their status at HEAD, set a check's status, retry
+//! a failed check.
 
-use crate::deliveries::Delivery;
-use crate::error::{DomainError, Duplicate, RepoError, Resource};
+use crate::error::{DomainError, Resource};
 use crate::ids::{MergeRequestIid, ProjectId, ProtectedBranchId, StatusCheckId};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{self, Actor, ProjectAction};
 use crate::projects::ProjectRef;
 use crate::protected_branches::ProtectedBranch;
 use crate::service::{DomainResult, MergeRequestView, Params, StatusChecksService};
+use crate::status_checks::fields::{self, RawFields, Write};
 use crate::status_checks::{
-    CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret, StatusCheckInput,
-    StatusCheckUpdate, StatusCheckUpdateInput, UrlVisibility,
+    CheckStatus, ExternalStatusCheck, NewResponse, NewStatusCheck, ResponseInput, StatusCheckInput,
+    StatusCheckResponse, StatusCheckUpdate, StatusCheckUpdateInput, UrlVisibility,
 };
-use crate::status_checks::{CheckStatus, NewResponse, ResponseInput, StatusCheckResponse};
 
 /// A check as the API shows it, its URL already redacted for the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,33 +70,6 @@ pub struct RecordedResponse {
     pub external_status_check: StatusCheckView,
 }
 
-const BRANCHES_MUST_EXIST: &str = "all protected branches must exist within the project";
-
-fn duplicate_message(duplicate: Duplicate) -> Option<&'static str> {
-    match duplicate {
-        Duplicate::CheckName => Some("Name has already been taken"),
-        Duplicate::CheckUrl => Some("External url has already been taken"),
-        _ => None,
-    }
-}
-
-/// Translates a store's refusal of a check write into the contract's 422 messages.
-fn check_write_error(error: RepoError) -> DomainError {
-    match error {
-        RepoError::Duplicate(d) if duplicate_message(d).is_some() => DomainError::Validation(
-            duplicate_message(d)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        ),
-        RepoError::ForeignProtectedBranch => {
-            DomainError::Validation(vec![BRANCHES_MUST_EXIST.into()])
-        }
-        RepoError::NotFound => DomainError::NotFound(Resource::StatusCheck),
-        other => other.into(),
-    }
-}
-
 impl StatusChecksService {
     /// Whether every id in `ids` is a protected branch of the project.
     async fn branches_exist(
@@ -146,45 +120,34 @@ impl StatusChecksService {
         let input = params?;
         Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
         let project = access.project.id;
-
-        let mut messages: Vec<String> = Vec::new();
-        let name = CheckName::parse(&input.name)
-            .map_err(|m| messages.push(m.into()))
-            .ok();
-        let url = ExternalUrl::parse(&input.external_url, self.settings.allow_local_requests)
-            .map_err(|m| messages.extend(m))
-            .ok();
-        let secret = SharedSecret::parse(input.shared_secret.as_deref().unwrap_or(""))
-            .map_err(|m| messages.push(m.into()))
-            .ok()
-            .flatten();
         let existing = self.ports.status_checks.all_checks(project).await?;
-        if name
-            .as_ref()
-            .is_some_and(|name| existing.iter().any(|c| &c.name == name))
-        {
-            messages.push("Name has already been taken".into());
-        }
-        if url
-            .as_ref()
-            .is_some_and(|url| existing.iter().any(|c| &c.external_url == url))
-        {
-            messages.push("External url has already been taken".into());
-        }
-        if !self
+        let branches_exist = self
             .branches_exist(project, &input.protected_branch_ids)
-            .await?
-        {
-            messages.push(BRANCHES_MUST_EXIST.into());
-        }
-        let (Some(name), Some(external_url), true) = (name, url, messages.is_empty()) else {
-            return Err(DomainError::Validation(messages));
+            .await?;
+        let others: Vec<&ExternalStatusCheck> = existing.iter().collect();
+        let raw = RawFields {
+            name: Some(&input.name),
+            external_url: Some(&input.external_url),
+            shared_secret: Some(input.shared_secret.as_deref().unwrap_or("")),
+        };
+        let fields = fields::validate(
+            Write::Create,
+            raw,
+            &others,
+            branches_exist,
+            self.settings.allow_local_requests,
+        )
+        .map_err(DomainError::Validation)?;
+        let (Some(name), Some(external_url)) = (fields.name, fields.external_url) else {
+            return Err(DomainError::Internal(
+                "a created check's name and URL are validated".into(),
+            ));
         };
         let new = NewStatusCheck {
             project_id: project,
             name,
             external_url,
-            shared_secret: secret,
+            shared_secret: fields.shared_secret.flatten(),
             protected_branch_ids: input.protected_branch_ids,
             created_at: self.now(),
         };
@@ -193,7 +156,7 @@ impl StatusChecksService {
             .status_checks
             .create_check(new)
             .await
-            .map_err(check_write_error)?;
+            .map_err(|e| e.refusal(DomainError::ProjectNotFound))?;
         Ok(StatusCheckView::of(check, UrlVisibility::Full))
     }
 
@@ -215,55 +178,36 @@ impl StatusChecksService {
             return Err(DomainError::NotFound(Resource::StatusCheck));
         }
         let others: Vec<&ExternalStatusCheck> = existing.iter().filter(|c| c.id != id).collect();
-
-        let mut messages: Vec<String> = Vec::new();
-        let mut update = StatusCheckUpdate {
-            name: None,
-            external_url: None,
-            shared_secret: None,
-            protected_branch_ids: None,
+        let branches_exist = match &input.protected_branch_ids {
+            Some(ids) => self.branches_exist(project, ids).await?,
+            None => true,
+        };
+        let raw = RawFields {
+            name: input.name.as_deref(),
+            external_url: input.external_url.as_deref(),
+            shared_secret: input.shared_secret.as_deref(),
+        };
+        let fields = fields::validate(
+            Write::Update,
+            raw,
+            &others,
+            branches_exist,
+            self.settings.allow_local_requests,
+        )
+        .map_err(DomainError::Validation)?;
+        let update = StatusCheckUpdate {
+            name: fields.name,
+            external_url: fields.external_url,
+            shared_secret: fields.shared_secret,
+            protected_branch_ids: input.protected_branch_ids,
             updated_at: self.now(),
         };
-        if let Some(raw) = &input.name {
-            match CheckName::parse(raw) {
-                Ok(name) if others.iter().any(|c| c.name == name) => {
-                    messages.push("Name has already been taken".into())
-                }
-                Ok(name) => update.name = Some(name),
-                Err(m) => messages.push(m.into()),
-            }
-        }
-        if let Some(raw) = &input.external_url {
-            match ExternalUrl::parse(raw, self.settings.allow_local_requests) {
-                Ok(url) if others.iter().any(|c| c.external_url == url) => {
-                    messages.push("External url has already been taken".into());
-                }
-                Ok(url) => update.external_url = Some(url),
-                Err(m) => messages.extend(m),
-            }
-        }
-        if let Some(raw) = &input.shared_secret {
-            match SharedSecret::parse(raw) {
-                Ok(secret) => update.shared_secret = Some(secret),
-                Err(m) => messages.push(m.into()),
-            }
-        }
-        if let Some(ids) = input.protected_branch_ids {
-            if self.branches_exist(project, &ids).await? {
-                update.protected_branch_ids = Some(ids);
-            } else {
-                messages.push(BRANCHES_MUST_EXIST.into());
-            }
-        }
-        if !messages.is_empty() {
-            return Err(DomainError::Validation(messages));
-        }
         let check = self
             .ports
             .status_checks
             .update_check(project, id, update)
             .await
-            .map_err(check_write_error)?;
+            .map_err(|e| e.refusal(DomainError::NotFound(Resource::StatusCheck)))?;
         Ok(StatusCheckView::of(check, UrlVisibility::Full))
     }
 
@@ -278,16 +222,12 @@ impl StatusChecksService {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
         Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
-        if self
-            .ports
+        self.ports
             .status_checks
             .delete_check(access.project.id, id)
             .await?
-        {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound(Resource::StatusCheck))
-        }
+            .then_some(())
+            .ok_or(DomainError::NotFound(Resource::StatusCheck))
     }
 
     /// E5 `GET /projects/:id/merge_requests/:iid/status_checks` (Reporter+): the applicable checks by id, with
@@ -360,9 +300,7 @@ impl StatusChecksService {
                 retried_at: None,
             })
             .await
-            .map_err(Self::vanished(DomainError::NotFound(
-                Resource::MergeRequest,
-            )))?;
+            .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
         // The merge request as of this answer: the newest responses read above, this one replacing its check's.
         responses.retain(|r| r.external_status_check_id != stored.external_status_check_id);
@@ -435,35 +373,7 @@ impl StatusChecksService {
                 drafts,
             )
             .await
-            .map_err(Self::vanished(DomainError::NotFound(
-                Resource::MergeRequest,
-            )))?;
+            .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
         Ok(())
-    }
-
-    /// `GET /projects/:id/external_status_checks/:check_id/deliveries` (Maintainer+): newest first.
-    pub async fn list_deliveries(
-        &self,
-        actor: &Actor,
-        reference: &ProjectRef,
-        id: StatusCheckId,
-        page: PageRequest,
-    ) -> DomainResult<Page<Delivery>> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
-        if self
-            .ports
-            .status_checks
-            .find_check(access.project.id, id)
-            .await?
-            .is_none()
-        {
-            return Err(DomainError::NotFound(Resource::StatusCheck));
-        }
-        Ok(self
-            .ports
-            .deliveries
-            .list_deliveries(access.project.id, id, page)
-            .await?)
     }
 }

@@ -197,13 +197,8 @@ impl StatusChecksService {
             is_admin: input.admin,
             created_at: self.now(),
         };
-        match self.ports.users.create_user(new).await {
-            Ok(user) => Ok(user),
-            Err(RepoError::Duplicate(Duplicate::Username)) => Err(DomainError::Conflict(
-                "Username has already been taken".into(),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        // A taken username is 409 `Username has already been taken`; see `RepoError::refusal`.
+        Ok(self.ports.users.create_user(new).await?)
     }
 
     /// `DELETE /users/:id` (administrators only).
@@ -212,11 +207,12 @@ impl StatusChecksService {
         if !actor.is_admin {
             return Err(DomainError::Forbidden);
         }
-        if self.ports.users.delete_user(id).await? {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound(Resource::User))
-        }
+        self.ports
+            .users
+            .delete_user(id)
+            .await?
+            .then_some(())
+            .ok_or(DomainError::NotFound(Resource::User))
     }
 
     /// `POST /users/:user_id/personal_access_tokens` (administrators only): the raw token is in the answer,
@@ -320,10 +316,11 @@ impl StatusChecksService {
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> DomainResult<()> {
         Self::require_write(actor)?;
         self.get_token(actor, id).await?;
-        if self.ports.tokens.revoke_token(id).await? {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound(Resource::Token))
-        }
+        self.ports
+            .tokens
+            .revoke_token(id)
+            .await?
+            .then_some(())
+            .ok_or(DomainError::NotFound(Resource::Token))
     }
 }
