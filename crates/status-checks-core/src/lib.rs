@@ -2,21 +2,27 @@
 //!
 //! The pure domain core of **status-checks**, a GitLab-compatible *External Status Checks* service.
 //!
-//! It holds every rule of the feature and nothing else:
+//! It holds every rule of the feature and nothing else, **one folder per concept**, each with its types, its
+//! pure decisions, its use cases and their tests — the same names as the HTTP handlers, the storage
+//! repositories and the contract suite (docs/architecture.md):
 //!
-//! - **entities and validated values** — users and [`AccessLevel`]s, personal access tokens, projects,
-//!   members, protected branches ([`BranchPattern`]), merge requests ([`CommitSha`]), external status checks
-//!   ([`CheckName`], [`ExternalUrl`], [`SharedSecret`]) and their responses;
-//! - **rules** as pure functions — branch-pattern matching, applicability of a check to a merge request,
-//!   the status of a check at a merge request's HEAD (with the pending timeout), merge gating, URL redaction,
-//!   URL validation and the SSRF address classification ([`ssrf`]);
-//! - **the permission policy** ([`policy`]) — the one place that answers "may this actor do this here";
-//! - **ports** ([`ports`]) — `async-trait` traits for storage, the clock and randomness, which adapters
-//!   implement;
-//! - **use cases** ([`service::StatusChecksService`]) — every operation of the REST contract, taking an
-//!   authenticated [`Actor`], enforcing the policy and the rules through the ports, and answering with domain
-//!   values or a [`DomainError`].
+//! | concept | holds |
+//! |---|---|
+//! | [`users`] | users, personal access tokens, authentication |
+//! | [`projects`] | projects, their names and paths, how they are referred to |
+//! | [`members`] | who has which [`AccessLevel`] in a project; the last-Owner rule |
+//! | [`protected_branches`] | branch names and `*` patterns ([`BranchPattern`]): the scope of checks |
+//! | [`merge_requests`] | merge requests and their HEAD ([`CommitSha`]), merge gating, the plans of every write ([`merge_requests::transitions`]) |
+//! | [`status_checks`] | checks ([`CheckName`], [`ExternalUrl`], [`SharedSecret`]), their answers and the status at HEAD with the pending timeout, URL redaction, the validation E2 and E3 share ([`status_checks::fields`]) |
+//! | [`deliveries`] | notifications: outbox records, the signed GitLab payload, the retry schedule |
 //!
+//! Shared pieces stay flat: [`ids`], [`error`] (one enum per layer, and the one translation between them),
+//! [`pagination`], [`policy`] (the one place that answers "may this actor do this here"), [`ssrf`] (address
+//! classification), [`links`] (`web_url`s), [`ports`] (the `async-trait` traits adapters implement) and
+//! [`service::StatusChecksService`] (the use cases' shared state: every operation of the REST contract takes
+//! an authenticated [`Actor`], reads through the ports, decides with pure functions, and answers with domain
+//! values or a [`DomainError`]).
+
 //! ## What this crate must never depend on
 //! Nothing that does IO or belongs to a framework: no tokio, axum, hyper, diesel, reqwest or SQLite. CI checks
 //! this with `cargo tree -p status-checks-core -e normal`. Time comes from the [`ports::Clock`] port and
@@ -25,8 +31,9 @@
 //! ## Features
 //! - `mock`: [`mockall`](https://docs.rs/mockall) mocks of every port (`ports::MockUserRepository`, …) for
 //!   adapters' and embedders' own tests.
-//! - `testkit`: proptest strategies for the domain values ([`testkit::strategies`]), for embedders who
-//!   property-test their own code against ours.
+//! - `testkit`: proptest strategies for the domain values ([`testkit::strategies`]), deterministic clock and
+//!   secrets, and the ports' contract suite ([`testkit::contract`], [`port_contract_tests!`]) to run against
+//!   an adapter.
 
 pub mod access;
 pub mod deliveries;

@@ -330,7 +330,7 @@ pub trait DeliveryRepository: Send + Sync {
 /// The time. Adapters read the system clock; tests set it.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Clock: Send + Sync {
-    /// Now.
+    /// The current time, in UTC.
     fn now(&self) -> Timestamp;
 }
 

@@ -33,21 +33,21 @@ pub type DomainResult<T> = Result<T, DomainError>;
 /// Every port the use cases need. One adapter may implement several; pass the same `Arc` to each field.
 #[derive(Clone)]
 pub struct Ports {
-    /// Users.
+    /// Accounts, looked up by id and username.
     pub users: Arc<dyn UserRepository>,
-    /// Tokens.
+    /// Personal access tokens, looked up by hash to authenticate.
     pub tokens: Arc<dyn TokenRepository>,
-    /// Projects.
+    /// Projects, with the caller's access level read alongside.
     pub projects: Arc<dyn ProjectRepository>,
-    /// Members.
+    /// Memberships, guarded by the last-Owner rule.
     pub members: Arc<dyn MemberRepository>,
-    /// Protected branches.
+    /// Protected branch names and patterns: the scope of checks.
     pub protected_branches: Arc<dyn ProtectedBranchRepository>,
-    /// Merge requests.
+    /// Merge requests, written with the deliveries they cause.
     pub merge_requests: Arc<dyn MergeRequestRepository>,
-    /// Status checks.
+    /// External status checks of each project.
     pub status_checks: Arc<dyn StatusCheckRepository>,
-    /// Responses.
+    /// The answers of external services, and retries.
     pub responses: Arc<dyn ResponseRepository>,
     /// The delivery outbox.
     pub deliveries: Arc<dyn DeliveryRepository>,

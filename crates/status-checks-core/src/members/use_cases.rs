@@ -1,4 +1,5 @@
-//! Project members.
+//! The use cases of `/projects/:id/members`: list, read, add, change and remove members, never above the
+//! caller's own level and never leaving a project without an Owner.
 
 use crate::access::AccessLevel;
 use crate::error::{DomainError, Resource};

@@ -61,9 +61,9 @@ pub struct MergeRequest {
     pub iid: MergeRequestIid,
     /// Its project.
     pub project_id: ProjectId,
-    /// Title.
+    /// What the change is, in a line.
     pub title: String,
-    /// Description (may be empty).
+    /// Free text (may be empty).
     pub description: String,
     /// The branch being merged.
     pub source_branch: String,
@@ -73,7 +73,7 @@ pub struct MergeRequest {
     pub sha: CommitSha,
     /// When the current HEAD was recorded: the start of the pending timeout.
     pub head_recorded_at: Timestamp,
-    /// State.
+    /// Open, closed or merged.
     pub state: MergeRequestState,
     /// Who opened it.
     pub author_id: UserId,
@@ -104,13 +104,13 @@ impl MergeRequest {
 pub struct NewMergeRequest {
     /// Its project.
     pub project_id: ProjectId,
-    /// Title.
+    /// What the change is, in a line.
     pub title: String,
-    /// Description.
+    /// Free text (may be empty).
     pub description: String,
-    /// Source branch.
+    /// The branch being merged.
     pub source_branch: String,
-    /// Target branch.
+    /// The branch merged into.
     pub target_branch: String,
     /// HEAD of the source branch.
     pub sha: CommitSha,

@@ -1,4 +1,4 @@
-//! Merge requests: the entity and its HEAD, merge gating ([`gating`]), the pure plans of every write
+//! Merge requests: the entity and its HEAD, merge gating ([`detailed_merge_status`]), the pure plans of every write
 //! ([`transitions`]), and the use cases of `/projects/:id/merge_requests`.
 
 mod gating;

@@ -62,7 +62,7 @@ pub struct NewProject {
     pub name: String,
     /// URL slug.
     pub path: String,
-    /// Namespace.
+    /// The group or user the project belongs to: the first part of its full path.
     pub namespace: String,
     /// Merge gating on status checks.
     pub only_allow_merge_if_all_status_checks_passed: bool,

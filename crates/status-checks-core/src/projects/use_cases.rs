@@ -1,4 +1,4 @@
-//! Projects.
+//! The use cases of `/projects`: create, list, read, update and delete a project (its creator becomes Owner).
 
 use crate::error::DomainError;
 use crate::pagination::{Page, PageRequest};

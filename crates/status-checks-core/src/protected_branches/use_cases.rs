@@ -1,4 +1,5 @@
-//! Protected branches.
+//! The use cases of `/projects/:id/protected_branches`: list, read, protect and unprotect (which also
+//! removes the branch from the scope of every check).
 
 use crate::error::{DomainError, Resource};
 use crate::pagination::{Page, PageRequest};

@@ -1,5 +1,5 @@
 //! External status checks: the checks a project registers (name, URL, shared secret, branch scope), the
-//! answers of the external services ([`responses`]: the status of a check at a merge request's HEAD),
+//! answers of the external services (the status of a check at a merge request's HEAD, [`status_at_head`]),
 //! URL redaction, the one validation of a check's fields that creating and updating share ([`fields`]),
 //! and the use cases of GitLab's external status check endpoints (docs/api.md, E1–E7).
 
