@@ -1,16 +1,17 @@
 //! Offline administration: `users create` and `tokens create`, straight on the database.
 
 use crate::config::{ScopeArg, TokensCommand, UsersCommand};
+use crate::error::AppError;
 use crate::platform::{OsSecrets, SystemClock};
 use crate::serve::open_store;
+use status_checks_core::Actor;
 use status_checks_core::service::{Settings, StatusChecksService};
 use status_checks_core::token::{NewTokenInput, TokenScope};
 use status_checks_core::user::NewUserInput;
-use status_checks_core::{Actor, DomainError};
 use status_checks_storage::StoreOptions;
 use std::sync::Arc;
 
-async fn service(database_url: &str) -> Result<StatusChecksService, String> {
+async fn service(database_url: &str) -> Result<StatusChecksService, AppError> {
     let store = open_store(
         database_url,
         StoreOptions {
@@ -23,22 +24,8 @@ async fn service(database_url: &str) -> Result<StatusChecksService, String> {
     Ok(StatusChecksService::new(ports, Settings::default()))
 }
 
-fn explain(error: DomainError) -> String {
-    match error {
-        DomainError::Conflict(message) => message,
-        DomainError::BadParameters(errors) => errors.to_string(),
-        DomainError::InvalidAttributes(fields) => fields
-            .iter()
-            .map(|(field, messages)| format!("{field} {}", messages.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; "),
-        DomainError::NotFound(_) => "no such user".into(),
-        other => other.to_string(),
-    }
-}
-
 /// `users create`: prints the new user's id and username.
-pub async fn users(database_url: &str, command: UsersCommand) -> Result<(), String> {
+pub async fn users(database_url: &str, command: UsersCommand) -> Result<(), AppError> {
     let UsersCommand::Create {
         username,
         name,
@@ -55,7 +42,7 @@ pub async fn users(database_url: &str, command: UsersCommand) -> Result<(), Stri
     let user = service
         .create_user(&Actor::system(), Ok(input))
         .await
-        .map_err(explain)?;
+        .map_err(AppError::Refused)?;
     println!(
         "created user {} (id {}{})",
         user.username.as_str(),
@@ -66,7 +53,7 @@ pub async fn users(database_url: &str, command: UsersCommand) -> Result<(), Stri
 }
 
 /// `tokens create`: prints the token, and nothing else, on stdout.
-pub async fn tokens(database_url: &str, command: TokensCommand) -> Result<(), String> {
+pub async fn tokens(database_url: &str, command: TokensCommand) -> Result<(), AppError> {
     let TokensCommand::Create {
         username,
         name,
@@ -91,7 +78,7 @@ pub async fn tokens(database_url: &str, command: TokensCommand) -> Result<(), St
             },
         )
         .await
-        .map_err(explain)?;
+        .map_err(AppError::Refused)?;
     println!("{}", created.raw);
     Ok(())
 }

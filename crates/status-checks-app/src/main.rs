@@ -8,6 +8,7 @@
 
 mod admin;
 mod config;
+mod error;
 mod json_log;
 mod observability;
 mod platform;
@@ -94,9 +95,7 @@ fn main() -> ExitCode {
                 let applied = tokio::task::spawn_blocking(move || {
                     status_checks_storage::run_migrations(&url)
                 })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+                .await??;
                 println!("applied {} migration(s)", applied.len());
                 Ok(())
             }
@@ -106,8 +105,8 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }

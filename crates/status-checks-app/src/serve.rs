@@ -1,6 +1,7 @@
 //! `serve`: migrations, connections, the API with its limits, health and metrics, and graceful shutdown.
 
 use crate::config::{ServeArgs, SynchronousArg};
+use crate::error::AppError;
 use crate::observability::{self, Metrics};
 use crate::platform::{OsSecrets, SystemClock};
 use axum::error_handling::HandleErrorLayer;
@@ -39,12 +40,9 @@ fn limited(
 }
 
 /// Opens the store (creating the file and applying migrations) off the async workers.
-pub async fn open_store(database_url: &str, options: StoreOptions) -> Result<Store, String> {
+pub async fn open_store(database_url: &str, options: StoreOptions) -> Result<Store, AppError> {
     let url = database_url.to_owned();
-    tokio::task::spawn_blocking(move || Store::open(&url, options))
-        .await
-        .map_err(|e| format!("storage start-up failed: {e}"))?
-        .map_err(|e| e.to_string())
+    Ok(tokio::task::spawn_blocking(move || Store::open(&url, options)).await??)
 }
 
 #[derive(Clone)]
@@ -141,7 +139,7 @@ async fn shutdown_signal() {
 }
 
 /// Runs the service until a signal, then drains for at most `shutdown_timeout`.
-pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
+pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> {
     let options = StoreOptions {
         read_connections: args.db_read_connections,
         synchronous: match args.sqlite_synchronous {
@@ -153,10 +151,11 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let store = open_store(database_url, options).await?;
     let listener = TcpListener::bind(args.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        .map_err(|source| AppError::Listen {
+            address: args.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(AppError::BoundAddress)?;
     let base_url = args
         .external_url
         .clone()
@@ -173,7 +172,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         match service.bootstrap_root(token).await {
             Ok(true) => tracing::info!("created administrator root with the given token"),
             Ok(false) => tracing::info!("user root exists; --root-token left unused"),
-            Err(e) => return Err(format!("cannot create the root user: {e}")),
+            Err(e) => return Err(AppError::Root(e)),
         }
     }
 
@@ -243,7 +242,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server.into_future() => result.map_err(|e| format!("server failed: {e}"))?,
+        result = server.into_future() => result.map_err(AppError::Server)?,
         () = deadline => tracing::warn!("shutdown timeout passed; abandoning in-flight requests"),
     }
     // The worker stops claiming at the signal and finishes the attempts in flight (bounded by their timeout);

@@ -37,13 +37,18 @@ pub fn user_agent() -> String {
     format!("status-checks/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The HTTP client could not be built (no TLS roots, an unusable resolver, …).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(#[from] reqwest::Error);
+
 impl Sender {
     /// A sender with a per-request `timeout`, resolving names with `lookup` behind the SSRF guard.
     pub fn new(
         timeout: Duration,
         allow_local_requests: bool,
         lookup: Lookup,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ClientError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -53,8 +58,7 @@ impl Sender {
                 allow_local_requests,
                 lookup,
             )))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .build()?;
         Ok(Sender {
             client,
             allow_local_requests,
