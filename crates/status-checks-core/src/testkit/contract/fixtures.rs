@@ -1,20 +1,20 @@
 //! The fixtures every scenario builds on: a user, a project, a merge request, a check, … each created
 //! through the ports and unwrapped with `ok`, at fixed millisecond-precision times (`at`).
 
-use crate::Timestamp;
 use crate::branch::{BranchPattern, ProtectedBranch};
 use crate::delivery::{DeliveryDraft, HookAction, HookProject, HookUser};
 use crate::ids::*;
 use crate::merge_request::*;
 use crate::pagination::PageRequest;
 use crate::ports::RepoResult;
-use crate::project::{NewProject, Project};
+use crate::project::{NewProject, Project, ProjectRef};
 use crate::response::{CheckStatus, NewResponse};
 use crate::service::Ports;
 use crate::status_check::{
     CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret,
 };
 use crate::user::{NewUser, User, Username};
+use crate::{AccessLevel, Timestamp};
 
 pub(super) fn ok<T>(result: RepoResult<T>, what: &str) -> T {
     match result {
@@ -58,6 +58,22 @@ pub(super) async fn project(ports: &Ports, owner: &User, path: &str) -> Project 
     ok(
         ports.projects.create_project(new, owner.id).await,
         "create project",
+    )
+}
+
+/// The project `user` finds at `reference`, with their access level in it.
+pub(super) async fn access(
+    ports: &Ports,
+    reference: &ProjectRef,
+    user: UserId,
+    what: &str,
+) -> Option<(Project, Option<AccessLevel>)> {
+    ok(
+        ports
+            .projects
+            .find_project_with_access(reference, user)
+            .await,
+        what,
     )
 }
 

@@ -14,13 +14,7 @@ pub async fn members_and_the_last_owner(ports: &Ports) {
     let bob = user(ports, "bob").await;
     let p = project(ports, &alice, "proj").await;
 
-    let before = ok(
-        ports
-            .projects
-            .find_project_with_access(&ProjectRef::Id(p.id), bob.id)
-            .await,
-        "before joining",
-    );
+    let before = access(ports, &ProjectRef::Id(p.id), bob.id, "before joining").await;
     assert_eq!(before.and_then(|(_, level)| level), None);
     let m = ok(
         ports
@@ -29,13 +23,7 @@ pub async fn members_and_the_last_owner(ports: &Ports) {
             .await,
         "add",
     );
-    let after = ok(
-        ports
-            .projects
-            .find_project_with_access(&ProjectRef::Id(p.id), bob.id)
-            .await,
-        "after joining",
-    );
+    let after = access(ports, &ProjectRef::Id(p.id), bob.id, "after joining").await;
     assert_eq!(
         after.and_then(|(_, level)| level),
         Some(AccessLevel::Developer),
@@ -124,14 +112,9 @@ pub async fn members_and_the_last_owner(ports: &Ports) {
         Err(RepoError::NotFound)
     );
     assert_eq!(
-        ok(
-            ports
-                .projects
-                .find_project_with_access(&ProjectRef::Id(p.id), alice.id)
-                .await,
-            "access"
-        )
-        .and_then(|(_, l)| l),
+        access(ports, &ProjectRef::Id(p.id), alice.id, "access")
+            .await
+            .and_then(|(_, l)| l),
         None
     );
 }

@@ -19,34 +19,28 @@ pub async fn projects_round_trip(ports: &Ports) {
     assert_eq!(p.path_with_namespace(), "grp/proj");
     assert_eq!(p.created_at, at(2));
 
-    let by_id = ok(
-        ports
-            .projects
-            .find_project_with_access(&ProjectRef::Id(p.id), alice.id)
-            .await,
-        "by id",
-    );
+    let by_id = access(ports, &ProjectRef::Id(p.id), alice.id, "by id").await;
     assert_eq!(by_id, Some((p.clone(), Some(AccessLevel::Owner))));
-    let by_path = ok(
-        ports
-            .projects
-            .find_project_with_access(&ProjectRef::Path("GRP/Proj".into()), bob.id)
-            .await,
+    let by_path = access(
+        ports,
+        &ProjectRef::Path("GRP/Proj".into()),
+        bob.id,
         "by path",
-    );
+    )
+    .await;
     assert_eq!(
         by_path,
         Some((p.clone(), None)),
         "paths match without regard to case; non-members have no level"
     );
     assert_eq!(
-        ok(
-            ports
-                .projects
-                .find_project_with_access(&ProjectRef::Id(ProjectId(999_999)), alice.id)
-                .await,
+        access(
+            ports,
+            &ProjectRef::Id(ProjectId(999_999)),
+            alice.id,
             "unknown"
-        ),
+        )
+        .await,
         None
     );
 
@@ -63,24 +57,9 @@ pub async fn projects_round_trip(ports: &Ports) {
     );
 
     let later = ProjectRef::Path("grp/other".into());
-    assert_eq!(
-        ok(
-            ports
-                .projects
-                .find_project_with_access(&later, bob.id)
-                .await,
-            "not yet"
-        ),
-        None
-    );
+    assert_eq!(access(ports, &later, bob.id, "not yet").await, None);
     let q = project(ports, &bob, "other").await;
-    let found = ok(
-        ports
-            .projects
-            .find_project_with_access(&later, bob.id)
-            .await,
-        "created since",
-    );
+    let found = access(ports, &later, bob.id, "created since").await;
     assert_eq!(
         found,
         Some((q.clone(), Some(AccessLevel::Owner))),
@@ -111,13 +90,7 @@ pub async fn projects_round_trip(ports: &Ports) {
         ports.projects.update_project(p.id, update, at(9)).await,
         "update",
     );
-    let seen = ok(
-        ports
-            .projects
-            .find_project_with_access(&ProjectRef::Id(p.id), alice.id)
-            .await,
-        "after update",
-    );
+    let seen = access(ports, &ProjectRef::Id(p.id), alice.id, "after update").await;
     assert_eq!(
         seen.map(|(project, _)| project.name),
         Some("Renamed".to_owned()),
@@ -175,14 +148,9 @@ pub async fn deleting_a_project_removes_everything_in_it(ports: &Ports) {
         1
     );
     assert!(
-        ok(
-            ports
-                .projects
-                .find_project_with_access(&ProjectRef::Id(p.id), alice.id)
-                .await,
-            "before"
-        )
-        .is_some()
+        access(ports, &ProjectRef::Id(p.id), alice.id, "before")
+            .await
+            .is_some()
     );
     assert!(ok(ports.projects.delete_project(p.id).await, "delete"));
     assert!(!ok(
@@ -190,13 +158,7 @@ pub async fn deleting_a_project_removes_everything_in_it(ports: &Ports) {
         "delete again"
     ));
     assert_eq!(
-        ok(
-            ports
-                .projects
-                .find_project_with_access(&ProjectRef::Id(p.id), alice.id)
-                .await,
-            "gone"
-        ),
+        access(ports, &ProjectRef::Id(p.id), alice.id, "gone").await,
         None
     );
     assert_eq!(
