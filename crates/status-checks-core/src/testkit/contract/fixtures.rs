@@ -36,6 +36,16 @@ pub(super) fn page(n: u32, per_page: u32) -> PageRequest {
     PageRequest::new(n, per_page)
 }
 
+/// Asserts that `delete` removes something (`true`) and that doing it again finds nothing (`false`).
+pub(super) async fn deletes_once<F>(what: &str, delete: impl Fn() -> F)
+where
+    F: Future<Output = RepoResult<bool>>,
+{
+    assert!(ok(delete().await, what), "{what}");
+    let again = format!("{what} again");
+    assert!(!ok(delete().await, &again), "{again}");
+}
+
 pub(super) async fn user(ports: &Ports, name: &str) -> User {
     let new = NewUser {
         username: Username::new(name).unwrap_or_else(|_| panic!("username {name}")),

@@ -96,14 +96,7 @@ pub async fn members_and_the_last_owner(ports: &Ports) {
         "demote one of two owners",
     );
     assert_eq!(demoted.access_level, AccessLevel::Maintainer);
-    assert!(ok(
-        ports.members.remove_member(p.id, alice.id).await,
-        "remove"
-    ));
-    assert!(!ok(
-        ports.members.remove_member(p.id, alice.id).await,
-        "remove again"
-    ));
+    deletes_once("remove", || ports.members.remove_member(p.id, alice.id)).await;
     assert_eq!(
         ports
             .members

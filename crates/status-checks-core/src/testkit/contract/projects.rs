@@ -152,11 +152,7 @@ pub async fn deleting_a_project_removes_everything_in_it(ports: &Ports) {
             .await
             .is_some()
     );
-    assert!(ok(ports.projects.delete_project(p.id).await, "delete"));
-    assert!(!ok(
-        ports.projects.delete_project(p.id).await,
-        "delete again"
-    ));
+    deletes_once("delete", || ports.projects.delete_project(p.id)).await;
     assert_eq!(
         access(ports, &ProjectRef::Id(p.id), alice.id, "gone").await,
         None

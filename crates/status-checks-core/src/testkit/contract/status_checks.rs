@@ -205,14 +205,7 @@ pub async fn status_checks_round_trip(ports: &Ports) {
             .await,
         "respond",
     );
-    assert!(ok(
-        ports.status_checks.delete_check(p.id, d.id).await,
-        "delete"
-    ));
-    assert!(!ok(
-        ports.status_checks.delete_check(p.id, d.id).await,
-        "delete again"
-    ));
+    deletes_once("delete", || ports.status_checks.delete_check(p.id, d.id)).await;
     assert!(
         ok(
             ports

@@ -64,8 +64,7 @@ pub async fn users_round_trip(ports: &Ports) {
     );
     assert_eq!((only_bob.total, only_bob.items.len()), (1, 1));
 
-    assert!(ok(ports.users.delete_user(bob.id).await, "delete"));
-    assert!(!ok(ports.users.delete_user(bob.id).await, "delete again"));
+    deletes_once("delete", || ports.users.delete_user(bob.id)).await;
     assert_eq!(
         ok(ports.users.find_user(bob.id).await, "find deleted"),
         None
