@@ -109,6 +109,28 @@ pub(super) async fn merge_request(
     )
 }
 
+/// A merge request into `main` whose opening notified `check` (idempotency key `k-1`).
+pub(super) async fn notified_merge_request(
+    ports: &Ports,
+    project: &Project,
+    check: &ExternalStatusCheck,
+) -> MergeRequest {
+    let drafts = vec![draft(check, project, Some(HookAction::Open), "k-1")];
+    merge_request(ports, project, "main", drafts).await
+}
+
+/// A [`notified_merge_request`] that `check` answered `passed` at its HEAD.
+pub(super) async fn answered_merge_request(
+    ports: &Ports,
+    project: &Project,
+    check: &ExternalStatusCheck,
+) -> MergeRequest {
+    let mr = notified_merge_request(ports, project, check).await;
+    let passed = response(&mr, check, &mr.sha, CheckStatus::Passed, 20);
+    ok(ports.responses.record_response(passed).await, "respond");
+    mr
+}
+
 pub(super) fn new_check(
     project: &Project,
     name: &str,

@@ -38,13 +38,7 @@ pub async fn merge_requests_and_their_deliveries(ports: &Ports) {
         0
     );
 
-    let first = merge_request(
-        ports,
-        &p,
-        "main",
-        vec![draft(&c, &p, Some(HookAction::Open), "k-1")],
-    )
-    .await;
+    let first = notified_merge_request(ports, &p, &c).await;
     let second = merge_request(ports, &p, "main", vec![]).await;
     let elsewhere = merge_request(ports, &q, "main", vec![]).await;
     assert_eq!(

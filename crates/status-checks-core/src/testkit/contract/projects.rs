@@ -4,11 +4,9 @@
 
 use super::fixtures::*;
 use crate::AccessLevel;
-use crate::delivery::HookAction;
 use crate::error::{Duplicate, RepoError};
 use crate::ids::*;
 use crate::project::{NewProject, ProjectRef, ProjectUpdate};
-use crate::response::CheckStatus;
 use crate::service::Ports;
 
 /// Projects: the creator is Owner, access is answered with the project, paths are unique, lists filter.
@@ -128,20 +126,7 @@ pub async fn deleting_a_project_removes_everything_in_it(ports: &Ports) {
     let p = project(ports, &alice, "proj").await;
     let c = check(ports, &p, "qa").await;
     branch(ports, &p, "main").await;
-    let mr = merge_request(
-        ports,
-        &p,
-        "main",
-        vec![draft(&c, &p, Some(HookAction::Open), "k-1")],
-    )
-    .await;
-    ok(
-        ports
-            .responses
-            .record_response(response(&mr, &c, &mr.sha, CheckStatus::Passed, 20))
-            .await,
-        "respond",
-    );
+    let mr = answered_merge_request(ports, &p, &c).await;
 
     assert_eq!(
         ok(ports.status_checks.all_checks(p.id).await, "checks before").len(),

@@ -4,7 +4,6 @@
 //! delivery.
 
 use super::fixtures::*;
-use crate::delivery::HookAction;
 use crate::error::{Duplicate, RepoError};
 use crate::ids::*;
 use crate::response::CheckStatus;
@@ -191,20 +190,7 @@ pub async fn status_checks_round_trip(ports: &Ports) {
         (2, vec![d.id])
     );
 
-    let mr = merge_request(
-        ports,
-        &p,
-        "main",
-        vec![draft(&d, &p, Some(HookAction::Open), "k-1")],
-    )
-    .await;
-    ok(
-        ports
-            .responses
-            .record_response(response(&mr, &d, &mr.sha, CheckStatus::Passed, 20))
-            .await,
-        "respond",
-    );
+    let mr = answered_merge_request(ports, &p, &d).await;
     deletes_once("delete", || ports.status_checks.delete_check(p.id, d.id)).await;
     assert!(
         ok(
