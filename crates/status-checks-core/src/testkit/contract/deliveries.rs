@@ -118,14 +118,7 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         .is_empty()
     );
 
-    let delivered = ok(
-        ports
-            .deliveries
-            .list_deliveries(p.id, c.id, page(1, 20))
-            .await,
-        "list",
-    )
-    .items;
+    let delivered = deliveries_to(ports, &p, &c, "list").await.items;
     assert_eq!(
         (
             delivered[0].status,
@@ -135,14 +128,7 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         ),
         (DeliveryStatus::Delivered, 2, Some(at(10)), None)
     );
-    let dead = ok(
-        ports
-            .deliveries
-            .list_deliveries(p.id, d.id, page(1, 20))
-            .await,
-        "list",
-    )
-    .items;
+    let dead = deliveries_to(ports, &p, &d, "list").await.items;
     assert_eq!(
         (
             dead[0].status,

@@ -2,10 +2,10 @@
 //! through the ports and unwrapped with `ok`, at fixed millisecond-precision times (`at`).
 
 use crate::branch::{BranchPattern, ProtectedBranch};
-use crate::delivery::{DeliveryDraft, HookAction, HookProject, HookUser};
+use crate::delivery::{Delivery, DeliveryDraft, HookAction, HookProject, HookUser};
 use crate::ids::*;
 use crate::merge_request::*;
-use crate::pagination::PageRequest;
+use crate::pagination::{Page, PageRequest};
 use crate::ports::RepoResult;
 use crate::project::{NewProject, Project, ProjectRef};
 use crate::response::{CheckStatus, NewResponse};
@@ -197,6 +197,22 @@ pub(super) fn draft(
         idempotency_key: key.into(),
         created_at: at(6),
     }
+}
+
+/// The first page of the deliveries to `check` in `project`, newest first.
+pub(super) async fn deliveries_to(
+    ports: &Ports,
+    project: &Project,
+    check: &ExternalStatusCheck,
+    what: &str,
+) -> Page<Delivery> {
+    ok(
+        ports
+            .deliveries
+            .list_deliveries(project.id, check.id, page(1, 20))
+            .await,
+        what,
+    )
 }
 
 pub(super) fn response(

@@ -76,13 +76,7 @@ pub async fn merge_requests_and_their_deliveries(ports: &Ports) {
         None
     );
 
-    let deliveries = ok(
-        ports
-            .deliveries
-            .list_deliveries(p.id, c.id, page(1, 20))
-            .await,
-        "deliveries",
-    );
+    let deliveries = deliveries_to(ports, &p, &c, "deliveries").await;
     assert_eq!(deliveries.total, 1);
     let delivery = &deliveries.items[0];
     assert_eq!(
@@ -125,15 +119,7 @@ pub async fn merge_requests_and_their_deliveries(ports: &Ports) {
     );
     assert_eq!(updated, expected);
     assert_eq!(
-        ok(
-            ports
-                .deliveries
-                .list_deliveries(p.id, c.id, page(1, 20))
-                .await,
-            "newest first"
-        )
-        .items[0]
-            .idempotency_key,
+        deliveries_to(ports, &p, &c, "newest first").await.items[0].idempotency_key,
         "k-2"
     );
     assert_eq!(
@@ -164,14 +150,9 @@ pub async fn merge_requests_and_their_deliveries(ports: &Ports) {
         "a closed merge request cannot be merged"
     );
     assert_eq!(
-        ok(
-            ports
-                .deliveries
-                .list_deliveries(p.id, c.id, page(1, 20))
-                .await,
-            "no delivery for a refused change"
-        )
-        .total,
+        deliveries_to(ports, &p, &c, "no delivery for a refused change")
+            .await
+            .total,
         2
     );
 

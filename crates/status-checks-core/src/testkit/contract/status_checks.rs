@@ -203,14 +203,7 @@ pub async fn status_checks_round_trip(ports: &Ports) {
         .is_empty()
     );
     assert_eq!(
-        ok(
-            ports
-                .deliveries
-                .list_deliveries(p.id, d.id, page(1, 20))
-                .await,
-            "its deliveries"
-        )
-        .total,
+        deliveries_to(ports, &p, &d, "its deliveries").await.total,
         0
     );
 }
@@ -348,13 +341,7 @@ pub async fn newest_responses_per_head(ports: &Ports) {
         "after retry",
     );
     assert!(newest.contains(&retried) && !newest.contains(&r2));
-    let outbox = ok(
-        ports
-            .deliveries
-            .list_deliveries(p.id, c1.id, page(1, 20))
-            .await,
-        "retry delivery",
-    );
+    let outbox = deliveries_to(ports, &p, &c1, "retry delivery").await;
     assert_eq!(
         (
             outbox.total,
