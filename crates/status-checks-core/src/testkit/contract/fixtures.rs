@@ -8,7 +8,7 @@ use crate::merge_request::*;
 use crate::pagination::{Page, PageRequest};
 use crate::ports::RepoResult;
 use crate::project::{NewProject, Project, ProjectRef};
-use crate::response::{CheckStatus, NewResponse};
+use crate::response::{CheckStatus, NewResponse, StatusCheckResponse};
 use crate::service::Ports;
 use crate::status_check::{
     CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret,
@@ -127,7 +127,7 @@ pub(super) async fn answered_merge_request(
 ) -> MergeRequest {
     let mr = notified_merge_request(ports, project, check).await;
     let passed = response(&mr, check, &mr.sha, CheckStatus::Passed, 20);
-    ok(ports.responses.record_response(passed).await, "respond");
+    record(ports, passed, "respond").await;
     mr
 }
 
@@ -230,4 +230,18 @@ pub(super) fn response(
         created_at: at(second),
         retried_at: None,
     }
+}
+
+/// Stores `new` through the responses port.
+pub(super) async fn record(ports: &Ports, new: NewResponse, what: &str) -> StatusCheckResponse {
+    ok(ports.responses.record_response(new).await, what)
+}
+
+/// The newest response of each check at each (merge request, sha).
+pub(super) async fn newest_responses(
+    ports: &Ports,
+    heads: Vec<(MergeRequestId, CommitSha)>,
+    what: &str,
+) -> Vec<StatusCheckResponse> {
+    ok(ports.responses.newest_responses(heads).await, what)
 }

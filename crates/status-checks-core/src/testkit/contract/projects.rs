@@ -151,14 +151,9 @@ pub async fn deleting_a_project_removes_everything_in_it(ports: &Ports) {
     );
     assert!(ok(ports.status_checks.all_checks(p.id).await, "checks").is_empty());
     assert!(
-        ok(
-            ports
-                .responses
-                .newest_responses(vec![(mr.id, mr.sha.clone())])
-                .await,
-            "responses"
-        )
-        .is_empty()
+        newest_responses(ports, vec![(mr.id, mr.sha.clone())], "responses")
+            .await
+            .is_empty()
     );
     assert_eq!(ok(ports.deliveries.count_pending().await, "deliveries"), 0);
     assert_eq!(

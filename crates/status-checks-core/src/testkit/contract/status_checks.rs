@@ -193,13 +193,12 @@ pub async fn status_checks_round_trip(ports: &Ports) {
     let mr = answered_merge_request(ports, &p, &d).await;
     deletes_once("delete", || ports.status_checks.delete_check(p.id, d.id)).await;
     assert!(
-        ok(
-            ports
-                .responses
-                .newest_responses(vec![(mr.id, mr.sha.clone())])
-                .await,
+        newest_responses(
+            ports,
+            vec![(mr.id, mr.sha.clone())],
             "responses of a deleted check"
         )
+        .await
         .is_empty()
     );
     assert_eq!(
@@ -217,46 +216,37 @@ pub async fn newest_responses_per_head(ports: &Ports) {
     let a = merge_request(ports, &p, "main", vec![]).await;
     let b = merge_request(ports, &p, "main", vec![]).await;
 
-    let r1 = ok(
-        ports
-            .responses
-            .record_response(response(&a, &c1, &sha('a'), CheckStatus::Failed, 40))
-            .await,
+    let r1 = record(
+        ports,
+        response(&a, &c1, &sha('a'), CheckStatus::Failed, 40),
         "r1",
-    );
+    )
+    .await;
     assert_eq!(
         (r1.status, r1.created_at, r1.retried_at),
         (CheckStatus::Failed, at(40), None)
     );
-    let r2 = ok(
-        ports
-            .responses
-            .record_response(response(&a, &c1, &sha('a'), CheckStatus::Passed, 41))
-            .await,
+    let r2 = record(
+        ports,
+        response(&a, &c1, &sha('a'), CheckStatus::Passed, 41),
         "r2",
-    );
-    let _old = ok(
-        ports
-            .responses
-            .record_response(response(&a, &c2, &sha('f'), CheckStatus::Passed, 42))
-            .await,
+    )
+    .await;
+    let _old = record(
+        ports,
+        response(&a, &c2, &sha('f'), CheckStatus::Passed, 42),
         "other sha",
-    );
-    let r3 = ok(
-        ports
-            .responses
-            .record_response(response(&b, &c2, &sha('a'), CheckStatus::Pending, 43))
-            .await,
+    )
+    .await;
+    let r3 = record(
+        ports,
+        response(&b, &c2, &sha('a'), CheckStatus::Pending, 43),
         "r3",
-    );
+    )
+    .await;
 
-    let mut newest = ok(
-        ports
-            .responses
-            .newest_responses(vec![(a.id, sha('a')), (b.id, sha('a'))])
-            .await,
-        "newest",
-    );
+    let mut newest =
+        newest_responses(ports, vec![(a.id, sha('a')), (b.id, sha('a'))], "newest").await;
     newest.sort_by_key(|r| r.id);
     assert_eq!(newest, vec![r2.clone(), r3.clone()]);
     let (found, at_head) = ok(
@@ -304,13 +294,7 @@ pub async fn newest_responses_per_head(ports: &Ports) {
         ),
         None
     );
-    let old_head = ok(
-        ports
-            .responses
-            .newest_responses(vec![(a.id, sha('f'))])
-            .await,
-        "old head",
-    );
+    let old_head = newest_responses(ports, vec![(a.id, sha('f'))], "old head").await;
     assert_eq!(
         old_head
             .iter()
@@ -318,7 +302,7 @@ pub async fn newest_responses_per_head(ports: &Ports) {
             .collect::<Vec<_>>(),
         vec![c2.id]
     );
-    assert!(ok(ports.responses.newest_responses(vec![]).await, "no heads").is_empty());
+    assert!(newest_responses(ports, vec![], "no heads").await.is_empty());
 
     let mut retry = response(&a, &c1, &sha('a'), CheckStatus::Pending, 50);
     retry.retried_at = Some(at(50));
@@ -333,13 +317,7 @@ pub async fn newest_responses_per_head(ports: &Ports) {
         (retried.status, retried.retried_at),
         (CheckStatus::Pending, Some(at(50)))
     );
-    let newest = ok(
-        ports
-            .responses
-            .newest_responses(vec![(a.id, sha('a'))])
-            .await,
-        "after retry",
-    );
+    let newest = newest_responses(ports, vec![(a.id, sha('a'))], "after retry").await;
     assert!(newest.contains(&retried) && !newest.contains(&r2));
     let outbox = deliveries_to(ports, &p, &c1, "retry delivery").await;
     assert_eq!(
