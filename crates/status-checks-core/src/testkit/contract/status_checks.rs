@@ -10,6 +10,17 @@ use crate::response::CheckStatus;
 use crate::service::Ports;
 use crate::status_check::{CheckName, SharedSecret, StatusCheckUpdate};
 
+/// An update at `at(second)` that changes nothing.
+fn unchanged(second: i64) -> StatusCheckUpdate {
+    StatusCheckUpdate {
+        name: None,
+        external_url: None,
+        shared_secret: None,
+        protected_branch_ids: None,
+        updated_at: at(second),
+    }
+}
+
 /// Checks: names and URLs unique per project, scopes within the project, partial updates, cascades.
 pub async fn status_checks_round_trip(ports: &Ports) {
     let alice = user(ports, "alice").await;
@@ -97,10 +108,7 @@ pub async fn status_checks_round_trip(ports: &Ports) {
     let d = check(ports, &p, "second").await;
     let rename = StatusCheckUpdate {
         name: Some(CheckName::parse("Renamed").unwrap_or_else(|e| panic!("{e}"))),
-        external_url: None,
-        shared_secret: None,
-        protected_branch_ids: None,
-        updated_at: at(12),
+        ..unchanged(12)
     };
     let renamed = ok(
         ports.status_checks.update_check(p.id, c.id, rename).await,
@@ -117,11 +125,9 @@ pub async fn status_checks_round_trip(ports: &Ports) {
     );
     assert_eq!(renamed.updated_at, at(12));
     let clear = StatusCheckUpdate {
-        name: None,
-        external_url: None,
         shared_secret: Some(None),
         protected_branch_ids: Some(vec![]),
-        updated_at: at(13),
+        ..unchanged(13)
     };
     let cleared = ok(
         ports.status_checks.update_check(p.id, c.id, clear).await,
@@ -130,21 +136,15 @@ pub async fn status_checks_round_trip(ports: &Ports) {
     assert!(!cleared.hmac() && cleared.protected_branches.is_empty());
     let clash = StatusCheckUpdate {
         name: Some(d.name.clone()),
-        external_url: None,
-        shared_secret: None,
-        protected_branch_ids: None,
-        updated_at: at(14),
+        ..unchanged(14)
     };
     assert_eq!(
         ports.status_checks.update_check(p.id, c.id, clash).await,
         Err(RepoError::Duplicate(Duplicate::CheckName))
     );
     let bad_scope = StatusCheckUpdate {
-        name: None,
-        external_url: None,
-        shared_secret: None,
         protected_branch_ids: Some(vec![foreign.id]),
-        updated_at: at(14),
+        ..unchanged(14)
     };
     assert_eq!(
         ports
@@ -153,13 +153,7 @@ pub async fn status_checks_round_trip(ports: &Ports) {
             .await,
         Err(RepoError::ForeignProtectedBranch)
     );
-    let noop = StatusCheckUpdate {
-        name: None,
-        external_url: None,
-        shared_secret: None,
-        protected_branch_ids: None,
-        updated_at: at(14),
-    };
+    let noop = unchanged(14);
     assert_eq!(
         ports.status_checks.update_check(q.id, c.id, noop).await,
         Err(RepoError::NotFound),
