@@ -62,5 +62,11 @@ pub use policy::Actor;
 pub use response::CheckStatus;
 pub use status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
 
+/// The README's Rust examples, run as doc tests; they use the `mock` and `testkit` features, so they run only
+/// with both (`cargo test -p status-checks-core --all-features --doc`).
+#[cfg(all(doctest, feature = "mock", feature = "testkit"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 /// A point in time, always UTC. The HTTP layer renders it as RFC 3339 with milliseconds.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
