@@ -3,9 +3,20 @@
 //! Each scenario is an `async fn(&Ports)` that panics on a broken promise. Run them all against a fresh store
 //! per scenario with [`port_contract_tests!`](crate::port_contract_tests):
 //!
-//! ```ignore
-//! async fn fresh_ports() -> (status_checks_core::service::Ports, tempfile::TempDir) { /* open a new store */ }
+//! ```no_run
+//! use status_checks_core::service::Ports;
+//!
+//! async fn fresh_ports() -> (Ports, ()) {
+//!     todo!("open a new, empty store; return it with what must outlive the test instead of ()")
+//! }
+//!
 //! status_checks_core::port_contract_tests!(fresh_ports());
+//! # // The generated tests are compiled only by `cargo test`: type-check one of their bodies here.
+//! # async fn _a_generated_test() {
+//! #     let (ports, _guard) = fresh_ports().await;
+//! #     status_checks_core::testkit::contract::users_round_trip(&ports).await;
+//! # }
+//! # fn main() {}
 //! ```
 //!
 //! The macro expands to one `#[tokio::test]` per scenario (the calling crate needs tokio with `macros` and
