@@ -232,7 +232,6 @@ pub(super) fn response(
     }
 }
 
-/// Stores `new` through the responses port.
 pub(super) async fn record(ports: &Ports, new: NewResponse, what: &str) -> StatusCheckResponse {
     ok(ports.responses.record_response(new).await, what)
 }
