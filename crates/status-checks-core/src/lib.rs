@@ -104,5 +104,11 @@ pub mod user {
     pub use crate::users::*;
 }
 
+/// The README's Rust examples, run as doc tests; they use the `mock` and `testkit` features, so they run only
+/// with both (`cargo test -p status-checks-core --all-features --doc`).
+#[cfg(all(doctest, feature = "mock", feature = "testkit"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 /// A point in time, always UTC. The HTTP layer renders it as RFC 3339 with milliseconds.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
