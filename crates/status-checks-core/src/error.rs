@@ -3,7 +3,7 @@
 //! - [`RepoError`] is what a port implementation (storage) reports. Adapters translate their own errors
 //!   (a diesel unique violation, a missing row) into it; no adapter type crosses a port.
 //! - [`DomainError`] is what a use case answers. Its variants map one-to-one onto the error outcomes of the
-//!   API contract (docs/api.md, "Errors"); the HTTP adapter renders each, with GitLab's status line texts,
+//!   API contract (docs/api.md §4); the HTTP adapter renders each, with GitLab's status line texts,
 //!   in exactly one place. The texts here are the domain's words, for logs and embedders.
 //!
 //! [`RepoError::refusal`] is the one translation from the first to the second.

@@ -2,7 +2,7 @@
 //!
 //! Each method takes the authenticated [`Actor`], applies the policy and the rules, calls the ports, and
 //! answers with domain values (or views of them) or a [`DomainError`]. Errors come in GitLab's precedence
-//! (`api.md` §6): 401 token → 403 scope → 404 project (or not a member) → 400 parameters → 404 merge request
+//! (docs/api.md §4, "Precedence"): 401 token → 403 scope → 404 project (or not a member) → 400 parameters → 404 merge request
 //! → 403 role → 404 check → 409 SHA. That is why parameters arrive as `Result<_, ParamErrors>`: the HTTP
 //! adapter parses them, and the use case reports a parse failure only at its place in that order.
 

@@ -1,4 +1,4 @@
-//! Outbound address safety (SSRF), `api.md` §5: which addresses a notification may never reach.
+//! Outbound address safety (SSRF), docs/notifications.md §6: which addresses a notification may never reach.
 //!
 //! Pure classification over [`IpAddr`]: the save-time URL check applies it to IP literals (in whatever spelling
 //! the URL parser accepts: `127.1`, `2130706433`, `0x7f.0.0.1`, `[::ffff:127.0.0.1]`), and the notifier applies it

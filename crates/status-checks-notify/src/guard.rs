@@ -1,4 +1,4 @@
-//! The SSRF guard at send time (`api.md` §5): every address a host name resolves to is classified with the
+//! The SSRF guard at send time (docs/notifications.md §6): every address a host name resolves to is classified with the
 //! core's rule before any connection, and the HTTP client connects only to the addresses checked here.
 //! IP-literal hosts (which no resolver sees) are checked by [`check_literal_host`].
 

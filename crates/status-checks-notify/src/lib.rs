@@ -1,6 +1,6 @@
 //! # status-checks-notify
 //!
-//! What makes a status check *external*: telling the outside service there is work (`api.md` §4, §5). The
+//! What makes a status check *external*: telling the outside service there is work (docs/notifications.md). The
 //! core records one delivery per applicable check in the same transaction as the change that caused it; this
 //! crate sends them.
 //!

@@ -1,5 +1,5 @@
 //! Merge gating: may a merge request merge, given its state, its project's setting and the statuses of the
-//! checks that apply to it at its HEAD (docs/api.md, "Merge gating").
+//! checks that apply to it at its HEAD (docs/api.md §5, "Merge gating").
 
 use crate::merge_requests::MergeRequestState;
 use crate::status_checks::CheckStatus;

@@ -45,7 +45,7 @@ impl StatusChecksService {
                 .unwrap_or(false),
             created_at: self.now(),
         };
-        // A duplicate path is 400 `path has already been taken` (docs/api.md); see `RepoError::refusal`.
+        // A duplicate path is 400 `path has already been taken` (docs/api.md §4); see `RepoError::refusal`.
         Ok(self
             .ports
             .projects

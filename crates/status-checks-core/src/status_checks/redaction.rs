@@ -1,4 +1,4 @@
-//! URL redaction: how much of a check's URL each caller may see (docs/api.md, "Redaction"). A URL may carry
+//! URL redaction: how much of a check's URL each caller may see (docs/api.md §5, "Redaction of `external_url`"). A URL may carry
 //! credentials or a token in its query string; only Maintainers see it whole.
 
 /// How much of a check's URL someone may see.

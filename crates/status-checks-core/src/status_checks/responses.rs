@@ -1,6 +1,6 @@
 //! Status check responses and the status of a check at a merge request's HEAD.
 //!
-//! The rule (`api.md` §3 and §6): the status of a check on a merge request is the status of the **newest**
+//! The rule (docs/api.md §5, "Status at HEAD" and "Pending timeout"): the status of a check on a merge request is the status of the **newest**
 //! response for that merge request, that check and the merge request's **current HEAD sha**; no response
 //! means `pending`. Answers for other SHAs never count, so a push makes every check pending again, and a
 //! return to an earlier SHA makes its answers count again. A check still `pending` longer than the pending

@@ -45,8 +45,8 @@ pub struct TokenHash(String);
 impl TokenHash {
     /// The hash of a raw token.
     pub fn of(raw_token: &str) -> Self {
-        // Every authenticated request hashes its token: hex digits from a table, not `write!` (which cost
-        // ~7 000 instructions a request, as much as the SQLite read of E5; see docs/benchmarks.md).
+        // Every authenticated request hashes its token: hex digits from a table, not `write!`, which the
+        // profile of E5 showed to cost as much as its SQLite read (docs/benchmarks.md).
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let digest = Sha256::digest(raw_token.as_bytes());
         let mut hex = String::with_capacity(64);
