@@ -1,6 +1,6 @@
 //! The one place where errors become HTTP responses.
 //!
-//! Every error shape of the contract (`api.md` §1, §6) is produced here and nowhere else:
+//! Every error shape of the contract (`docs/api.md` §1 and §4) is produced here and nowhere else:
 //!
 //! | status | body |
 //! |---|---|

@@ -1,7 +1,7 @@
 //! # status-checks-http
 //!
 //! The GitLab-compatible REST v4 API of status-checks, with axum: [`router`] serves every endpoint of the
-//! contract (`shared/spec/api.md`) — the seven external status check endpoints and the users, tokens,
+//! contract (`docs/api.md`) — the seven external status check endpoints and the users, tokens,
 //! projects, members, protected branches and merge requests around them — so GitLab clients work unmodified.
 //!
 //! - [`request::Call`] authenticates (`PRIVATE-TOKEN`, `Authorization: Bearer`, `private_token`) and merges
