@@ -27,9 +27,7 @@ use axum::routing::{MethodRouter, get, post, put};
 use error::ApiError;
 use handlers::{merge_requests, meta, projects, status_checks, users};
 use status_checks_core::service::StatusChecksService;
-use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,15 +176,4 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(|| async { ApiError::RouteNotFound })
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
