@@ -25,7 +25,7 @@ pub mod views;
 use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 use error::ApiError;
-use handlers::{merge_requests, meta, projects, status_checks, users};
+use handlers::{merge_requests, meta, projects, status_checks, tokens, users};
 use status_checks_core::service::StatusChecksService;
 use std::sync::Arc;
 
@@ -95,12 +95,12 @@ pub fn router(state: AppState) -> Router {
         ("/users/{id}", get(users::get).delete(users::delete)),
         (
             "/users/{user_id}/personal_access_tokens",
-            post(users::create_token),
+            post(tokens::create_token),
         ),
-        ("/personal_access_tokens", get(users::list_tokens)),
+        ("/personal_access_tokens", get(tokens::list_tokens)),
         (
             "/personal_access_tokens/{id}",
-            get(users::get_token).delete(users::revoke_token),
+            get(tokens::get_token).delete(tokens::revoke_token),
         ),
         ("/projects", get(projects::list).post(projects::create)),
         (
