@@ -25,7 +25,7 @@ pub mod views;
 use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 use error::ApiError;
-use handlers::{merge_requests, meta, projects, status_checks, tokens, users};
+use handlers::{members, merge_requests, meta, projects, status_checks, tokens, users};
 use status_checks_core::service::StatusChecksService;
 use std::sync::Arc;
 
@@ -111,13 +111,13 @@ pub fn router(state: AppState) -> Router {
         ),
         (
             "/projects/{id}/members",
-            get(projects::list_members).post(projects::add_member),
+            get(members::list_members).post(members::add_member),
         ),
         (
             "/projects/{id}/members/{user_id}",
-            get(projects::get_member)
-                .put(projects::update_member)
-                .delete(projects::remove_member),
+            get(members::get_member)
+                .put(members::update_member)
+                .delete(members::remove_member),
         ),
         (
             "/projects/{id}/protected_branches",

@@ -1,15 +1,13 @@
-//! Projects, members and protected branches.
+//! Projects and protected branches.
 
 use super::{Answer, Segments, accepted, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
-use crate::params::path_id;
 use crate::request::Call;
-use crate::views::{MemberJson, ProjectJson, ProtectedBranchJson};
+use crate::views::{ProjectJson, ProtectedBranchJson};
 use axum::extract::State;
-use status_checks_core::member::NewMemberInput;
+use status_checks_core::ParamErrors;
 use status_checks_core::project::{NewProjectInput, ProjectUpdate};
-use status_checks_core::{AccessLevel, ParamErrors, UserId};
 
 /// `GET /projects`.
 pub(crate) async fn list(State(state): State<AppState>, call: Call) -> Answer {
@@ -81,99 +79,6 @@ pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: 
         .delete_project(&call.actor, &path.project())
         .await?;
     Ok(accepted())
-}
-
-/// `GET /projects/:id/members`.
-pub(crate) async fn list_members(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let page = call.page_request()?;
-    let members = state
-        .service()
-        .list_members(&call.actor, &path.project(), page)
-        .await?;
-    let base = state.base_url();
-    Ok(pagination::respond(&call.origin, members, |m| {
-        MemberJson::of(m, base)
-    }))
-}
-
-/// `GET /projects/:id/members/:user_id`.
-pub(crate) async fn get_member(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let user = UserId(path_id(path.get(1), "user_id")?);
-    let member = state
-        .service()
-        .get_member(&call.actor, &path.project(), user)
-        .await?;
-    Ok(ok(MemberJson::of(member, state.base_url())))
-}
-
-fn access_level(call: &Call, errors: &mut ParamErrors) -> Option<AccessLevel> {
-    let raw = call.params.required_integer("access_level", errors)?;
-    let level = AccessLevel::from_value(raw);
-    if level.is_none() {
-        errors.not_valid_value("access_level");
-    }
-    level
-}
-
-/// `POST /projects/:id/members`.
-pub(crate) async fn add_member(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let mut errors = ParamErrors::new();
-    let user = call.params.required_integer("user_id", &mut errors);
-    let level = access_level(&call, &mut errors);
-    let input = match (user, level) {
-        (Some(user), Some(level)) if errors.is_empty() => Ok(NewMemberInput {
-            user_id: UserId(user),
-            access_level: level,
-        }),
-        _ => Err(errors),
-    };
-    let member = state
-        .service()
-        .add_member(&call.actor, &path.project(), input)
-        .await?;
-    Ok(created(MemberJson::of(member, state.base_url())))
-}
-
-/// `PUT /projects/:id/members/:user_id`.
-pub(crate) async fn update_member(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let user = UserId(path_id(path.get(1), "user_id")?);
-    let mut errors = ParamErrors::new();
-    let level = access_level(&call, &mut errors).ok_or(errors);
-    let member = state
-        .service()
-        .update_member(&call.actor, &path.project(), user, level)
-        .await?;
-    Ok(ok(MemberJson::of(member, state.base_url())))
-}
-
-/// `DELETE /projects/:id/members/:user_id`.
-pub(crate) async fn remove_member(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let user = UserId(path_id(path.get(1), "user_id")?);
-    state
-        .service()
-        .remove_member(&call.actor, &path.project(), user)
-        .await?;
-    Ok(no_content())
 }
 
 /// `GET /projects/:id/protected_branches`.
