@@ -25,7 +25,9 @@ pub mod views;
 use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 use error::ApiError;
-use handlers::{members, merge_requests, meta, projects, status_checks, tokens, users};
+use handlers::{
+    members, merge_requests, meta, projects, protected_branches, status_checks, tokens, users,
+};
 use status_checks_core::service::StatusChecksService;
 use std::sync::Arc;
 
@@ -121,11 +123,11 @@ pub fn router(state: AppState) -> Router {
         ),
         (
             "/projects/{id}/protected_branches",
-            get(projects::list_protected_branches).post(projects::protect),
+            get(protected_branches::list_protected_branches).post(protected_branches::protect),
         ),
         (
             "/projects/{id}/protected_branches/{name}",
-            get(projects::get_protected_branch).delete(projects::unprotect),
+            get(protected_branches::get_protected_branch).delete(protected_branches::unprotect),
         ),
         (
             "/projects/{id}/merge_requests",

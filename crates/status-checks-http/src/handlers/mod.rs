@@ -4,6 +4,7 @@ pub(crate) mod members;
 pub(crate) mod merge_requests;
 pub(crate) mod meta;
 pub(crate) mod projects;
+pub(crate) mod protected_branches;
 pub(crate) mod status_checks;
 pub(crate) mod tokens;
 pub(crate) mod users;

@@ -1,10 +1,10 @@
-//! Projects and protected branches.
+//! Projects: listed, created, read, updated and deleted (`docs/api.md` §3, Projects).
 
-use super::{Answer, Segments, accepted, created, no_content, ok};
+use super::{Answer, Segments, accepted, created, ok};
 use crate::AppState;
 use crate::pagination;
 use crate::request::Call;
-use crate::views::{ProjectJson, ProtectedBranchJson};
+use crate::views::ProjectJson;
 use axum::extract::State;
 use status_checks_core::ParamErrors;
 use status_checks_core::project::{NewProjectInput, ProjectUpdate};
@@ -79,56 +79,4 @@ pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: 
         .delete_project(&call.actor, &path.project())
         .await?;
     Ok(accepted())
-}
-
-/// `GET /projects/:id/protected_branches`.
-pub(crate) async fn list_protected_branches(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let page = call.page_request()?;
-    let branches = state
-        .service()
-        .list_protected_branches(&call.actor, &path.project(), page)
-        .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        branches,
-        ProtectedBranchJson::of,
-    ))
-}
-
-/// `GET /projects/:id/protected_branches/:name`.
-pub(crate) async fn get_protected_branch(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let branch = state
-        .service()
-        .get_protected_branch(&call.actor, &path.project(), path.get(1))
-        .await?;
-    Ok(ok(ProtectedBranchJson::of(branch)))
-}
-
-/// `POST /projects/:id/protected_branches`.
-pub(crate) async fn protect(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let mut errors = ParamErrors::new();
-    let name = call.params.required_string("name", &mut errors);
-    let name = errors.into_result(|| name.unwrap_or_default());
-    let branch = state
-        .service()
-        .protect_branch(&call.actor, &path.project(), name)
-        .await?;
-    Ok(created(ProtectedBranchJson::of(branch)))
-}
-
-/// `DELETE /projects/:id/protected_branches/:name`.
-pub(crate) async fn unprotect(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    state
-        .service()
-        .unprotect_branch(&call.actor, &path.project(), path.get(1))
-        .await?;
-    Ok(no_content())
 }
