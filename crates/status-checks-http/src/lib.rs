@@ -26,7 +26,8 @@ use axum::Router;
 use axum::routing::{MethodRouter, get, post, put};
 use error::ApiError;
 use handlers::{
-    members, merge_requests, meta, projects, protected_branches, status_checks, tokens, users,
+    deliveries, members, merge_requests, meta, projects, protected_branches, status_checks, tokens,
+    users,
 };
 use status_checks_core::service::StatusChecksService;
 use std::sync::Arc;
@@ -151,7 +152,7 @@ pub fn router(state: AppState) -> Router {
         ),
         (
             "/projects/{id}/external_status_checks/{check_id}/deliveries",
-            get(status_checks::deliveries),
+            get(deliveries::deliveries),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_checks",

@@ -1,5 +1,6 @@
 //! Thin handlers: parse, call one use case, render. No rules and no SQL here.
 
+pub(crate) mod deliveries;
 pub(crate) mod members;
 pub(crate) mod merge_requests;
 pub(crate) mod meta;

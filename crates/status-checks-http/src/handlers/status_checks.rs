@@ -1,4 +1,5 @@
-//! GitLab's seven external status check endpoints (E1–E7) and the deliveries of a check.
+//! GitLab's seven external status check endpoints: a project's checks (E1–E4) and a merge request's (E5–E7)
+//! (`docs/api.md` §3, External status checks).
 
 use super::merge_requests::iid;
 use super::{Answer, Segments, accepted, created, no_content, ok};
@@ -6,13 +7,13 @@ use crate::AppState;
 use crate::pagination;
 use crate::params::path_id;
 use crate::request::Call;
-use crate::views::{DeliveryJson, MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
+use crate::views::{MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
 use axum::extract::State;
 use status_checks_core::response::{CheckStatus, ResponseInput};
 use status_checks_core::status_check::{StatusCheckInput, StatusCheckUpdateInput};
 use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
 
-fn check_id(raw: &str) -> Result<StatusCheckId, ParamErrors> {
+pub(crate) fn check_id(raw: &str) -> Result<StatusCheckId, ParamErrors> {
     path_id(raw, "check_id").map(StatusCheckId)
 }
 
@@ -87,25 +88,6 @@ pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: 
         .delete_status_check(&call.actor, &path.project(), id)
         .await?;
     Ok(no_content())
-}
-
-/// `GET /projects/:id/external_status_checks/:check_id/deliveries`, newest first.
-pub(crate) async fn deliveries(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let id = check_id(path.get(1))?;
-    let page = call.page_request()?;
-    let deliveries = state
-        .service()
-        .list_deliveries(&call.actor, &path.project(), id, page)
-        .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        deliveries,
-        DeliveryJson::of,
-    ))
 }
 
 /// E5 `GET /projects/:id/merge_requests/:iid/status_checks`.

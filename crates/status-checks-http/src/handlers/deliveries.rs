@@ -1,0 +1,29 @@
+//! The deliveries of a check's notifications, for operators to see what was sent and what failed
+//! (`docs/api.md` §3, Deliveries).
+
+use super::status_checks::check_id;
+use super::{Answer, Segments};
+use crate::AppState;
+use crate::pagination;
+use crate::request::Call;
+use crate::views::DeliveryJson;
+use axum::extract::State;
+
+/// `GET /projects/:id/external_status_checks/:check_id/deliveries`, newest first.
+pub(crate) async fn deliveries(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
+    let id = check_id(path.get(1))?;
+    let page = call.page_request()?;
+    let deliveries = state
+        .service()
+        .list_deliveries(&call.actor, &path.project(), id, page)
+        .await?;
+    Ok(pagination::respond(
+        &call.origin,
+        deliveries,
+        DeliveryJson::of,
+    ))
+}
