@@ -94,8 +94,11 @@ pub fn router(state: AppState) -> Router {
         ("/", get(meta::root)),
         ("/version", get(meta::version)),
         ("/user", get(meta::current_user)),
-        ("/users", get(users::list).post(users::create)),
-        ("/users/{id}", get(users::get).delete(users::delete)),
+        ("/users", get(users::list_users).post(users::create_user)),
+        (
+            "/users/{id}",
+            get(users::get_user).delete(users::delete_user),
+        ),
         (
             "/users/{user_id}/personal_access_tokens",
             post(tokens::create_token),
@@ -105,12 +108,15 @@ pub fn router(state: AppState) -> Router {
             "/personal_access_tokens/{id}",
             get(tokens::get_token).delete(tokens::revoke_token),
         ),
-        ("/projects", get(projects::list).post(projects::create)),
+        (
+            "/projects",
+            get(projects::list_projects).post(projects::create_project),
+        ),
         (
             "/projects/{id}",
-            get(projects::get)
-                .put(projects::update)
-                .delete(projects::delete),
+            get(projects::get_project)
+                .put(projects::update_project)
+                .delete(projects::delete_project),
         ),
         (
             "/projects/{id}/members",
@@ -124,47 +130,49 @@ pub fn router(state: AppState) -> Router {
         ),
         (
             "/projects/{id}/protected_branches",
-            get(protected_branches::list_protected_branches).post(protected_branches::protect),
+            get(protected_branches::list_protected_branches)
+                .post(protected_branches::protect_branch),
         ),
         (
             "/projects/{id}/protected_branches/{name}",
-            get(protected_branches::get_protected_branch).delete(protected_branches::unprotect),
+            get(protected_branches::get_protected_branch)
+                .delete(protected_branches::unprotect_branch),
         ),
         (
             "/projects/{id}/merge_requests",
-            get(merge_requests::list).post(merge_requests::create),
+            get(merge_requests::list_merge_requests).post(merge_requests::create_merge_request),
         ),
         (
             "/projects/{id}/merge_requests/{iid}",
-            get(merge_requests::get).put(merge_requests::update),
+            get(merge_requests::get_merge_request).put(merge_requests::update_merge_request),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/merge",
-            put(merge_requests::merge),
+            put(merge_requests::merge_merge_request),
         ),
         (
             "/projects/{id}/external_status_checks",
-            get(status_checks::list).post(status_checks::create),
+            get(status_checks::list_status_checks).post(status_checks::create_status_check),
         ),
         (
             "/projects/{id}/external_status_checks/{check_id}",
-            put(status_checks::update).delete(status_checks::delete),
+            put(status_checks::update_status_check).delete(status_checks::delete_status_check),
         ),
         (
             "/projects/{id}/external_status_checks/{check_id}/deliveries",
-            get(deliveries::deliveries),
+            get(deliveries::list_deliveries),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_checks",
-            get(status_checks::merge_request_checks),
+            get(status_checks::list_merge_request_checks),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_check_responses",
-            post(status_checks::respond),
+            post(status_checks::set_check_status),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_checks/{check_id}/retry",
-            post(status_checks::retry),
+            post(status_checks::retry_check),
         ),
     ];
     // Routes spelled out under `/api/v4` rather than nested, and the JSON 405 as each route's own fallback

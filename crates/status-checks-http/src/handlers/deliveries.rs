@@ -10,7 +10,7 @@ use crate::views::DeliveryJson;
 use axum::extract::State;
 
 /// `GET /projects/:id/external_status_checks/:check_id/deliveries`, newest first.
-pub(crate) async fn deliveries(
+pub(crate) async fn list_deliveries(
     State(state): State<AppState>,
     path: Segments,
     call: Call,

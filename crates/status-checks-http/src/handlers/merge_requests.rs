@@ -31,7 +31,11 @@ fn sha(call: &Call, required: bool, errors: &mut ParamErrors) -> Option<CommitSh
 }
 
 /// `GET /projects/:id/merge_requests` (`state=opened|closed|merged|all`).
-pub(crate) async fn list(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn list_merge_requests(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let page = call.page_request()?;
     let filter = parse_state_filter(call.params.text("state").as_deref());
     let mrs = state
@@ -45,7 +49,11 @@ pub(crate) async fn list(State(state): State<AppState>, path: Segments, call: Ca
 }
 
 /// `GET /projects/:id/merge_requests/:iid`.
-pub(crate) async fn get(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn get_merge_request(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let view = state
         .service()
         .get_merge_request(&call.actor, &path.project(), iid(&path)?)
@@ -54,7 +62,11 @@ pub(crate) async fn get(State(state): State<AppState>, path: Segments, call: Cal
 }
 
 /// `POST /projects/:id/merge_requests`.
-pub(crate) async fn create(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn create_merge_request(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let source_branch = p.required_string("source_branch", &mut errors);
@@ -82,7 +94,11 @@ pub(crate) async fn create(State(state): State<AppState>, path: Segments, call: 
 }
 
 /// `PUT /projects/:id/merge_requests/:iid`: title, description, target branch, `state_event`, and `sha` (a push).
-pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn update_merge_request(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let iid = iid(&path)?;
     let p = &call.params;
     let mut errors = ParamErrors::new();
@@ -114,7 +130,11 @@ pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: 
 }
 
 /// `PUT /projects/:id/merge_requests/:iid/merge`.
-pub(crate) async fn merge(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn merge_merge_request(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let iid = iid(&path)?;
     let mut errors = ParamErrors::new();
     let sha = call.params.optional_string("sha", &mut errors);

@@ -10,7 +10,7 @@ use status_checks_core::ParamErrors;
 use status_checks_core::project::{NewProjectInput, ProjectUpdate};
 
 /// `GET /projects`.
-pub(crate) async fn list(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn list_projects(State(state): State<AppState>, call: Call) -> Answer {
     let page = call.page_request()?;
     let projects = state.service().list_projects(&call.actor, page).await?;
     let base = state.base_url();
@@ -20,7 +20,7 @@ pub(crate) async fn list(State(state): State<AppState>, call: Call) -> Answer {
 }
 
 /// `POST /projects`.
-pub(crate) async fn create(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn create_project(State(state): State<AppState>, call: Call) -> Answer {
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let mut name = p.optional_string("name", &mut errors);
@@ -47,7 +47,11 @@ pub(crate) async fn create(State(state): State<AppState>, call: Call) -> Answer 
 }
 
 /// `GET /projects/:id`.
-pub(crate) async fn get(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn get_project(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let project = state
         .service()
         .get_project(&call.actor, &path.project())
@@ -56,7 +60,11 @@ pub(crate) async fn get(State(state): State<AppState>, path: Segments, call: Cal
 }
 
 /// `PUT /projects/:id`.
-pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn update_project(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let name = p.optional_string("name", &mut errors);
@@ -73,7 +81,11 @@ pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: 
 }
 
 /// `DELETE /projects/:id`: 202, and the project is gone at once.
-pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn delete_project(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     state
         .service()
         .delete_project(&call.actor, &path.project())

@@ -41,7 +41,11 @@ pub(crate) async fn get_protected_branch(
 }
 
 /// `POST /projects/:id/protected_branches`.
-pub(crate) async fn protect(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn protect_branch(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let mut errors = ParamErrors::new();
     let name = call.params.required_string("name", &mut errors);
     let name = errors.into_result(|| name.unwrap_or_default());
@@ -53,7 +57,11 @@ pub(crate) async fn protect(State(state): State<AppState>, path: Segments, call:
 }
 
 /// `DELETE /projects/:id/protected_branches/:name`.
-pub(crate) async fn unprotect(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn unprotect_branch(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     state
         .service()
         .unprotect_branch(&call.actor, &path.project(), path.get(1))

@@ -24,7 +24,11 @@ fn branch_ids(call: &Call, errors: &mut ParamErrors) -> Option<Vec<ProtectedBran
 }
 
 /// E1 `GET /projects/:id/external_status_checks`.
-pub(crate) async fn list(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn list_status_checks(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let page = call.page_request()?;
     let checks = state
         .service()
@@ -38,7 +42,11 @@ pub(crate) async fn list(State(state): State<AppState>, path: Segments, call: Ca
 }
 
 /// E2 `POST /projects/:id/external_status_checks`.
-pub(crate) async fn create(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn create_status_check(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let name = p.required_string("name", &mut errors);
@@ -59,7 +67,11 @@ pub(crate) async fn create(State(state): State<AppState>, path: Segments, call: 
 }
 
 /// E3 `PUT /projects/:id/external_status_checks/:check_id`: only the keys sent change.
-pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn update_status_check(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let id = check_id(path.get(1))?;
     let p = &call.params;
     let mut errors = ParamErrors::new();
@@ -81,7 +93,11 @@ pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: 
 }
 
 /// E4 `DELETE /projects/:id/external_status_checks/:check_id`.
-pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn delete_status_check(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let id = check_id(path.get(1))?;
     state
         .service()
@@ -91,7 +107,7 @@ pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: 
 }
 
 /// E5 `GET /projects/:id/merge_requests/:iid/status_checks`.
-pub(crate) async fn merge_request_checks(
+pub(crate) async fn list_merge_request_checks(
     State(state): State<AppState>,
     path: Segments,
     call: Call,
@@ -110,7 +126,11 @@ pub(crate) async fn merge_request_checks(
 }
 
 /// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.
-pub(crate) async fn respond(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn set_check_status(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let iid = iid(&path)?;
     let p = &call.params;
     let mut errors = ParamErrors::new();
@@ -146,7 +166,11 @@ pub(crate) async fn respond(State(state): State<AppState>, path: Segments, call:
 }
 
 /// E7 `POST /projects/:id/merge_requests/:iid/status_checks/:check_id/retry`.
-pub(crate) async fn retry(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn retry_check(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let iid = iid(&path)?;
     let id = path_id(path.get(2), "external_status_check_id").map(StatusCheckId)?;
     state

@@ -11,7 +11,7 @@ use status_checks_core::user::NewUserInput;
 use status_checks_core::{ParamErrors, UserId};
 
 /// `GET /users` (`username=` filters).
-pub(crate) async fn list(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn list_users(State(state): State<AppState>, call: Call) -> Answer {
     let page = call.page_request()?;
     let mut errors = ParamErrors::new();
     let username = call.params.optional_string("username", &mut errors);
@@ -27,14 +27,14 @@ pub(crate) async fn list(State(state): State<AppState>, call: Call) -> Answer {
 }
 
 /// `GET /users/:id`.
-pub(crate) async fn get(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn get_user(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
     let id = UserId(path_id(path.get(0), "id")?);
     let view = state.service().get_user(&call.actor, id).await?;
     Ok(ok(UserJson::of(view, state.base_url())))
 }
 
 /// `POST /users` (administrators).
-pub(crate) async fn create(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn create_user(State(state): State<AppState>, call: Call) -> Answer {
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let username = p.required_string("username", &mut errors);
@@ -58,7 +58,11 @@ pub(crate) async fn create(State(state): State<AppState>, call: Call) -> Answer 
 }
 
 /// `DELETE /users/:id` (administrators).
-pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn delete_user(
+    State(state): State<AppState>,
+    path: Segments,
+    call: Call,
+) -> Answer {
     let id = UserId(path_id(path.get(0), "id")?);
     state.service().delete_user(&call.actor, id).await?;
     Ok(no_content())
