@@ -19,6 +19,7 @@ pub mod error;
 mod handlers;
 pub mod pagination;
 pub mod params;
+mod paths;
 pub mod request;
 pub mod views;
 

@@ -1,10 +1,10 @@
 //! The deliveries of a check's notifications, for operators to see what was sent and what failed
 //! (`docs/api.md` §3, Deliveries).
 
-use super::status_checks::check_id;
-use super::{Answer, Segments};
+use super::Answer;
 use crate::AppState;
 use crate::pagination;
+use crate::paths::{ApiPath, StatusCheckPath};
 use crate::request::Call;
 use crate::views::DeliveryJson;
 use axum::extract::State;
@@ -12,14 +12,14 @@ use axum::extract::State;
 /// `GET /projects/:id/external_status_checks/:check_id/deliveries`, newest first.
 pub(crate) async fn list_deliveries(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<StatusCheckPath>,
     call: Call,
 ) -> Answer {
-    let id = check_id(path.get(1))?;
+    let id = path.check_id?;
     let page = call.page_request()?;
     let deliveries = state
         .service()
-        .list_deliveries(&call.actor, &path.project(), id, page)
+        .list_deliveries(&call.actor, &path.project, id, page)
         .await?;
     Ok(pagination::respond(
         &call.origin,

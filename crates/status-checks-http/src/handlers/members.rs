@@ -1,9 +1,9 @@
 //! Members of a project and their access levels (`docs/api.md` §3, Members).
 
-use super::{Answer, Segments, created, no_content, ok};
+use super::{Answer, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
-use crate::params::path_id;
+use crate::paths::{ApiPath, MemberPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MemberJson;
 use axum::extract::State;
@@ -13,13 +13,13 @@ use status_checks_core::{AccessLevel, ParamErrors, UserId};
 /// `GET /projects/:id/members`.
 pub(crate) async fn list_members(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let page = call.page_request()?;
     let members = state
         .service()
-        .list_members(&call.actor, &path.project(), page)
+        .list_members(&call.actor, &path.project, page)
         .await?;
     let base = state.base_url();
     Ok(pagination::respond(&call.origin, members, |m| {
@@ -30,13 +30,13 @@ pub(crate) async fn list_members(
 /// `GET /projects/:id/members/:user_id`.
 pub(crate) async fn get_member(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MemberPath>,
     call: Call,
 ) -> Answer {
-    let user = UserId(path_id(path.get(1), "user_id")?);
+    let user = path.user_id?;
     let member = state
         .service()
-        .get_member(&call.actor, &path.project(), user)
+        .get_member(&call.actor, &path.project, user)
         .await?;
     Ok(ok(MemberJson::of(member, state.base_url())))
 }
@@ -53,7 +53,7 @@ fn access_level(call: &Call, errors: &mut ParamErrors) -> Option<AccessLevel> {
 /// `POST /projects/:id/members`.
 pub(crate) async fn add_member(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let mut errors = ParamErrors::new();
@@ -68,7 +68,7 @@ pub(crate) async fn add_member(
     };
     let member = state
         .service()
-        .add_member(&call.actor, &path.project(), input)
+        .add_member(&call.actor, &path.project, input)
         .await?;
     Ok(created(MemberJson::of(member, state.base_url())))
 }
@@ -76,15 +76,15 @@ pub(crate) async fn add_member(
 /// `PUT /projects/:id/members/:user_id`.
 pub(crate) async fn update_member(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MemberPath>,
     call: Call,
 ) -> Answer {
-    let user = UserId(path_id(path.get(1), "user_id")?);
+    let user = path.user_id?;
     let mut errors = ParamErrors::new();
     let level = access_level(&call, &mut errors).ok_or(errors);
     let member = state
         .service()
-        .update_member(&call.actor, &path.project(), user, level)
+        .update_member(&call.actor, &path.project, user, level)
         .await?;
     Ok(ok(MemberJson::of(member, state.base_url())))
 }
@@ -92,13 +92,13 @@ pub(crate) async fn update_member(
 /// `DELETE /projects/:id/members/:user_id`.
 pub(crate) async fn remove_member(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MemberPath>,
     call: Call,
 ) -> Answer {
-    let user = UserId(path_id(path.get(1), "user_id")?);
+    let user = path.user_id?;
     state
         .service()
-        .remove_member(&call.actor, &path.project(), user)
+        .remove_member(&call.actor, &path.project, user)
         .await?;
     Ok(no_content())
 }

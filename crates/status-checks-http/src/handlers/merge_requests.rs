@@ -1,21 +1,17 @@
 //! Merge requests.
 
-use super::{Answer, Segments, created, ok};
+use super::{Answer, created, ok};
 use crate::AppState;
 use crate::pagination;
-use crate::params::path_id;
+use crate::paths::{ApiPath, MergeRequestPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MergeRequestJson;
 use axum::extract::State;
+use status_checks_core::ParamErrors;
 use status_checks_core::merge_request::{
     CommitSha, MergeRequestUpdateInput, NewMergeRequestInput, StateEvent,
 };
 use status_checks_core::service::{MergeInput, parse_state_filter};
-use status_checks_core::{MergeRequestIid, ParamErrors};
-
-pub(crate) fn iid(path: &Segments) -> Result<MergeRequestIid, ParamErrors> {
-    path_id(path.get(1), "merge_request_iid").map(MergeRequestIid)
-}
 
 fn sha(call: &Call, required: bool, errors: &mut ParamErrors) -> Option<CommitSha> {
     let raw = if required {
@@ -33,14 +29,14 @@ fn sha(call: &Call, required: bool, errors: &mut ParamErrors) -> Option<CommitSh
 /// `GET /projects/:id/merge_requests` (`state=opened|closed|merged|all`).
 pub(crate) async fn list_merge_requests(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let page = call.page_request()?;
     let filter = parse_state_filter(call.params.text("state").as_deref());
     let mrs = state
         .service()
-        .list_merge_requests(&call.actor, &path.project(), filter, page)
+        .list_merge_requests(&call.actor, &path.project, filter, page)
         .await?;
     let base = state.base_url();
     Ok(pagination::respond(&call.origin, mrs, |mr| {
@@ -51,12 +47,12 @@ pub(crate) async fn list_merge_requests(
 /// `GET /projects/:id/merge_requests/:iid`.
 pub(crate) async fn get_merge_request(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
     let view = state
         .service()
-        .get_merge_request(&call.actor, &path.project(), iid(&path)?)
+        .get_merge_request(&call.actor, &path.project, path.merge_request_iid?)
         .await?;
     Ok(ok(MergeRequestJson::of(view, state.base_url())))
 }
@@ -64,7 +60,7 @@ pub(crate) async fn get_merge_request(
 /// `POST /projects/:id/merge_requests`.
 pub(crate) async fn create_merge_request(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let p = &call.params;
@@ -88,7 +84,7 @@ pub(crate) async fn create_merge_request(
     };
     let view = state
         .service()
-        .create_merge_request(&call.actor, &path.project(), input)
+        .create_merge_request(&call.actor, &path.project, input)
         .await?;
     Ok(created(MergeRequestJson::of(view, state.base_url())))
 }
@@ -96,10 +92,10 @@ pub(crate) async fn create_merge_request(
 /// `PUT /projects/:id/merge_requests/:iid`: title, description, target branch, `state_event`, and `sha` (a push).
 pub(crate) async fn update_merge_request(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
-    let iid = iid(&path)?;
+    let iid = path.merge_request_iid?;
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let title = p.optional_string("title", &mut errors);
@@ -124,7 +120,7 @@ pub(crate) async fn update_merge_request(
     });
     let view = state
         .service()
-        .update_merge_request(&call.actor, &path.project(), iid, input)
+        .update_merge_request(&call.actor, &path.project, iid, input)
         .await?;
     Ok(ok(MergeRequestJson::of(view, state.base_url())))
 }
@@ -132,16 +128,16 @@ pub(crate) async fn update_merge_request(
 /// `PUT /projects/:id/merge_requests/:iid/merge`.
 pub(crate) async fn merge_merge_request(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
-    let iid = iid(&path)?;
+    let iid = path.merge_request_iid?;
     let mut errors = ParamErrors::new();
     let sha = call.params.optional_string("sha", &mut errors);
     let input = errors.into_result(|| MergeInput { sha });
     let view = state
         .service()
-        .merge_merge_request(&call.actor, &path.project(), iid, input)
+        .merge_merge_request(&call.actor, &path.project, iid, input)
         .await?;
     Ok(ok(MergeRequestJson::of(view, state.base_url())))
 }

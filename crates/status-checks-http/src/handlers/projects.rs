@@ -1,8 +1,9 @@
 //! Projects: listed, created, read, updated and deleted (`docs/api.md` §3, Projects).
 
-use super::{Answer, Segments, accepted, created, ok};
+use super::{Answer, accepted, created, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::paths::{ApiPath, ProjectPath};
 use crate::request::Call;
 use crate::views::ProjectJson;
 use axum::extract::State;
@@ -49,12 +50,12 @@ pub(crate) async fn create_project(State(state): State<AppState>, call: Call) ->
 /// `GET /projects/:id`.
 pub(crate) async fn get_project(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let project = state
         .service()
-        .get_project(&call.actor, &path.project())
+        .get_project(&call.actor, &path.project)
         .await?;
     Ok(ok(ProjectJson::of(project, state.base_url())))
 }
@@ -62,7 +63,7 @@ pub(crate) async fn get_project(
 /// `PUT /projects/:id`.
 pub(crate) async fn update_project(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let p = &call.params;
@@ -75,7 +76,7 @@ pub(crate) async fn update_project(
     });
     let project = state
         .service()
-        .update_project(&call.actor, &path.project(), update)
+        .update_project(&call.actor, &path.project, update)
         .await?;
     Ok(ok(ProjectJson::of(project, state.base_url())))
 }
@@ -83,12 +84,12 @@ pub(crate) async fn update_project(
 /// `DELETE /projects/:id`: 202, and the project is gone at once.
 pub(crate) async fn delete_project(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     state
         .service()
-        .delete_project(&call.actor, &path.project())
+        .delete_project(&call.actor, &path.project)
         .await?;
     Ok(accepted())
 }

@@ -1,21 +1,18 @@
 //! GitLab's seven external status check endpoints: a project's checks (E1–E4) and a merge request's (E5–E7)
 //! (`docs/api.md` §3, External status checks).
 
-use super::merge_requests::iid;
-use super::{Answer, Segments, accepted, created, no_content, ok};
+use super::{Answer, accepted, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
-use crate::params::path_id;
+use crate::paths::{
+    ApiPath, MergeRequestCheckPath, MergeRequestPath, ProjectPath, StatusCheckPath,
+};
 use crate::request::Call;
 use crate::views::{MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
 use axum::extract::State;
 use status_checks_core::response::{CheckStatus, ResponseInput};
 use status_checks_core::status_check::{StatusCheckInput, StatusCheckUpdateInput};
 use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
-
-pub(crate) fn check_id(raw: &str) -> Result<StatusCheckId, ParamErrors> {
-    path_id(raw, "check_id").map(StatusCheckId)
-}
 
 fn branch_ids(call: &Call, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranchId>> {
     call.params
@@ -26,13 +23,13 @@ fn branch_ids(call: &Call, errors: &mut ParamErrors) -> Option<Vec<ProtectedBran
 /// E1 `GET /projects/:id/external_status_checks`.
 pub(crate) async fn list_status_checks(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let page = call.page_request()?;
     let checks = state
         .service()
-        .list_status_checks(&call.actor, &path.project(), page)
+        .list_status_checks(&call.actor, &path.project, page)
         .await?;
     Ok(pagination::respond(
         &call.origin,
@@ -44,7 +41,7 @@ pub(crate) async fn list_status_checks(
 /// E2 `POST /projects/:id/external_status_checks`.
 pub(crate) async fn create_status_check(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let p = &call.params;
@@ -61,7 +58,7 @@ pub(crate) async fn create_status_check(
     });
     let check = state
         .service()
-        .create_status_check(&call.actor, &path.project(), input)
+        .create_status_check(&call.actor, &path.project, input)
         .await?;
     Ok(created(StatusCheckJson::of(check)))
 }
@@ -69,10 +66,10 @@ pub(crate) async fn create_status_check(
 /// E3 `PUT /projects/:id/external_status_checks/:check_id`: only the keys sent change.
 pub(crate) async fn update_status_check(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<StatusCheckPath>,
     call: Call,
 ) -> Answer {
-    let id = check_id(path.get(1))?;
+    let id = path.check_id?;
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let name = p.optional_string("name", &mut errors);
@@ -87,7 +84,7 @@ pub(crate) async fn update_status_check(
     });
     let check = state
         .service()
-        .update_status_check(&call.actor, &path.project(), id, input)
+        .update_status_check(&call.actor, &path.project, id, input)
         .await?;
     Ok(ok(StatusCheckJson::of(check)))
 }
@@ -95,13 +92,13 @@ pub(crate) async fn update_status_check(
 /// E4 `DELETE /projects/:id/external_status_checks/:check_id`.
 pub(crate) async fn delete_status_check(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<StatusCheckPath>,
     call: Call,
 ) -> Answer {
-    let id = check_id(path.get(1))?;
+    let id = path.check_id?;
     state
         .service()
-        .delete_status_check(&call.actor, &path.project(), id)
+        .delete_status_check(&call.actor, &path.project, id)
         .await?;
     Ok(no_content())
 }
@@ -109,14 +106,14 @@ pub(crate) async fn delete_status_check(
 /// E5 `GET /projects/:id/merge_requests/:iid/status_checks`.
 pub(crate) async fn list_merge_request_checks(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
-    let iid = iid(&path)?;
+    let iid = path.merge_request_iid?;
     let page = call.page_request()?;
     let rows = state
         .service()
-        .merge_request_status_checks(&call.actor, &path.project(), iid)
+        .merge_request_status_checks(&call.actor, &path.project, iid)
         .await?;
     Ok(pagination::respond(
         &call.origin,
@@ -128,10 +125,10 @@ pub(crate) async fn list_merge_request_checks(
 /// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.
 pub(crate) async fn set_check_status(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
-    let iid = iid(&path)?;
+    let iid = path.merge_request_iid?;
     let p = &call.params;
     let mut errors = ParamErrors::new();
     let check = p.required_integer("external_status_check_id", &mut errors);
@@ -160,7 +157,7 @@ pub(crate) async fn set_check_status(
     };
     let recorded = state
         .service()
-        .respond_to_status_check(&call.actor, &path.project(), iid, input)
+        .respond_to_status_check(&call.actor, &path.project, iid, input)
         .await?;
     Ok(created(ResponseJson::of(recorded, state.base_url())))
 }
@@ -168,14 +165,14 @@ pub(crate) async fn set_check_status(
 /// E7 `POST /projects/:id/merge_requests/:iid/status_checks/:check_id/retry`.
 pub(crate) async fn retry_check(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<MergeRequestCheckPath>,
     call: Call,
 ) -> Answer {
-    let iid = iid(&path)?;
-    let id = path_id(path.get(2), "external_status_check_id").map(StatusCheckId)?;
+    let iid = path.merge_request_iid?;
+    let id = path.external_status_check_id?;
     state
         .service()
-        .retry_status_check(&call.actor, &path.project(), iid, id)
+        .retry_status_check(&call.actor, &path.project, iid, id)
         .await?;
     Ok(accepted())
 }

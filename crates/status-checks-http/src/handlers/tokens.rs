@@ -1,10 +1,10 @@
 //! Personal access tokens: created for a user by an administrator, listed, read and revoked by their owner
 //! (`docs/api.md` §3, Personal access tokens).
 
-use super::{Answer, Segments, created, no_content, ok};
+use super::{Answer, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
-use crate::params::path_id;
+use crate::paths::{ApiPath, TokenPath, TokenRef, UserTokensPath};
 use crate::request::Call;
 use crate::views::TokenJson;
 use axum::extract::State;
@@ -55,10 +55,10 @@ fn token_input(call: &Call) -> Result<NewTokenInput, ParamErrors> {
 /// `POST /users/:user_id/personal_access_tokens` (administrators): the token is in the answer, once.
 pub(crate) async fn create_token(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<UserTokensPath>,
     call: Call,
 ) -> Answer {
-    let user = UserId(path_id(path.get(0), "user_id")?);
+    let user = path.user_id?;
     let created_token = state
         .service()
         .create_token(&call.actor, user, token_input(&call))
@@ -87,16 +87,20 @@ pub(crate) async fn list_tokens(State(state): State<AppState>, call: Call) -> An
     }))
 }
 
-fn token_id(call: &Call, raw: &str) -> Result<TokenId, ParamErrors> {
-    if raw == "self" {
-        return Ok(call.token_id);
-    }
-    path_id(raw, "id").map(TokenId)
+fn token_id(call: &Call, path: TokenPath) -> Result<TokenId, ParamErrors> {
+    Ok(match path.token? {
+        TokenRef::Caller => call.token_id,
+        TokenRef::Id(id) => id,
+    })
 }
 
 /// `GET /personal_access_tokens/:id` (or `self`).
-pub(crate) async fn get_token(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let id = token_id(&call, path.get(0))?;
+pub(crate) async fn get_token(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<TokenPath>,
+    call: Call,
+) -> Answer {
+    let id = token_id(&call, path)?;
     let token = state.service().get_token(&call.actor, id).await?;
     let now = state.service().ports().clock.now();
     Ok(ok(TokenJson::of(token, now, None)))
@@ -105,10 +109,10 @@ pub(crate) async fn get_token(State(state): State<AppState>, path: Segments, cal
 /// `DELETE /personal_access_tokens/:id` (or `self`): revokes.
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<TokenPath>,
     call: Call,
 ) -> Answer {
-    let id = token_id(&call, path.get(0))?;
+    let id = token_id(&call, path)?;
     state.service().revoke_token(&call.actor, id).await?;
     Ok(no_content())
 }

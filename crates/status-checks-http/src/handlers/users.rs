@@ -1,14 +1,14 @@
 //! Users: `GET /users`, `GET /users/:id`, `POST /users`, `DELETE /users/:id` (`docs/api.md` §3, Users).
 
-use super::{Answer, Segments, created, no_content, ok};
+use super::{Answer, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
-use crate::params::path_id;
+use crate::paths::{ApiPath, UserPath};
 use crate::request::Call;
 use crate::views::UserJson;
 use axum::extract::State;
+use status_checks_core::ParamErrors;
 use status_checks_core::user::NewUserInput;
-use status_checks_core::{ParamErrors, UserId};
 
 /// `GET /users` (`username=` filters).
 pub(crate) async fn list_users(State(state): State<AppState>, call: Call) -> Answer {
@@ -27,8 +27,12 @@ pub(crate) async fn list_users(State(state): State<AppState>, call: Call) -> Ans
 }
 
 /// `GET /users/:id`.
-pub(crate) async fn get_user(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let id = UserId(path_id(path.get(0), "id")?);
+pub(crate) async fn get_user(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<UserPath>,
+    call: Call,
+) -> Answer {
+    let id = path.user?;
     let view = state.service().get_user(&call.actor, id).await?;
     Ok(ok(UserJson::of(view, state.base_url())))
 }
@@ -60,10 +64,10 @@ pub(crate) async fn create_user(State(state): State<AppState>, call: Call) -> An
 /// `DELETE /users/:id` (administrators).
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
-    path: Segments,
+    ApiPath(path): ApiPath<UserPath>,
     call: Call,
 ) -> Answer {
-    let id = UserId(path_id(path.get(0), "id")?);
+    let id = path.user?;
     state.service().delete_user(&call.actor, id).await?;
     Ok(no_content())
 }
