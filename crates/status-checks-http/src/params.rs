@@ -219,6 +219,19 @@ fn integer_or_invalid(key: &str, value: &Value, errors: &mut ParamErrors) -> Opt
     n
 }
 
+/// What a handler makes of its parameters: `build`'s input, or every error recorded in `errors` while reading
+/// them. `build` applies `?` to the values it requires; a getter answers `None` only after recording why, so with
+/// no error recorded every required value is there.
+pub(crate) fn checked<T>(
+    errors: ParamErrors,
+    build: impl FnOnce() -> Option<T>,
+) -> Result<T, ParamErrors> {
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    build().ok_or(errors)
+}
+
 /// Parses a path segment that must be an integer id (`<name> is invalid` otherwise).
 pub fn path_id(raw: &str, name: &str) -> Result<i64, ParamErrors> {
     integer(&Value::String(raw.to_owned()))
@@ -319,6 +332,23 @@ mod tests {
         assert!(errors.is_empty());
         assert_eq!(params.optional_bool("d", &mut errors), None);
         assert_eq!(errors.to_string(), "d is invalid");
+    }
+
+    #[test]
+    fn inputs_only_without_errors() {
+        let params = json_params(json!({"a": "x"}));
+        let mut errors = ParamErrors::new();
+        let a = params.required_string("a", &mut errors);
+        assert_eq!(checked(errors, || Some((a?, 1))), Ok(("x".to_owned(), 1)));
+        let mut errors = ParamErrors::new();
+        let b = params.required_string("b", &mut errors);
+        let called = std::cell::Cell::new(false);
+        let built = checked(errors, || {
+            called.set(true);
+            b
+        });
+        assert_eq!(built, Err(ParamErrors::one("b is missing")));
+        assert!(!called.get(), "not built when a parameter is wrong");
     }
 
     #[test]

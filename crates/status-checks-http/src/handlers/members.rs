@@ -3,6 +3,7 @@
 use super::{Answer, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::params::{Params, checked};
 use crate::paths::{ApiPath, MemberPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MemberJson;
@@ -41,13 +42,31 @@ pub(crate) async fn get_member(
     Ok(ok(MemberJson::of(member, state.base_url())))
 }
 
-fn access_level(call: &Call, errors: &mut ParamErrors) -> Option<AccessLevel> {
-    let raw = call.params.required_integer("access_level", errors)?;
+fn access_level(p: &Params, errors: &mut ParamErrors) -> Option<AccessLevel> {
+    let raw = p.required_integer("access_level", errors)?;
     let level = AccessLevel::from_value(raw);
     if level.is_none() {
         errors.not_valid_value("access_level");
     }
     level
+}
+
+fn new_member(p: &Params) -> Result<NewMemberInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let user = p.required_integer("user_id", &mut errors);
+    let level = access_level(p, &mut errors);
+    checked(errors, || {
+        Some(NewMemberInput {
+            user_id: UserId(user?),
+            access_level: level?,
+        })
+    })
+}
+
+fn member_update(p: &Params) -> Result<AccessLevel, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let level = access_level(p, &mut errors);
+    checked(errors, || level)
 }
 
 /// `POST /projects/:id/members`.
@@ -56,16 +75,7 @@ pub(crate) async fn add_member(
     ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
-    let mut errors = ParamErrors::new();
-    let user = call.params.required_integer("user_id", &mut errors);
-    let level = access_level(&call, &mut errors);
-    let input = match (user, level) {
-        (Some(user), Some(level)) if errors.is_empty() => Ok(NewMemberInput {
-            user_id: UserId(user),
-            access_level: level,
-        }),
-        _ => Err(errors),
-    };
+    let input = new_member(&call.params);
     let member = state
         .service()
         .add_member(&call.actor, &path.project, input)
@@ -80,11 +90,10 @@ pub(crate) async fn update_member(
     call: Call,
 ) -> Answer {
     let user = path.user_id?;
-    let mut errors = ParamErrors::new();
-    let level = access_level(&call, &mut errors).ok_or(errors);
+    let input = member_update(&call.params);
     let member = state
         .service()
-        .update_member(&call.actor, &path.project, user, level)
+        .update_member(&call.actor, &path.project, user, input)
         .await?;
     Ok(ok(MemberJson::of(member, state.base_url())))
 }

@@ -3,6 +3,7 @@
 use super::{Answer, created, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::params::{Params, checked};
 use crate::paths::{ApiPath, MergeRequestPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MergeRequestJson;
@@ -13,17 +14,67 @@ use status_checks_core::merge_request::{
 };
 use status_checks_core::service::{MergeInput, parse_state_filter};
 
-fn sha(call: &Call, required: bool, errors: &mut ParamErrors) -> Option<CommitSha> {
+fn sha(p: &Params, required: bool, errors: &mut ParamErrors) -> Option<CommitSha> {
     let raw = if required {
-        call.params.required_string("sha", errors)
+        p.required_string("sha", errors)
     } else {
-        call.params.optional_string("sha", errors)
+        p.optional_string("sha", errors)
     }?;
     let sha = CommitSha::parse(raw.trim()).ok();
     if sha.is_none() {
         errors.invalid("sha");
     }
     sha
+}
+
+fn new_merge_request(p: &Params) -> Result<NewMergeRequestInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let source_branch = p.required_string("source_branch", &mut errors);
+    let target_branch = p.required_string("target_branch", &mut errors);
+    let title = p.required_string("title", &mut errors);
+    let head = sha(p, true, &mut errors);
+    let description = p.optional_string("description", &mut errors);
+    checked(errors, || {
+        Some(NewMergeRequestInput {
+            source_branch: source_branch?,
+            target_branch: target_branch?,
+            title: title?,
+            sha: head?,
+            description,
+        })
+    })
+}
+
+fn merge_request_update(p: &Params) -> Result<MergeRequestUpdateInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let title = p.optional_string("title", &mut errors);
+    let description = p.optional_string("description", &mut errors);
+    let target_branch = p.optional_string("target_branch", &mut errors);
+    let state_event = p
+        .optional_string("state_event", &mut errors)
+        .and_then(|raw| {
+            let event = StateEvent::parse(&raw);
+            if event.is_none() {
+                errors.not_valid_value("state_event");
+            }
+            event
+        });
+    let head = sha(p, false, &mut errors);
+    checked(errors, || {
+        Some(MergeRequestUpdateInput {
+            title,
+            description,
+            target_branch,
+            state_event,
+            sha: head,
+        })
+    })
+}
+
+fn merge(p: &Params) -> Result<MergeInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let sha = p.optional_string("sha", &mut errors);
+    checked(errors, || Some(MergeInput { sha }))
 }
 
 /// `GET /projects/:id/merge_requests` (`state=opened|closed|merged|all`).
@@ -50,9 +101,10 @@ pub(crate) async fn get_merge_request(
     ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
+    let iid = path.merge_request_iid?;
     let view = state
         .service()
-        .get_merge_request(&call.actor, &path.project, path.merge_request_iid?)
+        .get_merge_request(&call.actor, &path.project, iid)
         .await?;
     Ok(ok(MergeRequestJson::of(view, state.base_url())))
 }
@@ -63,25 +115,7 @@ pub(crate) async fn create_merge_request(
     ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
-    let p = &call.params;
-    let mut errors = ParamErrors::new();
-    let source_branch = p.required_string("source_branch", &mut errors);
-    let target_branch = p.required_string("target_branch", &mut errors);
-    let title = p.required_string("title", &mut errors);
-    let head = sha(&call, true, &mut errors);
-    let description = p.optional_string("description", &mut errors);
-    let input = match (source_branch, target_branch, title, head) {
-        (Some(source_branch), Some(target_branch), Some(title), Some(sha)) if errors.is_empty() => {
-            Ok(NewMergeRequestInput {
-                source_branch,
-                target_branch,
-                title,
-                sha,
-                description,
-            })
-        }
-        _ => Err(errors),
-    };
+    let input = new_merge_request(&call.params);
     let view = state
         .service()
         .create_merge_request(&call.actor, &path.project, input)
@@ -96,28 +130,7 @@ pub(crate) async fn update_merge_request(
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
-    let p = &call.params;
-    let mut errors = ParamErrors::new();
-    let title = p.optional_string("title", &mut errors);
-    let description = p.optional_string("description", &mut errors);
-    let target_branch = p.optional_string("target_branch", &mut errors);
-    let state_event = p
-        .optional_string("state_event", &mut errors)
-        .and_then(|raw| {
-            let event = StateEvent::parse(&raw);
-            if event.is_none() {
-                errors.not_valid_value("state_event");
-            }
-            event
-        });
-    let head = sha(&call, false, &mut errors);
-    let input = errors.into_result(|| MergeRequestUpdateInput {
-        title,
-        description,
-        target_branch,
-        state_event,
-        sha: head,
-    });
+    let input = merge_request_update(&call.params);
     let view = state
         .service()
         .update_merge_request(&call.actor, &path.project, iid, input)
@@ -132,9 +145,7 @@ pub(crate) async fn merge_merge_request(
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
-    let mut errors = ParamErrors::new();
-    let sha = call.params.optional_string("sha", &mut errors);
-    let input = errors.into_result(|| MergeInput { sha });
+    let input = merge(&call.params);
     let view = state
         .service()
         .merge_merge_request(&call.actor, &path.project, iid, input)

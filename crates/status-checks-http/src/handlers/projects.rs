@@ -3,6 +3,7 @@
 use super::{Answer, accepted, created, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::params::{Params, checked};
 use crate::paths::{ApiPath, ProjectPath};
 use crate::request::Call;
 use crate::views::ProjectJson;
@@ -20,9 +21,7 @@ pub(crate) async fn list_projects(State(state): State<AppState>, call: Call) -> 
     }))
 }
 
-/// `POST /projects`.
-pub(crate) async fn create_project(State(state): State<AppState>, call: Call) -> Answer {
-    let p = &call.params;
+fn new_project(p: &Params) -> Result<NewProjectInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let mut name = p.optional_string("name", &mut errors);
     let path = p.optional_string("path", &mut errors);
@@ -37,12 +36,19 @@ pub(crate) async fn create_project(State(state): State<AppState>, call: Call) ->
             None => errors.missing("name"),
         }
     }
-    let input = errors.into_result(|| NewProjectInput {
-        name: name.unwrap_or_default(),
-        path,
-        namespace,
-        only_allow_merge_if_all_status_checks_passed: gating,
-    });
+    checked(errors, || {
+        Some(NewProjectInput {
+            name: name?,
+            path,
+            namespace,
+            only_allow_merge_if_all_status_checks_passed: gating,
+        })
+    })
+}
+
+/// `POST /projects`.
+pub(crate) async fn create_project(State(state): State<AppState>, call: Call) -> Answer {
+    let input = new_project(&call.params);
     let project = state.service().create_project(&call.actor, input).await?;
     Ok(created(ProjectJson::of(project, state.base_url())))
 }
@@ -60,23 +66,28 @@ pub(crate) async fn get_project(
     Ok(ok(ProjectJson::of(project, state.base_url())))
 }
 
+fn project_update(p: &Params) -> Result<ProjectUpdate, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let name = p.optional_string("name", &mut errors);
+    let gating = p.optional_bool("only_allow_merge_if_all_status_checks_passed", &mut errors);
+    checked(errors, || {
+        Some(ProjectUpdate {
+            name,
+            only_allow_merge_if_all_status_checks_passed: gating,
+        })
+    })
+}
+
 /// `PUT /projects/:id`.
 pub(crate) async fn update_project(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
-    let p = &call.params;
-    let mut errors = ParamErrors::new();
-    let name = p.optional_string("name", &mut errors);
-    let gating = p.optional_bool("only_allow_merge_if_all_status_checks_passed", &mut errors);
-    let update = errors.into_result(|| ProjectUpdate {
-        name,
-        only_allow_merge_if_all_status_checks_passed: gating,
-    });
+    let input = project_update(&call.params);
     let project = state
         .service()
-        .update_project(&call.actor, &path.project, update)
+        .update_project(&call.actor, &path.project, input)
         .await?;
     Ok(ok(ProjectJson::of(project, state.base_url())))
 }

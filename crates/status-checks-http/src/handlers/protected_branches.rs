@@ -4,6 +4,7 @@
 use super::{Answer, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::params::{Params, checked};
 use crate::paths::{ApiPath, ProjectPath, ProtectedBranchPath};
 use crate::request::Call;
 use crate::views::ProtectedBranchJson;
@@ -41,18 +42,22 @@ pub(crate) async fn get_protected_branch(
     Ok(ok(ProtectedBranchJson::of(branch)))
 }
 
+fn branch_name(p: &Params) -> Result<String, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let name = p.required_string("name", &mut errors);
+    checked(errors, || name)
+}
+
 /// `POST /projects/:id/protected_branches`.
 pub(crate) async fn protect_branch(
     State(state): State<AppState>,
     ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
-    let mut errors = ParamErrors::new();
-    let name = call.params.required_string("name", &mut errors);
-    let name = errors.into_result(|| name.unwrap_or_default());
+    let input = branch_name(&call.params);
     let branch = state
         .service()
-        .protect_branch(&call.actor, &path.project, name)
+        .protect_branch(&call.actor, &path.project, input)
         .await?;
     Ok(created(ProtectedBranchJson::of(branch)))
 }

@@ -4,6 +4,7 @@
 use super::{Answer, accepted, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::params::{Params, checked};
 use crate::paths::{
     ApiPath, MergeRequestCheckPath, MergeRequestPath, ProjectPath, StatusCheckPath,
 };
@@ -14,10 +15,69 @@ use status_checks_core::response::{CheckStatus, ResponseInput};
 use status_checks_core::status_check::{StatusCheckInput, StatusCheckUpdateInput};
 use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
 
-fn branch_ids(call: &Call, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranchId>> {
-    call.params
-        .optional_integer_list("protected_branch_ids", errors)
+fn branch_ids(p: &Params, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranchId>> {
+    p.optional_integer_list("protected_branch_ids", errors)
         .map(|ids| ids.into_iter().map(ProtectedBranchId).collect())
+}
+
+fn new_status_check(p: &Params) -> Result<StatusCheckInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let name = p.required_string("name", &mut errors);
+    let external_url = p.required_string("external_url", &mut errors);
+    let shared_secret = p.optional_string("shared_secret", &mut errors);
+    let protected_branch_ids = branch_ids(p, &mut errors).unwrap_or_default();
+    checked(errors, || {
+        Some(StatusCheckInput {
+            name: name?,
+            external_url: external_url?,
+            shared_secret,
+            protected_branch_ids,
+        })
+    })
+}
+
+fn status_check_update(p: &Params) -> Result<StatusCheckUpdateInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let name = p.optional_string("name", &mut errors);
+    let external_url = p.optional_string("external_url", &mut errors);
+    let shared_secret = p.optional_string("shared_secret", &mut errors);
+    let protected_branch_ids = branch_ids(p, &mut errors);
+    checked(errors, || {
+        Some(StatusCheckUpdateInput {
+            name,
+            external_url,
+            shared_secret,
+            protected_branch_ids,
+        })
+    })
+}
+
+/// E6's parameters. A missing `status` is reported twice, as GitLab does (`docs/api.md` §4).
+fn check_response(p: &Params) -> Result<ResponseInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let check = p.required_integer("external_status_check_id", &mut errors);
+    let sha = p.required_string("sha", &mut errors);
+    let status = match p.text("status") {
+        None => {
+            errors.missing("status");
+            errors.not_valid_value("status");
+            None
+        }
+        Some(raw) => {
+            let status = CheckStatus::parse(&raw);
+            if status.is_none() {
+                errors.not_valid_value("status");
+            }
+            status
+        }
+    };
+    checked(errors, || {
+        Some(ResponseInput {
+            external_status_check_id: StatusCheckId(check?),
+            sha: sha?,
+            status: status?,
+        })
+    })
 }
 
 /// E1 `GET /projects/:id/external_status_checks`.
@@ -44,18 +104,7 @@ pub(crate) async fn create_status_check(
     ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
-    let p = &call.params;
-    let mut errors = ParamErrors::new();
-    let name = p.required_string("name", &mut errors);
-    let external_url = p.required_string("external_url", &mut errors);
-    let shared_secret = p.optional_string("shared_secret", &mut errors);
-    let protected_branch_ids = branch_ids(&call, &mut errors).unwrap_or_default();
-    let input = errors.into_result(|| StatusCheckInput {
-        name: name.unwrap_or_default(),
-        external_url: external_url.unwrap_or_default(),
-        shared_secret,
-        protected_branch_ids,
-    });
+    let input = new_status_check(&call.params);
     let check = state
         .service()
         .create_status_check(&call.actor, &path.project, input)
@@ -70,18 +119,7 @@ pub(crate) async fn update_status_check(
     call: Call,
 ) -> Answer {
     let id = path.check_id?;
-    let p = &call.params;
-    let mut errors = ParamErrors::new();
-    let name = p.optional_string("name", &mut errors);
-    let external_url = p.optional_string("external_url", &mut errors);
-    let shared_secret = p.optional_string("shared_secret", &mut errors);
-    let protected_branch_ids = branch_ids(&call, &mut errors);
-    let input = errors.into_result(|| StatusCheckUpdateInput {
-        name,
-        external_url,
-        shared_secret,
-        protected_branch_ids,
-    });
+    let input = status_check_update(&call.params);
     let check = state
         .service()
         .update_status_check(&call.actor, &path.project, id, input)
@@ -129,32 +167,7 @@ pub(crate) async fn set_check_status(
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
-    let p = &call.params;
-    let mut errors = ParamErrors::new();
-    let check = p.required_integer("external_status_check_id", &mut errors);
-    let sha = p.required_string("sha", &mut errors);
-    let status = match p.text("status") {
-        None => {
-            errors.missing("status");
-            errors.not_valid_value("status");
-            None
-        }
-        Some(raw) => {
-            let status = CheckStatus::parse(&raw);
-            if status.is_none() {
-                errors.not_valid_value("status");
-            }
-            status
-        }
-    };
-    let input = match (check, sha, status) {
-        (Some(check), Some(sha), Some(status)) if errors.is_empty() => Ok(ResponseInput {
-            external_status_check_id: StatusCheckId(check),
-            sha,
-            status,
-        }),
-        _ => Err(errors),
-    };
+    let input = check_response(&call.params);
     let recorded = state
         .service()
         .respond_to_status_check(&call.actor, &path.project, iid, input)

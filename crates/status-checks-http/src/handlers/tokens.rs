@@ -4,6 +4,7 @@
 use super::{Answer, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::params::{Params, checked};
 use crate::paths::{ApiPath, TokenPath, TokenRef, UserTokensPath};
 use crate::request::Call;
 use crate::views::TokenJson;
@@ -11,9 +12,7 @@ use axum::extract::State;
 use status_checks_core::token::{NewTokenInput, TokenScope};
 use status_checks_core::{ParamErrors, TokenId, UserId};
 
-/// Reads `name`, `scopes` and `expires_at` of a new token.
-fn token_input(call: &Call) -> Result<NewTokenInput, ParamErrors> {
-    let p = &call.params;
+fn new_token(p: &Params) -> Result<NewTokenInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let name = p.required_string("name", &mut errors);
     let scopes = match p.optional_string_list("scopes", &mut errors) {
@@ -45,10 +44,12 @@ fn token_input(call: &Call) -> Result<NewTokenInput, ParamErrors> {
         },
         _ => None,
     };
-    errors.into_result(|| NewTokenInput {
-        name: name.unwrap_or_default(),
-        scopes: scopes.unwrap_or_default(),
-        expires_at,
+    checked(errors, || {
+        Some(NewTokenInput {
+            name: name?,
+            scopes: scopes?,
+            expires_at,
+        })
     })
 }
 
@@ -59,9 +60,10 @@ pub(crate) async fn create_token(
     call: Call,
 ) -> Answer {
     let user = path.user_id?;
+    let input = new_token(&call.params);
     let created_token = state
         .service()
-        .create_token(&call.actor, user, token_input(&call))
+        .create_token(&call.actor, user, input)
         .await?;
     let now = state.service().ports().clock.now();
     Ok(created(TokenJson::of(
@@ -79,7 +81,7 @@ pub(crate) async fn list_tokens(State(state): State<AppState>, call: Call) -> An
         .params
         .optional_integer("user_id", &mut errors)
         .map(UserId);
-    errors.into_result(|| ())?;
+    let user = checked(errors, || Some(user))?;
     let tokens = state.service().list_tokens(&call.actor, user, page).await?;
     let now = state.service().ports().clock.now();
     Ok(pagination::respond(&call.origin, tokens, |t| {

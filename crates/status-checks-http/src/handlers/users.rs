@@ -3,6 +3,7 @@
 use super::{Answer, created, no_content, ok};
 use crate::AppState;
 use crate::pagination;
+use crate::params::{Params, checked};
 use crate::paths::{ApiPath, UserPath};
 use crate::request::Call;
 use crate::views::UserJson;
@@ -15,7 +16,7 @@ pub(crate) async fn list_users(State(state): State<AppState>, call: Call) -> Ans
     let page = call.page_request()?;
     let mut errors = ParamErrors::new();
     let username = call.params.optional_string("username", &mut errors);
-    errors.into_result(|| ())?;
+    let username = checked(errors, || Some(username))?;
     let users = state
         .service()
         .list_users(&call.actor, username, page)
@@ -37,20 +38,25 @@ pub(crate) async fn get_user(
     Ok(ok(UserJson::of(view, state.base_url())))
 }
 
-/// `POST /users` (administrators).
-pub(crate) async fn create_user(State(state): State<AppState>, call: Call) -> Answer {
-    let p = &call.params;
+fn new_user(p: &Params) -> Result<NewUserInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let username = p.required_string("username", &mut errors);
     let name = p.optional_string("name", &mut errors);
     let email = p.optional_string("email", &mut errors);
     let admin = p.optional_bool("admin", &mut errors).unwrap_or(false);
-    let input = errors.into_result(|| NewUserInput {
-        username: username.unwrap_or_default(),
-        name,
-        email,
-        admin,
-    });
+    checked(errors, || {
+        Some(NewUserInput {
+            username: username?,
+            name,
+            email,
+            admin,
+        })
+    })
+}
+
+/// `POST /users` (administrators).
+pub(crate) async fn create_user(State(state): State<AppState>, call: Call) -> Answer {
+    let input = new_user(&call.params);
     let user = state.service().create_user(&call.actor, input).await?;
     Ok(created(UserJson::of(
         status_checks_core::service::UserView {
