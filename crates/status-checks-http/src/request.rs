@@ -13,10 +13,10 @@ use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, header};
 use serde_json::Value;
+use status_checks_core::service::StatusChecksService;
 use status_checks_core::{Actor, DomainError, PageRequest, ParamErrors, TokenId};
 
-/// An authenticated request's caller and parameters.
-#[derive(Debug)]
+/// An authenticated request's caller and parameters, and the use cases to call for it.
 pub struct Call {
     /// Who is calling.
     pub actor: Actor,
@@ -26,6 +26,8 @@ pub struct Call {
     pub params: Params,
     /// Where the request was made (for pagination links).
     pub origin: Origin,
+    // Carried so that a handler needs no `State` extractor beside this one.
+    state: AppState,
 }
 
 /// The pieces of the request URL that pagination links are built from.
@@ -71,6 +73,16 @@ impl Origin {
 }
 
 impl Call {
+    /// The use cases.
+    pub fn service(&self) -> &StatusChecksService {
+        self.state.service()
+    }
+
+    /// The base of `web_url` fields.
+    pub fn base_url(&self) -> &str {
+        self.state.base_url()
+    }
+
     /// `page` and `per_page`: 400 `page is invalid` / `per_page is invalid` unless positive integers.
     pub fn page_request(&self) -> Result<PageRequest, ParamErrors> {
         PageRequest::parse(
@@ -190,6 +202,7 @@ impl FromRequest<AppState> for Call {
             token_id: token.id,
             params,
             origin: Origin::of(&parts),
+            state: state.clone(),
         })
     }
 }

@@ -2,22 +2,16 @@
 //! (`docs/api.md` §3, Deliveries).
 
 use super::Answer;
-use crate::AppState;
 use crate::pagination;
 use crate::paths::{ApiPath, StatusCheckPath};
 use crate::request::Call;
 use crate::views::DeliveryJson;
-use axum::extract::State;
 
 /// `GET /projects/:id/external_status_checks/:check_id/deliveries`, newest first.
-pub(crate) async fn list_deliveries(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<StatusCheckPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn list_deliveries(ApiPath(path): ApiPath<StatusCheckPath>, call: Call) -> Answer {
     let id = path.check_id?;
     let page = call.page_request()?;
-    let deliveries = state
+    let deliveries = call
         .service()
         .list_deliveries(&call.actor, &path.project, id, page)
         .await?;

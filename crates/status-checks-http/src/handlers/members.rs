@@ -1,45 +1,35 @@
 //! Members of a project and their access levels (`docs/api.md` §3, Members).
 
 use super::{Answer, created, no_content, ok};
-use crate::AppState;
 use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, MemberPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MemberJson;
-use axum::extract::State;
 use status_checks_core::member::NewMemberInput;
 use status_checks_core::{AccessLevel, ParamErrors, UserId};
 
 /// `GET /projects/:id/members`.
-pub(crate) async fn list_members(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn list_members(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let page = call.page_request()?;
-    let members = state
+    let members = call
         .service()
         .list_members(&call.actor, &path.project, page)
         .await?;
-    let base = state.base_url();
+    let base = call.base_url();
     Ok(pagination::respond(&call.origin, members, |m| {
         MemberJson::of(m, base)
     }))
 }
 
 /// `GET /projects/:id/members/:user_id`.
-pub(crate) async fn get_member(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<MemberPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn get_member(ApiPath(path): ApiPath<MemberPath>, call: Call) -> Answer {
     let user = path.user_id?;
-    let member = state
+    let member = call
         .service()
         .get_member(&call.actor, &path.project, user)
         .await?;
-    Ok(ok(MemberJson::of(member, state.base_url())))
+    Ok(ok(MemberJson::of(member, call.base_url())))
 }
 
 fn access_level(p: &Params, errors: &mut ParamErrors) -> Option<AccessLevel> {
@@ -70,43 +60,30 @@ fn member_update(p: &Params) -> Result<AccessLevel, ParamErrors> {
 }
 
 /// `POST /projects/:id/members`.
-pub(crate) async fn add_member(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn add_member(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let input = new_member(&call.params);
-    let member = state
+    let member = call
         .service()
         .add_member(&call.actor, &path.project, input)
         .await?;
-    Ok(created(MemberJson::of(member, state.base_url())))
+    Ok(created(MemberJson::of(member, call.base_url())))
 }
 
 /// `PUT /projects/:id/members/:user_id`.
-pub(crate) async fn update_member(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<MemberPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn update_member(ApiPath(path): ApiPath<MemberPath>, call: Call) -> Answer {
     let user = path.user_id?;
     let input = member_update(&call.params);
-    let member = state
+    let member = call
         .service()
         .update_member(&call.actor, &path.project, user, input)
         .await?;
-    Ok(ok(MemberJson::of(member, state.base_url())))
+    Ok(ok(MemberJson::of(member, call.base_url())))
 }
 
 /// `DELETE /projects/:id/members/:user_id`.
-pub(crate) async fn remove_member(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<MemberPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn remove_member(ApiPath(path): ApiPath<MemberPath>, call: Call) -> Answer {
     let user = path.user_id?;
-    state
-        .service()
+    call.service()
         .remove_member(&call.actor, &path.project, user)
         .await?;
     Ok(no_content())

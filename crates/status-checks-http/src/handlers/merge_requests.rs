@@ -1,13 +1,11 @@
 //! Merge requests.
 
 use super::{Answer, created, ok};
-use crate::AppState;
 use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, MergeRequestPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MergeRequestJson;
-use axum::extract::State;
 use status_checks_core::ParamErrors;
 use status_checks_core::merge_request::{
     CommitSha, MergeRequestUpdateInput, NewMergeRequestInput, StateEvent,
@@ -78,18 +76,14 @@ fn merge(p: &Params) -> Result<MergeInput, ParamErrors> {
 }
 
 /// `GET /projects/:id/merge_requests` (`state=opened|closed|merged|all`).
-pub(crate) async fn list_merge_requests(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn list_merge_requests(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let page = call.page_request()?;
     let filter = parse_state_filter(call.params.text("state").as_deref());
-    let mrs = state
+    let mrs = call
         .service()
         .list_merge_requests(&call.actor, &path.project, filter, page)
         .await?;
-    let base = state.base_url();
+    let base = call.base_url();
     Ok(pagination::respond(&call.origin, mrs, |mr| {
         MergeRequestJson::of(mr, base)
     }))
@@ -97,58 +91,54 @@ pub(crate) async fn list_merge_requests(
 
 /// `GET /projects/:id/merge_requests/:iid`.
 pub(crate) async fn get_merge_request(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
-    let view = state
+    let view = call
         .service()
         .get_merge_request(&call.actor, &path.project, iid)
         .await?;
-    Ok(ok(MergeRequestJson::of(view, state.base_url())))
+    Ok(ok(MergeRequestJson::of(view, call.base_url())))
 }
 
 /// `POST /projects/:id/merge_requests`.
 pub(crate) async fn create_merge_request(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let input = new_merge_request(&call.params);
-    let view = state
+    let view = call
         .service()
         .create_merge_request(&call.actor, &path.project, input)
         .await?;
-    Ok(created(MergeRequestJson::of(view, state.base_url())))
+    Ok(created(MergeRequestJson::of(view, call.base_url())))
 }
 
 /// `PUT /projects/:id/merge_requests/:iid`: title, description, target branch, `state_event`, and `sha` (a push).
 pub(crate) async fn update_merge_request(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
     let input = merge_request_update(&call.params);
-    let view = state
+    let view = call
         .service()
         .update_merge_request(&call.actor, &path.project, iid, input)
         .await?;
-    Ok(ok(MergeRequestJson::of(view, state.base_url())))
+    Ok(ok(MergeRequestJson::of(view, call.base_url())))
 }
 
 /// `PUT /projects/:id/merge_requests/:iid/merge`.
 pub(crate) async fn merge_merge_request(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
     let input = merge(&call.params);
-    let view = state
+    let view = call
         .service()
         .merge_merge_request(&call.actor, &path.project, iid, input)
         .await?;
-    Ok(ok(MergeRequestJson::of(view, state.base_url())))
+    Ok(ok(MergeRequestJson::of(view, call.base_url())))
 }

@@ -23,7 +23,7 @@ pub(crate) async fn version(State(state): State<AppState>) -> Answer {
 }
 
 /// `GET /user`: the caller.
-pub(crate) async fn current_user(State(state): State<AppState>, call: Call) -> Answer {
-    let view = state.service().current_user(&call.actor).await?;
-    Ok(ok(UserJson::of(view, state.base_url())))
+pub(crate) async fn current_user(call: Call) -> Answer {
+    let view = call.service().current_user(&call.actor).await?;
+    Ok(ok(UserJson::of(view, call.base_url())))
 }

@@ -1,21 +1,19 @@
 //! Projects: listed, created, read, updated and deleted (`docs/api.md` §3, Projects).
 
 use super::{Answer, accepted, created, ok};
-use crate::AppState;
 use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, ProjectPath};
 use crate::request::Call;
 use crate::views::ProjectJson;
-use axum::extract::State;
 use status_checks_core::ParamErrors;
 use status_checks_core::project::{NewProjectInput, ProjectUpdate};
 
 /// `GET /projects`.
-pub(crate) async fn list_projects(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn list_projects(call: Call) -> Answer {
     let page = call.page_request()?;
-    let projects = state.service().list_projects(&call.actor, page).await?;
-    let base = state.base_url();
+    let projects = call.service().list_projects(&call.actor, page).await?;
+    let base = call.base_url();
     Ok(pagination::respond(&call.origin, projects, |p| {
         ProjectJson::of(p, base)
     }))
@@ -47,23 +45,19 @@ fn new_project(p: &Params) -> Result<NewProjectInput, ParamErrors> {
 }
 
 /// `POST /projects`.
-pub(crate) async fn create_project(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn create_project(call: Call) -> Answer {
     let input = new_project(&call.params);
-    let project = state.service().create_project(&call.actor, input).await?;
-    Ok(created(ProjectJson::of(project, state.base_url())))
+    let project = call.service().create_project(&call.actor, input).await?;
+    Ok(created(ProjectJson::of(project, call.base_url())))
 }
 
 /// `GET /projects/:id`.
-pub(crate) async fn get_project(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
-    let project = state
+pub(crate) async fn get_project(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
+    let project = call
         .service()
         .get_project(&call.actor, &path.project)
         .await?;
-    Ok(ok(ProjectJson::of(project, state.base_url())))
+    Ok(ok(ProjectJson::of(project, call.base_url())))
 }
 
 fn project_update(p: &Params) -> Result<ProjectUpdate, ParamErrors> {
@@ -79,27 +73,18 @@ fn project_update(p: &Params) -> Result<ProjectUpdate, ParamErrors> {
 }
 
 /// `PUT /projects/:id`.
-pub(crate) async fn update_project(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn update_project(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let input = project_update(&call.params);
-    let project = state
+    let project = call
         .service()
         .update_project(&call.actor, &path.project, input)
         .await?;
-    Ok(ok(ProjectJson::of(project, state.base_url())))
+    Ok(ok(ProjectJson::of(project, call.base_url())))
 }
 
 /// `DELETE /projects/:id`: 202, and the project is gone at once.
-pub(crate) async fn delete_project(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
-    state
-        .service()
+pub(crate) async fn delete_project(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
+    call.service()
         .delete_project(&call.actor, &path.project)
         .await?;
     Ok(accepted())

@@ -2,23 +2,20 @@
 //! branches).
 
 use super::{Answer, created, no_content, ok};
-use crate::AppState;
 use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, ProjectPath, ProtectedBranchPath};
 use crate::request::Call;
 use crate::views::ProtectedBranchJson;
-use axum::extract::State;
 use status_checks_core::ParamErrors;
 
 /// `GET /projects/:id/protected_branches`.
 pub(crate) async fn list_protected_branches(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<ProjectPath>,
     call: Call,
 ) -> Answer {
     let page = call.page_request()?;
-    let branches = state
+    let branches = call
         .service()
         .list_protected_branches(&call.actor, &path.project, page)
         .await?;
@@ -31,11 +28,10 @@ pub(crate) async fn list_protected_branches(
 
 /// `GET /projects/:id/protected_branches/:name`.
 pub(crate) async fn get_protected_branch(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<ProtectedBranchPath>,
     call: Call,
 ) -> Answer {
-    let branch = state
+    let branch = call
         .service()
         .get_protected_branch(&call.actor, &path.project, &path.name)
         .await?;
@@ -49,13 +45,9 @@ fn branch_name(p: &Params) -> Result<String, ParamErrors> {
 }
 
 /// `POST /projects/:id/protected_branches`.
-pub(crate) async fn protect_branch(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn protect_branch(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let input = branch_name(&call.params);
-    let branch = state
+    let branch = call
         .service()
         .protect_branch(&call.actor, &path.project, input)
         .await?;
@@ -64,12 +56,10 @@ pub(crate) async fn protect_branch(
 
 /// `DELETE /projects/:id/protected_branches/:name`.
 pub(crate) async fn unprotect_branch(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<ProtectedBranchPath>,
     call: Call,
 ) -> Answer {
-    state
-        .service()
+    call.service()
         .unprotect_branch(&call.actor, &path.project, &path.name)
         .await?;
     Ok(no_content())

@@ -2,7 +2,6 @@
 //! (`docs/api.md` §3, External status checks).
 
 use super::{Answer, accepted, created, no_content, ok};
-use crate::AppState;
 use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{
@@ -10,7 +9,6 @@ use crate::paths::{
 };
 use crate::request::Call;
 use crate::views::{MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
-use axum::extract::State;
 use status_checks_core::response::{CheckStatus, ResponseInput};
 use status_checks_core::status_check::{StatusCheckInput, StatusCheckUpdateInput};
 use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
@@ -81,13 +79,9 @@ fn check_response(p: &Params) -> Result<ResponseInput, ParamErrors> {
 }
 
 /// E1 `GET /projects/:id/external_status_checks`.
-pub(crate) async fn list_status_checks(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn list_status_checks(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let page = call.page_request()?;
-    let checks = state
+    let checks = call
         .service()
         .list_status_checks(&call.actor, &path.project, page)
         .await?;
@@ -99,13 +93,9 @@ pub(crate) async fn list_status_checks(
 }
 
 /// E2 `POST /projects/:id/external_status_checks`.
-pub(crate) async fn create_status_check(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<ProjectPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn create_status_check(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let input = new_status_check(&call.params);
-    let check = state
+    let check = call
         .service()
         .create_status_check(&call.actor, &path.project, input)
         .await?;
@@ -114,13 +104,12 @@ pub(crate) async fn create_status_check(
 
 /// E3 `PUT /projects/:id/external_status_checks/:check_id`: only the keys sent change.
 pub(crate) async fn update_status_check(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<StatusCheckPath>,
     call: Call,
 ) -> Answer {
     let id = path.check_id?;
     let input = status_check_update(&call.params);
-    let check = state
+    let check = call
         .service()
         .update_status_check(&call.actor, &path.project, id, input)
         .await?;
@@ -129,13 +118,11 @@ pub(crate) async fn update_status_check(
 
 /// E4 `DELETE /projects/:id/external_status_checks/:check_id`.
 pub(crate) async fn delete_status_check(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<StatusCheckPath>,
     call: Call,
 ) -> Answer {
     let id = path.check_id?;
-    state
-        .service()
+    call.service()
         .delete_status_check(&call.actor, &path.project, id)
         .await?;
     Ok(no_content())
@@ -143,13 +130,12 @@ pub(crate) async fn delete_status_check(
 
 /// E5 `GET /projects/:id/merge_requests/:iid/status_checks`.
 pub(crate) async fn list_merge_request_checks(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
     let page = call.page_request()?;
-    let rows = state
+    let rows = call
         .service()
         .merge_request_status_checks(&call.actor, &path.project, iid)
         .await?;
@@ -162,29 +148,26 @@ pub(crate) async fn list_merge_request_checks(
 
 /// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.
 pub(crate) async fn set_check_status(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
     let input = check_response(&call.params);
-    let recorded = state
+    let recorded = call
         .service()
         .respond_to_status_check(&call.actor, &path.project, iid, input)
         .await?;
-    Ok(created(ResponseJson::of(recorded, state.base_url())))
+    Ok(created(ResponseJson::of(recorded, call.base_url())))
 }
 
 /// E7 `POST /projects/:id/merge_requests/:iid/status_checks/:check_id/retry`.
 pub(crate) async fn retry_check(
-    State(state): State<AppState>,
     ApiPath(path): ApiPath<MergeRequestCheckPath>,
     call: Call,
 ) -> Answer {
     let iid = path.merge_request_iid?;
     let id = path.external_status_check_id?;
-    state
-        .service()
+    call.service()
         .retry_status_check(&call.actor, &path.project, iid, id)
         .await?;
     Ok(accepted())

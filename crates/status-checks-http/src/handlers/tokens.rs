@@ -2,13 +2,11 @@
 //! (`docs/api.md` §3, Personal access tokens).
 
 use super::{Answer, created, no_content, ok};
-use crate::AppState;
 use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, TokenPath, TokenRef, UserTokensPath};
 use crate::request::Call;
 use crate::views::TokenJson;
-use axum::extract::State;
 use status_checks_core::token::{NewTokenInput, TokenScope};
 use status_checks_core::{ParamErrors, TokenId, UserId};
 
@@ -54,18 +52,14 @@ fn new_token(p: &Params) -> Result<NewTokenInput, ParamErrors> {
 }
 
 /// `POST /users/:user_id/personal_access_tokens` (administrators): the token is in the answer, once.
-pub(crate) async fn create_token(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<UserTokensPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn create_token(ApiPath(path): ApiPath<UserTokensPath>, call: Call) -> Answer {
     let user = path.user_id?;
     let input = new_token(&call.params);
-    let created_token = state
+    let created_token = call
         .service()
         .create_token(&call.actor, user, input)
         .await?;
-    let now = state.service().ports().clock.now();
+    let now = call.service().ports().clock.now();
     Ok(created(TokenJson::of(
         created_token.token,
         now,
@@ -74,7 +68,7 @@ pub(crate) async fn create_token(
 }
 
 /// `GET /personal_access_tokens` (own; administrators all, or `user_id=`).
-pub(crate) async fn list_tokens(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn list_tokens(call: Call) -> Answer {
     let page = call.page_request()?;
     let mut errors = ParamErrors::new();
     let user = call
@@ -82,8 +76,8 @@ pub(crate) async fn list_tokens(State(state): State<AppState>, call: Call) -> An
         .optional_integer("user_id", &mut errors)
         .map(UserId);
     let user = checked(errors, || Some(user))?;
-    let tokens = state.service().list_tokens(&call.actor, user, page).await?;
-    let now = state.service().ports().clock.now();
+    let tokens = call.service().list_tokens(&call.actor, user, page).await?;
+    let now = call.service().ports().clock.now();
     Ok(pagination::respond(&call.origin, tokens, |t| {
         TokenJson::of(t, now, None)
     }))
@@ -97,24 +91,16 @@ fn token_id(call: &Call, path: TokenPath) -> Result<TokenId, ParamErrors> {
 }
 
 /// `GET /personal_access_tokens/:id` (or `self`).
-pub(crate) async fn get_token(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<TokenPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn get_token(ApiPath(path): ApiPath<TokenPath>, call: Call) -> Answer {
     let id = token_id(&call, path)?;
-    let token = state.service().get_token(&call.actor, id).await?;
-    let now = state.service().ports().clock.now();
+    let token = call.service().get_token(&call.actor, id).await?;
+    let now = call.service().ports().clock.now();
     Ok(ok(TokenJson::of(token, now, None)))
 }
 
 /// `DELETE /personal_access_tokens/:id` (or `self`): revokes.
-pub(crate) async fn revoke_token(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<TokenPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn revoke_token(ApiPath(path): ApiPath<TokenPath>, call: Call) -> Answer {
     let id = token_id(&call, path)?;
-    state.service().revoke_token(&call.actor, id).await?;
+    call.service().revoke_token(&call.actor, id).await?;
     Ok(no_content())
 }

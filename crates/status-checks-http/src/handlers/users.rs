@@ -1,41 +1,35 @@
 //! Users: `GET /users`, `GET /users/:id`, `POST /users`, `DELETE /users/:id` (`docs/api.md` §3, Users).
 
 use super::{Answer, created, no_content, ok};
-use crate::AppState;
 use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, UserPath};
 use crate::request::Call;
 use crate::views::UserJson;
-use axum::extract::State;
 use status_checks_core::ParamErrors;
 use status_checks_core::user::NewUserInput;
 
 /// `GET /users` (`username=` filters).
-pub(crate) async fn list_users(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn list_users(call: Call) -> Answer {
     let page = call.page_request()?;
     let mut errors = ParamErrors::new();
     let username = call.params.optional_string("username", &mut errors);
     let username = checked(errors, || Some(username))?;
-    let users = state
+    let users = call
         .service()
         .list_users(&call.actor, username, page)
         .await?;
-    let base = state.base_url();
+    let base = call.base_url();
     Ok(pagination::respond(&call.origin, users, |u| {
         UserJson::of(u, base)
     }))
 }
 
 /// `GET /users/:id`.
-pub(crate) async fn get_user(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<UserPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn get_user(ApiPath(path): ApiPath<UserPath>, call: Call) -> Answer {
     let id = path.user?;
-    let view = state.service().get_user(&call.actor, id).await?;
-    Ok(ok(UserJson::of(view, state.base_url())))
+    let view = call.service().get_user(&call.actor, id).await?;
+    Ok(ok(UserJson::of(view, call.base_url())))
 }
 
 fn new_user(p: &Params) -> Result<NewUserInput, ParamErrors> {
@@ -55,25 +49,21 @@ fn new_user(p: &Params) -> Result<NewUserInput, ParamErrors> {
 }
 
 /// `POST /users` (administrators).
-pub(crate) async fn create_user(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn create_user(call: Call) -> Answer {
     let input = new_user(&call.params);
-    let user = state.service().create_user(&call.actor, input).await?;
+    let user = call.service().create_user(&call.actor, input).await?;
     Ok(created(UserJson::of(
         status_checks_core::service::UserView {
             user,
             show_private: true,
         },
-        state.base_url(),
+        call.base_url(),
     )))
 }
 
 /// `DELETE /users/:id` (administrators).
-pub(crate) async fn delete_user(
-    State(state): State<AppState>,
-    ApiPath(path): ApiPath<UserPath>,
-    call: Call,
-) -> Answer {
+pub(crate) async fn delete_user(ApiPath(path): ApiPath<UserPath>, call: Call) -> Answer {
     let id = path.user?;
-    state.service().delete_user(&call.actor, id).await?;
+    call.service().delete_user(&call.actor, id).await?;
     Ok(no_content())
 }
