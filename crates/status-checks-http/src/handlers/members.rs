@@ -2,7 +2,7 @@
 
 use super::{Answer, created, no_content, ok};
 use crate::pagination;
-use crate::params::{Params, checked};
+use crate::params::{Params, checked, or_not_valid_value};
 use crate::paths::{ApiPath, MemberPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MemberJson;
@@ -34,11 +34,7 @@ pub(crate) async fn get_member(ApiPath(path): ApiPath<MemberPath>, call: Call) -
 
 fn access_level(p: &Params, errors: &mut ParamErrors) -> Option<AccessLevel> {
     let raw = p.required_integer("access_level", errors)?;
-    let level = AccessLevel::from_value(raw);
-    if level.is_none() {
-        errors.not_valid_value("access_level");
-    }
-    level
+    or_not_valid_value(AccessLevel::from_value(raw), "access_level", errors)
 }
 
 fn new_member(p: &Params) -> Result<NewMemberInput, ParamErrors> {

@@ -2,7 +2,7 @@
 
 use super::{Answer, created, ok};
 use crate::pagination;
-use crate::params::{Params, checked};
+use crate::params::{Params, checked, or_invalid, or_not_valid_value};
 use crate::paths::{ApiPath, MergeRequestPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MergeRequestJson;
@@ -18,11 +18,7 @@ fn sha(p: &Params, required: bool, errors: &mut ParamErrors) -> Option<CommitSha
     } else {
         p.optional_string("sha", errors)
     }?;
-    let sha = CommitSha::parse(raw.trim()).ok();
-    if sha.is_none() {
-        errors.invalid("sha");
-    }
-    sha
+    or_invalid(CommitSha::parse(raw.trim()).ok(), "sha", errors)
 }
 
 fn new_merge_request(p: &Params) -> Result<NewMergeRequestInput, ParamErrors> {
@@ -50,13 +46,7 @@ fn merge_request_update(p: &Params) -> Result<MergeRequestUpdateInput, ParamErro
     let target_branch = p.optional_string("target_branch", &mut errors);
     let state_event = p
         .optional_string("state_event", &mut errors)
-        .and_then(|raw| {
-            let event = StateEvent::parse(&raw);
-            if event.is_none() {
-                errors.not_valid_value("state_event");
-            }
-            event
-        });
+        .and_then(|raw| or_not_valid_value(StateEvent::parse(&raw), "state_event", &mut errors));
     let head = sha(p, false, &mut errors);
     checked(errors, || {
         Some(MergeRequestUpdateInput {

@@ -3,7 +3,7 @@
 
 use super::{Answer, accepted, created, no_content, ok};
 use crate::pagination;
-use crate::params::{Params, checked};
+use crate::params::{Params, checked, or_not_valid_value};
 use crate::paths::{
     ApiPath, MergeRequestCheckPath, MergeRequestPath, ProjectPath, StatusCheckPath,
 };
@@ -61,13 +61,7 @@ fn check_response(p: &Params) -> Result<ResponseInput, ParamErrors> {
             errors.not_valid_value("status");
             None
         }
-        Some(raw) => {
-            let status = CheckStatus::parse(&raw);
-            if status.is_none() {
-                errors.not_valid_value("status");
-            }
-            status
-        }
+        Some(raw) => or_not_valid_value(CheckStatus::parse(&raw), "status", &mut errors),
     };
     checked(errors, || {
         Some(ResponseInput {

@@ -3,7 +3,7 @@
 
 use super::{Answer, created, no_content, ok};
 use crate::pagination;
-use crate::params::{Params, checked};
+use crate::params::{Params, checked, or_invalid, or_not_valid_value};
 use crate::paths::{ApiPath, TokenPath, TokenRef, UserTokensPath};
 use crate::request::Call;
 use crate::views::TokenJson;
@@ -19,27 +19,18 @@ fn new_token(p: &Params) -> Result<NewTokenInput, ParamErrors> {
             None
         }
         None => None,
-        Some(names) if names.is_empty() => {
-            errors.not_valid_value("scopes");
-            None
-        }
+        // At least one scope, and only known ones.
         Some(names) => {
-            let parsed: Option<Vec<TokenScope>> =
+            let scopes: Option<Vec<TokenScope>> =
                 names.iter().map(|s| TokenScope::parse(s)).collect();
-            if parsed.is_none() {
-                errors.not_valid_value("scopes");
-            }
-            parsed
+            or_not_valid_value(scopes.filter(|s| !s.is_empty()), "scopes", &mut errors)
         }
     };
     let expires_at = match p.optional_string("expires_at", &mut errors) {
-        Some(raw) if !raw.is_empty() => match chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
-            Ok(date) => Some(date),
-            Err(_) => {
-                errors.invalid("expires_at");
-                None
-            }
-        },
+        Some(raw) if !raw.is_empty() => {
+            let date = chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d").ok();
+            or_invalid(date, "expires_at", &mut errors)
+        }
         _ => None,
     };
     checked(errors, || {
