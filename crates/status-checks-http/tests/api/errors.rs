@@ -230,63 +230,25 @@ async fn entity_shapes() {
     let iid = app.merge_request(project, "main").await;
     let base = format!("/api/v4/projects/{project}");
     let mut shapes = serde_json::Map::new();
-    shapes.insert(
-        "user".into(),
-        app.get("/api/v4/user", ROOT_TOKEN).await.expect(200),
-    );
-    shapes.insert(
-        "token".into(),
-        app.get("/api/v4/personal_access_tokens/self", ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "project".into(),
-        app.get(&base, ROOT_TOKEN).await.expect(200),
-    );
-    shapes.insert(
-        "member".into(),
-        app.get(&format!("{base}/members/{alice}"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "protected branch".into(),
-        app.get(&format!("{base}/protected_branches/main"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "merge request".into(),
-        app.get(&format!("{base}/merge_requests/{iid}"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "E1".into(),
-        app.get(&format!("{base}/external_status_checks"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "E5".into(),
-        app.get(
-            &format!("{base}/merge_requests/{iid}/status_checks"),
-            ROOT_TOKEN,
-        )
-        .await
-        .expect(200),
-    );
-    let answer = json!({"external_status_check_id": check, "sha": HEAD, "status": "passed"});
+    let reads = [
+        ("user", "/api/v4/user".to_owned()),
+        ("token", "/api/v4/personal_access_tokens/self".to_owned()),
+        ("project", base.clone()),
+        ("member", format!("{base}/members/{alice}")),
+        (
+            "protected branch",
+            format!("{base}/protected_branches/main"),
+        ),
+        ("merge request", format!("{base}/merge_requests/{iid}")),
+        ("E1", format!("{base}/external_status_checks")),
+        ("E5", format!("{base}/merge_requests/{iid}/status_checks")),
+    ];
+    for (name, uri) in reads {
+        shapes.insert(name.into(), app.get(&uri, ROOT_TOKEN).await.expect(200));
+    }
     shapes.insert(
         "E6".into(),
-        app.post(
-            &format!("{base}/merge_requests/{iid}/status_check_responses"),
-            ROOT_TOKEN,
-            answer,
-        )
-        .await
-        .expect(201),
+        app.respond(project, iid, check, "passed").await,
     );
     shapes.insert(
         "deliveries".into(),
