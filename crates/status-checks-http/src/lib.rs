@@ -69,12 +69,12 @@ impl AppState {
         AppState(Arc::new(App { service, settings }))
     }
 
-    /// The use cases.
+    /// The core's use cases, the only way to the domain and the storage.
     pub fn service(&self) -> &StatusChecksService {
         &self.0.service
     }
 
-    /// The HTTP settings.
+    /// The body limit and the answer of `GET /version`.
     pub fn settings(&self) -> &HttpSettings {
         &self.0.settings
     }

@@ -82,23 +82,25 @@ impl Params {
         or_invalid(as_text(value), key, errors)
     }
 
-    /// An optional string.
+    /// A string if sent: `<key> is invalid` unless a scalar (numbers and booleans count as their text).
     pub fn optional_string(&self, key: &str, errors: &mut ParamErrors) -> Option<String> {
         or_invalid(as_text(self.get(key)?), key, errors)
     }
 
-    /// A required integer.
+    /// An integer, a JSON number or a numeric string: `<key> is missing` if absent, `<key> is invalid` if
+    /// not an integer.
     pub fn required_integer(&self, key: &str, errors: &mut ParamErrors) -> Option<i64> {
         let value = self.required(key, errors)?;
         or_invalid(integer(value), key, errors)
     }
 
-    /// An optional integer.
+    /// An integer if sent, coerced as by [`Params::required_integer`].
     pub fn optional_integer(&self, key: &str, errors: &mut ParamErrors) -> Option<i64> {
         or_invalid(integer(self.get(key)?), key, errors)
     }
 
-    /// An optional boolean.
+    /// A boolean if sent: `true`/`false`, `1`/`0`, or the strings `t`, `yes`, `y`, `on` and their negatives;
+    /// `<key> is invalid` otherwise.
     pub fn optional_bool(&self, key: &str, errors: &mut ParamErrors) -> Option<bool> {
         let value = self.get(key)?;
         let parsed = match value {

@@ -37,7 +37,7 @@ pub struct Origin {
     pub scheme: String,
     /// The `Host` header (or the URI's authority).
     pub host: String,
-    /// The path.
+    /// The path as received (before a `nest` that embeds this router strips its prefix).
     pub path: String,
     /// The raw query string.
     pub query: String,
@@ -73,7 +73,7 @@ impl Origin {
 }
 
 impl Call {
-    /// The use cases.
+    /// The core's use cases, to call on behalf of [`Call::actor`].
     pub fn service(&self) -> &StatusChecksService {
         self.state.service()
     }

@@ -1,4 +1,6 @@
-//! Merge requests.
+//! Merge requests: opened with the source branch's HEAD `sha` (there is no repository to read it from),
+//! updated or pushed to, closed, reopened, and merged when the status checks allow (`docs/api.md` §3, Merge
+//! requests).
 
 use super::{Answer, created, ok};
 use crate::pagination;

@@ -1,4 +1,4 @@
-//! `GET /api/v4/`, `GET /version`, `GET /user`.
+//! The meta endpoints: the API's root, its version and the caller (`docs/api.md` §3, Meta).
 
 use super::{Answer, ok};
 use crate::AppState;

@@ -1,4 +1,5 @@
-//! Users: `GET /users`, `GET /users/:id`, `POST /users`, `DELETE /users/:id` (`docs/api.md` §3, Users).
+//! Users: listed and read by anyone with a token, created and deleted by administrators (`docs/api.md` §3,
+//! Users).
 
 use super::{Answer, created, no_content, ok};
 use crate::pagination;
