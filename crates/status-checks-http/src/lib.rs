@@ -1,15 +1,25 @@
 //! # status-checks-http
 //!
 //! The GitLab-compatible REST v4 API of status-checks, with axum: [`router`] serves every endpoint of the
-//! contract (`docs/api.md`) — the seven external status check endpoints and the users, tokens,
-//! projects, members, protected branches and merge requests around them — so GitLab clients work unmodified.
+//! contract (`docs/api.md` §2) — the seven external status check endpoints and the users, tokens, projects,
+//! members, protected branches and merge requests around them — so GitLab clients work unmodified.
 //!
-//! - [`request::Call`] authenticates (`PRIVATE-TOKEN`, `Authorization: Bearer`, `private_token`) and merges
-//!   parameters from the query string and a JSON or form body ([`params`]), with GitLab's coercions.
-//! - Handlers are thin: parse, call one use case of `status_checks_core::service`, render ([`views`]).
-//! - [`error::ApiError`] is the only place where errors become statuses and bodies; unknown routes and wrong
-//!   methods answer JSON too.
-//! - Every list is paginated with GitLab's headers and an absolute `Link` ([`pagination`]).
+//! ## Layout
+//! - [`router`], here: the route table, one entry per path, served under `/api/v4`.
+//! - `handlers`: one module per concept, grouped as `docs/api.md` §2 groups the endpoints: `meta`, `users`,
+//!   `tokens`, `projects`, `members`, `protected_branches`, `merge_requests`, `status_checks` (E1–E7) and
+//!   `deliveries`. A handler is named after its endpoint in GitLab's API docs (`list_merge_request_checks`,
+//!   `set_check_status`, `retry_check`, …) and is thin: it takes its typed path and the [`request::Call`], reads
+//!   its input, calls one use case of `status_checks_core::service` and renders a view.
+//! - `paths`: one `Deserialize` struct per shape of path (`ProjectPath`, `MergeRequestPath`, …), read with
+//!   axum's `Path`; an id that does not parse is reported by the handler, after authentication.
+//! - [`request::Call`]: the extractor of every authenticated endpoint. It authenticates (`PRIVATE-TOKEN`,
+//!   `Authorization: Bearer`, `private_token`) and merges the query string with a JSON or form body into
+//!   [`params::Params`], with GitLab's coercions. Each input of the core is read by one function of its handler
+//!   module that ends in `params::checked`: the input, or every parameter error at once.
+//! - [`views`]: the response shapes. [`pagination`]: GitLab's headers and an absolute `Link` on every list.
+//! - [`error::ApiError`]: the only place where errors become statuses and bodies, with GitLab's texts; unknown
+//!   routes and wrong methods answer JSON too.
 //!
 //! ## What this crate must never depend on
 //! SQL or storage (it sees only the core's use cases) and the binary's configuration (it is handed an

@@ -1,4 +1,5 @@
-//! Thin handlers: parse, call one use case, render. No rules and no SQL here.
+//! The handlers, one module per concept of the API, and the answers they share. A handler is thin: it reads its
+//! path and parameters, calls one use case, renders a view. No rules and no SQL here.
 
 pub(crate) mod deliveries;
 pub(crate) mod members;
