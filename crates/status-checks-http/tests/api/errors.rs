@@ -312,3 +312,101 @@ async fn a_unicode_case_variant_of_a_path_does_not_hide_the_real_project() {
         id
     );
 }
+
+#[tokio::test]
+async fn path_ids_that_do_not_parse_are_400_after_authentication_and_undecodable_segments_404() {
+    let app = TestApp::new().await;
+    let project = app.project("proj", false).await;
+    let iid = app.merge_request(project, "main").await;
+    let p = format!("/api/v4/projects/{project}");
+    let invalid = [
+        (Method::GET, "/api/v4/users/abc".to_owned(), "id"),
+        (Method::DELETE, "/api/v4/users/x".to_owned(), "id"),
+        (
+            Method::POST,
+            "/api/v4/users/x/personal_access_tokens".to_owned(),
+            "user_id",
+        ),
+        (
+            Method::GET,
+            "/api/v4/personal_access_tokens/SELF".to_owned(),
+            "id",
+        ),
+        (
+            Method::DELETE,
+            "/api/v4/personal_access_tokens/abc".to_owned(),
+            "id",
+        ),
+        (Method::PUT, format!("{p}/members/x"), "user_id"),
+        (
+            Method::GET,
+            "/api/v4/projects/999/members/x".to_owned(),
+            "user_id",
+        ),
+        (
+            Method::PUT,
+            format!("{p}/merge_requests/x/merge"),
+            "merge_request_iid",
+        ),
+        (
+            Method::GET,
+            format!("{p}/merge_requests/x/status_checks?page=0"),
+            "merge_request_iid",
+        ),
+        (
+            Method::POST,
+            format!("{p}/merge_requests/x/status_checks/y/retry"),
+            "merge_request_iid",
+        ),
+        (
+            Method::POST,
+            format!("{p}/merge_requests/{iid}/status_checks/y/retry"),
+            "external_status_check_id",
+        ),
+        (
+            Method::PUT,
+            format!("{p}/external_status_checks/x"),
+            "check_id",
+        ),
+        (
+            Method::GET,
+            format!("{p}/external_status_checks/x/deliveries?page=0"),
+            "check_id",
+        ),
+    ];
+    for (method, uri, name) in invalid {
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        assert_eq!(
+            app.call(method.clone(), &uri, Some(ROOT_TOKEN), body.clone())
+                .await
+                .expect(400),
+            json!({"error": format!("{name} is invalid")}),
+            "{method} {uri}"
+        );
+        app.call(method, &uri, None, body).await.expect(401);
+    }
+    let undecodable = [
+        (Method::GET, "/api/v4/users/%FF".to_owned()),
+        (
+            Method::DELETE,
+            "/api/v4/personal_access_tokens/%FF".to_owned(),
+        ),
+        (Method::GET, "/api/v4/projects/%FF".to_owned()),
+        (Method::GET, format!("{p}/protected_branches/%FF")),
+        (
+            Method::POST,
+            format!("{p}/merge_requests/{iid}/status_checks/%FF/retry"),
+        ),
+    ];
+    for (method, uri) in undecodable {
+        for token in [Some(ROOT_TOKEN), None] {
+            assert_eq!(
+                app.call(method.clone(), &uri, token, None)
+                    .await
+                    .expect(404),
+                json!({"error": "404 Not Found"}),
+                "{method} {uri}"
+            );
+        }
+    }
+}
