@@ -1,5 +1,5 @@
 //! GitLab's seven external status check endpoints: a project's checks (E1–E4) and a merge request's (E5–E7)
-//! (`docs/api.md` §3, External status checks).
+//! (`docs/api.md` §3, "External status checks" and "Status checks on a merge request").
 
 use super::{Answer, accepted, created, no_content, ok};
 use crate::pagination;
