@@ -7,14 +7,17 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::pagination;
 use crate::params::Params;
 use axum::body::Body;
 use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::response::Response;
+use serde::Serialize;
 use serde_json::Value;
 use status_checks_core::service::StatusChecksService;
-use status_checks_core::{Actor, DomainError, PageRequest, ParamErrors, TokenId};
+use status_checks_core::{Actor, DomainError, Page, PageRequest, ParamErrors, TokenId};
 
 /// An authenticated request's caller and parameters, and the use cases to call for it.
 pub struct Call {
@@ -89,6 +92,11 @@ impl Call {
             self.params.text("page").as_deref(),
             self.params.text("per_page").as_deref(),
         )
+    }
+
+    /// 200 with the page as a JSON array, each item through `view`, and the pagination headers.
+    pub fn paginated<T, V: Serialize>(&self, page: Page<T>, view: impl FnMut(T) -> V) -> Response {
+        pagination::respond(&self.origin, page, view)
     }
 }
 

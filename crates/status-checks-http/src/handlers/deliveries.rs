@@ -2,7 +2,6 @@
 //! (`docs/api.md` §3, Deliveries).
 
 use super::Answer;
-use crate::pagination;
 use crate::paths::{ApiPath, StatusCheckPath};
 use crate::request::Call;
 use crate::views::DeliveryJson;
@@ -15,9 +14,5 @@ pub(crate) async fn list_deliveries(ApiPath(path): ApiPath<StatusCheckPath>, cal
         .service()
         .list_deliveries(&call.actor, &path.project, id, page)
         .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        deliveries,
-        DeliveryJson::of,
-    ))
+    Ok(call.paginated(deliveries, DeliveryJson::of))
 }

@@ -1,7 +1,6 @@
 //! Members of a project and their access levels (`docs/api.md` §3, Members).
 
 use super::{Answer, created, no_content, ok};
-use crate::pagination;
 use crate::params::{Params, checked, or_not_valid_value};
 use crate::paths::{ApiPath, MemberPath, ProjectPath};
 use crate::request::Call;
@@ -16,10 +15,7 @@ pub(crate) async fn list_members(ApiPath(path): ApiPath<ProjectPath>, call: Call
         .service()
         .list_members(&call.actor, &path.project, page)
         .await?;
-    let base = call.base_url();
-    Ok(pagination::respond(&call.origin, members, |m| {
-        MemberJson::of(m, base)
-    }))
+    Ok(call.paginated(members, |m| MemberJson::of(m, call.base_url())))
 }
 
 /// `GET /projects/:id/members/:user_id`.

@@ -3,7 +3,6 @@
 //! requests).
 
 use super::{Answer, created, ok};
-use crate::pagination;
 use crate::params::{Params, checked, or_invalid, or_not_valid_value};
 use crate::paths::{ApiPath, MergeRequestPath, ProjectPath};
 use crate::request::Call;
@@ -75,10 +74,7 @@ pub(crate) async fn list_merge_requests(ApiPath(path): ApiPath<ProjectPath>, cal
         .service()
         .list_merge_requests(&call.actor, &path.project, filter, page)
         .await?;
-    let base = call.base_url();
-    Ok(pagination::respond(&call.origin, mrs, |mr| {
-        MergeRequestJson::of(mr, base)
-    }))
+    Ok(call.paginated(mrs, |mr| MergeRequestJson::of(mr, call.base_url())))
 }
 
 /// `GET /projects/:id/merge_requests/:iid`.

@@ -1,7 +1,6 @@
 //! Projects: listed, created, read, updated and deleted (`docs/api.md` §3, Projects).
 
 use super::{Answer, accepted, created, ok};
-use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, ProjectPath};
 use crate::request::Call;
@@ -13,10 +12,7 @@ use status_checks_core::project::{NewProjectInput, ProjectUpdate};
 pub(crate) async fn list_projects(call: Call) -> Answer {
     let page = call.page_request()?;
     let projects = call.service().list_projects(&call.actor, page).await?;
-    let base = call.base_url();
-    Ok(pagination::respond(&call.origin, projects, |p| {
-        ProjectJson::of(p, base)
-    }))
+    Ok(call.paginated(projects, |p| ProjectJson::of(p, call.base_url())))
 }
 
 fn new_project(p: &Params) -> Result<NewProjectInput, ParamErrors> {

@@ -2,7 +2,6 @@
 //! branches).
 
 use super::{Answer, created, no_content, ok};
-use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, ProjectPath, ProtectedBranchPath};
 use crate::request::Call;
@@ -19,11 +18,7 @@ pub(crate) async fn list_protected_branches(
         .service()
         .list_protected_branches(&call.actor, &path.project, page)
         .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        branches,
-        ProtectedBranchJson::of,
-    ))
+    Ok(call.paginated(branches, ProtectedBranchJson::of))
 }
 
 /// `GET /projects/:id/protected_branches/:name`.

@@ -2,7 +2,6 @@
 //! (`docs/api.md` §3, "External status checks" and "Status checks on a merge request").
 
 use super::{Answer, accepted, created, no_content, ok};
-use crate::pagination;
 use crate::params::{Params, checked, or_not_valid_value};
 use crate::paths::{
     ApiPath, MergeRequestCheckPath, MergeRequestPath, ProjectPath, StatusCheckPath,
@@ -79,11 +78,7 @@ pub(crate) async fn list_status_checks(ApiPath(path): ApiPath<ProjectPath>, call
         .service()
         .list_status_checks(&call.actor, &path.project, page)
         .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        checks,
-        StatusCheckJson::of,
-    ))
+    Ok(call.paginated(checks, StatusCheckJson::of))
 }
 
 /// E2 `POST /projects/:id/external_status_checks`.
@@ -133,11 +128,7 @@ pub(crate) async fn list_merge_request_checks(
         .service()
         .merge_request_status_checks(&call.actor, &path.project, iid)
         .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        Page::from_all(rows, page),
-        MergeRequestStatusCheckJson::of,
-    ))
+    Ok(call.paginated(Page::from_all(rows, page), MergeRequestStatusCheckJson::of))
 }
 
 /// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.

@@ -2,7 +2,6 @@
 //! (`docs/api.md` §3, Personal access tokens).
 
 use super::{Answer, created, no_content, ok};
-use crate::pagination;
 use crate::params::{Params, checked, or_invalid, or_not_valid_value};
 use crate::paths::{ApiPath, TokenPath, TokenRef, UserTokensPath};
 use crate::request::Call;
@@ -69,9 +68,7 @@ pub(crate) async fn list_tokens(call: Call) -> Answer {
     let user = checked(errors, || Some(user))?;
     let tokens = call.service().list_tokens(&call.actor, user, page).await?;
     let now = call.service().ports().clock.now();
-    Ok(pagination::respond(&call.origin, tokens, |t| {
-        TokenJson::of(t, now, None)
-    }))
+    Ok(call.paginated(tokens, |t| TokenJson::of(t, now, None)))
 }
 
 fn token_id(call: &Call, path: TokenPath) -> Result<TokenId, ParamErrors> {

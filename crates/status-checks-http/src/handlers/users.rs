@@ -2,7 +2,6 @@
 //! Users).
 
 use super::{Answer, created, no_content, ok};
-use crate::pagination;
 use crate::params::{Params, checked};
 use crate::paths::{ApiPath, UserPath};
 use crate::request::Call;
@@ -20,10 +19,7 @@ pub(crate) async fn list_users(call: Call) -> Answer {
         .service()
         .list_users(&call.actor, username, page)
         .await?;
-    let base = call.base_url();
-    Ok(pagination::respond(&call.origin, users, |u| {
-        UserJson::of(u, base)
-    }))
+    Ok(call.paginated(users, |u| UserJson::of(u, call.base_url())))
 }
 
 /// `GET /users/:id`.
