@@ -45,12 +45,6 @@ fn new_member(p: &Params) -> Result<NewMemberInput, ParamErrors> {
     })
 }
 
-fn member_update(p: &Params) -> Result<AccessLevel, ParamErrors> {
-    let mut errors = ParamErrors::new();
-    let level = access_level(p, &mut errors);
-    checked(errors, || level)
-}
-
 /// `POST /projects/:id/members`.
 pub(crate) async fn add_member(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let input = new_member(&call.params);
@@ -59,6 +53,12 @@ pub(crate) async fn add_member(ApiPath(path): ApiPath<ProjectPath>, call: Call) 
         .add_member(&call.actor, &path.project, input)
         .await?;
     Ok(created(MemberJson::of(member, call.base_url())))
+}
+
+fn member_update(p: &Params) -> Result<AccessLevel, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let level = access_level(p, &mut errors);
+    checked(errors, || level)
 }
 
 /// `PUT /projects/:id/members/:user_id`.

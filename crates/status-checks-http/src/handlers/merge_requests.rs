@@ -22,50 +22,6 @@ fn sha(p: &Params, required: bool, errors: &mut ParamErrors) -> Option<CommitSha
     or_invalid(CommitSha::parse(raw.trim()).ok(), "sha", errors)
 }
 
-fn new_merge_request(p: &Params) -> Result<NewMergeRequestInput, ParamErrors> {
-    let mut errors = ParamErrors::new();
-    let source_branch = p.required_string("source_branch", &mut errors);
-    let target_branch = p.required_string("target_branch", &mut errors);
-    let title = p.required_string("title", &mut errors);
-    let head = sha(p, true, &mut errors);
-    let description = p.optional_string("description", &mut errors);
-    checked(errors, || {
-        Some(NewMergeRequestInput {
-            source_branch: source_branch?,
-            target_branch: target_branch?,
-            title: title?,
-            sha: head?,
-            description,
-        })
-    })
-}
-
-fn merge_request_update(p: &Params) -> Result<MergeRequestUpdateInput, ParamErrors> {
-    let mut errors = ParamErrors::new();
-    let title = p.optional_string("title", &mut errors);
-    let description = p.optional_string("description", &mut errors);
-    let target_branch = p.optional_string("target_branch", &mut errors);
-    let state_event = p
-        .optional_string("state_event", &mut errors)
-        .and_then(|raw| or_not_valid_value(StateEvent::parse(&raw), "state_event", &mut errors));
-    let head = sha(p, false, &mut errors);
-    checked(errors, || {
-        Some(MergeRequestUpdateInput {
-            title,
-            description,
-            target_branch,
-            state_event,
-            sha: head,
-        })
-    })
-}
-
-fn merge(p: &Params) -> Result<MergeInput, ParamErrors> {
-    let mut errors = ParamErrors::new();
-    let sha = p.optional_string("sha", &mut errors);
-    checked(errors, || Some(MergeInput { sha }))
-}
-
 /// `GET /projects/:id/merge_requests` (`state=opened|closed|merged|all`).
 pub(crate) async fn list_merge_requests(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let page = call.page_request()?;
@@ -90,6 +46,24 @@ pub(crate) async fn get_merge_request(
     Ok(ok(MergeRequestJson::of(view, call.base_url())))
 }
 
+fn new_merge_request(p: &Params) -> Result<NewMergeRequestInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let source_branch = p.required_string("source_branch", &mut errors);
+    let target_branch = p.required_string("target_branch", &mut errors);
+    let title = p.required_string("title", &mut errors);
+    let head = sha(p, true, &mut errors);
+    let description = p.optional_string("description", &mut errors);
+    checked(errors, || {
+        Some(NewMergeRequestInput {
+            source_branch: source_branch?,
+            target_branch: target_branch?,
+            title: title?,
+            sha: head?,
+            description,
+        })
+    })
+}
+
 /// `POST /projects/:id/merge_requests`.
 pub(crate) async fn create_merge_request(
     ApiPath(path): ApiPath<ProjectPath>,
@@ -101,6 +75,26 @@ pub(crate) async fn create_merge_request(
         .create_merge_request(&call.actor, &path.project, input)
         .await?;
     Ok(created(MergeRequestJson::of(view, call.base_url())))
+}
+
+fn merge_request_update(p: &Params) -> Result<MergeRequestUpdateInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let title = p.optional_string("title", &mut errors);
+    let description = p.optional_string("description", &mut errors);
+    let target_branch = p.optional_string("target_branch", &mut errors);
+    let state_event = p
+        .optional_string("state_event", &mut errors)
+        .and_then(|raw| or_not_valid_value(StateEvent::parse(&raw), "state_event", &mut errors));
+    let head = sha(p, false, &mut errors);
+    checked(errors, || {
+        Some(MergeRequestUpdateInput {
+            title,
+            description,
+            target_branch,
+            state_event,
+            sha: head,
+        })
+    })
 }
 
 /// `PUT /projects/:id/merge_requests/:iid`: title, description, target branch, `state_event`, and `sha` (a push).
@@ -115,6 +109,12 @@ pub(crate) async fn update_merge_request(
         .update_merge_request(&call.actor, &path.project, iid, input)
         .await?;
     Ok(ok(MergeRequestJson::of(view, call.base_url())))
+}
+
+fn merge(p: &Params) -> Result<MergeInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let sha = p.optional_string("sha", &mut errors);
+    checked(errors, || Some(MergeInput { sha }))
 }
 
 /// `PUT /projects/:id/merge_requests/:iid/merge`.

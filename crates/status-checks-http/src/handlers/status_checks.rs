@@ -17,6 +17,16 @@ fn branch_ids(p: &Params, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranc
         .map(|ids| ids.into_iter().map(ProtectedBranchId).collect())
 }
 
+/// E1 `GET /projects/:id/external_status_checks`.
+pub(crate) async fn list_status_checks(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
+    let page = call.page_request()?;
+    let checks = call
+        .service()
+        .list_status_checks(&call.actor, &path.project, page)
+        .await?;
+    Ok(call.paginated(checks, StatusCheckJson::of))
+}
+
 fn new_status_check(p: &Params) -> Result<StatusCheckInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let name = p.required_string("name", &mut errors);
@@ -33,6 +43,16 @@ fn new_status_check(p: &Params) -> Result<StatusCheckInput, ParamErrors> {
     })
 }
 
+/// E2 `POST /projects/:id/external_status_checks`.
+pub(crate) async fn create_status_check(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
+    let input = new_status_check(&call.params);
+    let check = call
+        .service()
+        .create_status_check(&call.actor, &path.project, input)
+        .await?;
+    Ok(created(StatusCheckJson::of(check)))
+}
+
 fn status_check_update(p: &Params) -> Result<StatusCheckUpdateInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let name = p.optional_string("name", &mut errors);
@@ -47,48 +67,6 @@ fn status_check_update(p: &Params) -> Result<StatusCheckUpdateInput, ParamErrors
             protected_branch_ids,
         })
     })
-}
-
-/// E6's parameters. A missing `status` is reported twice, as GitLab does (`docs/api.md` §4).
-fn check_response(p: &Params) -> Result<ResponseInput, ParamErrors> {
-    let mut errors = ParamErrors::new();
-    let check = p.required_integer("external_status_check_id", &mut errors);
-    let sha = p.required_string("sha", &mut errors);
-    let status = match p.text("status") {
-        None => {
-            errors.missing("status");
-            errors.not_valid_value("status");
-            None
-        }
-        Some(raw) => or_not_valid_value(CheckStatus::parse(&raw), "status", &mut errors),
-    };
-    checked(errors, || {
-        Some(ResponseInput {
-            external_status_check_id: StatusCheckId(check?),
-            sha: sha?,
-            status: status?,
-        })
-    })
-}
-
-/// E1 `GET /projects/:id/external_status_checks`.
-pub(crate) async fn list_status_checks(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
-    let page = call.page_request()?;
-    let checks = call
-        .service()
-        .list_status_checks(&call.actor, &path.project, page)
-        .await?;
-    Ok(call.paginated(checks, StatusCheckJson::of))
-}
-
-/// E2 `POST /projects/:id/external_status_checks`.
-pub(crate) async fn create_status_check(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
-    let input = new_status_check(&call.params);
-    let check = call
-        .service()
-        .create_status_check(&call.actor, &path.project, input)
-        .await?;
-    Ok(created(StatusCheckJson::of(check)))
 }
 
 /// E3 `PUT /projects/:id/external_status_checks/:check_id`: only the keys sent change.
@@ -129,6 +107,28 @@ pub(crate) async fn list_merge_request_checks(
         .merge_request_status_checks(&call.actor, &path.project, iid)
         .await?;
     Ok(call.paginated(Page::from_all(rows, page), MergeRequestStatusCheckJson::of))
+}
+
+/// E6's parameters. A missing `status` is reported twice, as GitLab does (`docs/api.md` §4).
+fn check_response(p: &Params) -> Result<ResponseInput, ParamErrors> {
+    let mut errors = ParamErrors::new();
+    let check = p.required_integer("external_status_check_id", &mut errors);
+    let sha = p.required_string("sha", &mut errors);
+    let status = match p.text("status") {
+        None => {
+            errors.missing("status");
+            errors.not_valid_value("status");
+            None
+        }
+        Some(raw) => or_not_valid_value(CheckStatus::parse(&raw), "status", &mut errors),
+    };
+    checked(errors, || {
+        Some(ResponseInput {
+            external_status_check_id: StatusCheckId(check?),
+            sha: sha?,
+            status: status?,
+        })
+    })
 }
 
 /// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.
