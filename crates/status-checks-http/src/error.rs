@@ -1,6 +1,6 @@
 //! The one place where errors become HTTP responses.
 //!
-//! Every error shape of the contract (`api.md` §1, §6) is produced here and nowhere else:
+//! Every error shape of the contract (`docs/api.md` §1 and §4) is produced here and nowhere else:
 //!
 //! | status | body |
 //! |---|---|
@@ -15,6 +15,10 @@
 //! | 415 | `{"message": "415 Unsupported Media Type"}` |
 //! | 422 | `{"message": ["Name has already been taken"]}` or `{"message": "External status check must be failed"}` |
 //! | 500 | `{"message": "500 Internal Server Error"}` — the cause is logged, never sent |
+//!
+//! Every variant of the core's `DomainError` is matched by name, without a catch-all, so that a new one does not
+//! compile before it has its answer here. The texts sent are GitLab's, written here, never the core's `Display`
+//! (the domain's own words).
 
 use crate::views::json_response;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -105,9 +109,11 @@ fn domain_response(error: DomainError) -> Response {
         DomainError::ProjectNotFound => message(StatusCode::NOT_FOUND, "404 Project Not Found"),
         DomainError::NotFound(_) => message(StatusCode::NOT_FOUND, "404 Not found"),
         DomainError::Forbidden => message(StatusCode::FORBIDDEN, "403 Forbidden"),
+        // Grape's one line of messages (`docs/api.md` §4), joined here: every text of a body is this layer's,
+        // never a `Display` of the core's.
         DomainError::BadParameters(errors) => body(
             StatusCode::BAD_REQUEST,
-            json!({ "error": errors.to_string() }),
+            json!({ "error": errors.0.join(", ") }),
         ),
         DomainError::InvalidAttributes(fields) => {
             body(StatusCode::BAD_REQUEST, json!({ "message": fields }))

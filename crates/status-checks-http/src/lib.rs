@@ -1,15 +1,25 @@
 //! # status-checks-http
 //!
 //! The GitLab-compatible REST v4 API of status-checks, with axum: [`router`] serves every endpoint of the
-//! contract (`shared/spec/api.md`) — the seven external status check endpoints and the users, tokens,
-//! projects, members, protected branches and merge requests around them — so GitLab clients work unmodified.
+//! contract (`docs/api.md` §2) — the seven external status check endpoints and the users, tokens, projects,
+//! members, protected branches and merge requests around them — so GitLab clients work unmodified.
 //!
-//! - [`request::Call`] authenticates (`PRIVATE-TOKEN`, `Authorization: Bearer`, `private_token`) and merges
-//!   parameters from the query string and a JSON or form body ([`params`]), with GitLab's coercions.
-//! - Handlers are thin: parse, call one use case of `status_checks_core::service`, render ([`views`]).
-//! - [`error::ApiError`] is the only place where errors become statuses and bodies; unknown routes and wrong
-//!   methods answer JSON too.
-//! - Every list is paginated with GitLab's headers and an absolute `Link` ([`pagination`]).
+//! ## Layout
+//! - [`router`], here: the route table, one entry per path, served under `/api/v4`.
+//! - `handlers`: one module per concept, grouped as `docs/api.md` §2 groups the endpoints: `meta`, `users`,
+//!   `tokens`, `projects`, `members`, `protected_branches`, `merge_requests`, `status_checks` (E1–E7) and
+//!   `deliveries`. A handler is named after its endpoint in GitLab's API docs (`list_merge_request_checks`,
+//!   `set_check_status`, `retry_check`, …) and is thin: it takes its typed path and the [`request::Call`], reads
+//!   its input, calls one use case of `status_checks_core::service` and renders a view.
+//! - `paths`: one `Deserialize` struct per shape of path (`ProjectPath`, `MergeRequestPath`, …), read with
+//!   axum's `Path`; an id that does not parse is reported by the handler, after authentication.
+//! - [`request::Call`]: the extractor of every authenticated endpoint. It authenticates (`PRIVATE-TOKEN`,
+//!   `Authorization: Bearer`, `private_token`) and merges the query string with a JSON or form body into
+//!   [`params::Params`], with GitLab's coercions. Each input of the core is read by one function of its handler
+//!   module that ends in `params::checked`: the input, or every parameter error at once.
+//! - [`views`]: the response shapes. [`pagination`]: GitLab's headers and an absolute `Link` on every list.
+//! - [`error::ApiError`]: the only place where errors become statuses and bodies, with GitLab's texts; unknown
+//!   routes and wrong methods answer JSON too.
 //!
 //! ## What this crate must never depend on
 //! SQL or storage (it sees only the core's use cases) and the binary's configuration (it is handed an
@@ -19,17 +29,19 @@ pub mod error;
 mod handlers;
 pub mod pagination;
 pub mod params;
+mod paths;
 pub mod request;
 pub mod views;
 
 use axum::Router;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{get, post, put};
 use error::ApiError;
-use handlers::{merge_requests, meta, projects, status_checks, users};
+use handlers::{
+    deliveries, members, merge_requests, meta, projects, protected_branches, status_checks, tokens,
+    users,
+};
 use status_checks_core::service::StatusChecksService;
-use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,12 +79,12 @@ impl AppState {
         AppState(Arc::new(App { service, settings }))
     }
 
-    /// The use cases.
+    /// The core's use cases, the only way to the domain and the storage.
     pub fn service(&self) -> &StatusChecksService {
         &self.0.service
     }
 
-    /// The HTTP settings.
+    /// The body limit and the answer of `GET /version`.
     pub fn settings(&self) -> &HttpSettings {
         &self.0.settings
     }
@@ -83,91 +95,97 @@ impl AppState {
     }
 }
 
-/// The number of routes of [`router`].
-const ROUTES: usize = 24;
-
 /// The API's routes under `/api/v4`, with JSON answers for unknown routes (404) and wrong methods (405).
 pub fn router(state: AppState) -> Router {
-    let routes: [(&str, MethodRouter<AppState>); ROUTES] = [
+    let routes = [
         ("", get(meta::root)),
         ("/", get(meta::root)),
         ("/version", get(meta::version)),
         ("/user", get(meta::current_user)),
-        ("/users", get(users::list).post(users::create)),
-        ("/users/{id}", get(users::get).delete(users::delete)),
+        ("/users", get(users::list_users).post(users::create_user)),
+        (
+            "/users/{id}",
+            get(users::get_user).delete(users::delete_user),
+        ),
         (
             "/users/{user_id}/personal_access_tokens",
-            post(users::create_token),
+            post(tokens::create_token),
         ),
-        ("/personal_access_tokens", get(users::list_tokens)),
+        ("/personal_access_tokens", get(tokens::list_tokens)),
         (
             "/personal_access_tokens/{id}",
-            get(users::get_token).delete(users::revoke_token),
+            get(tokens::get_token).delete(tokens::revoke_token),
         ),
-        ("/projects", get(projects::list).post(projects::create)),
+        (
+            "/projects",
+            get(projects::list_projects).post(projects::create_project),
+        ),
         (
             "/projects/{id}",
-            get(projects::get)
-                .put(projects::update)
-                .delete(projects::delete),
+            get(projects::get_project)
+                .put(projects::update_project)
+                .delete(projects::delete_project),
         ),
         (
             "/projects/{id}/members",
-            get(projects::list_members).post(projects::add_member),
+            get(members::list_members).post(members::add_member),
         ),
         (
             "/projects/{id}/members/{user_id}",
-            get(projects::get_member)
-                .put(projects::update_member)
-                .delete(projects::remove_member),
+            get(members::get_member)
+                .put(members::update_member)
+                .delete(members::remove_member),
         ),
         (
             "/projects/{id}/protected_branches",
-            get(projects::list_protected_branches).post(projects::protect),
+            get(protected_branches::list_protected_branches)
+                .post(protected_branches::protect_branch),
         ),
         (
             "/projects/{id}/protected_branches/{name}",
-            get(projects::get_protected_branch).delete(projects::unprotect),
+            get(protected_branches::get_protected_branch)
+                .delete(protected_branches::unprotect_branch),
         ),
         (
             "/projects/{id}/merge_requests",
-            get(merge_requests::list).post(merge_requests::create),
+            get(merge_requests::list_merge_requests).post(merge_requests::create_merge_request),
         ),
         (
             "/projects/{id}/merge_requests/{iid}",
-            get(merge_requests::get).put(merge_requests::update),
+            get(merge_requests::get_merge_request).put(merge_requests::update_merge_request),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/merge",
-            put(merge_requests::merge),
+            put(merge_requests::merge_merge_request),
         ),
         (
             "/projects/{id}/external_status_checks",
-            get(status_checks::list).post(status_checks::create),
+            get(status_checks::list_status_checks).post(status_checks::create_status_check),
         ),
         (
             "/projects/{id}/external_status_checks/{check_id}",
-            put(status_checks::update).delete(status_checks::delete),
+            put(status_checks::update_status_check).delete(status_checks::delete_status_check),
         ),
         (
             "/projects/{id}/external_status_checks/{check_id}/deliveries",
-            get(status_checks::deliveries),
+            get(deliveries::list_deliveries),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_checks",
-            get(status_checks::merge_request_checks),
+            get(status_checks::list_merge_request_checks),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_check_responses",
-            post(status_checks::respond),
+            post(status_checks::set_check_status),
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_checks/{check_id}/retry",
-            post(status_checks::retry),
+            post(status_checks::retry_check),
         ),
     ];
     // Routes spelled out under `/api/v4` rather than nested, and the JSON 405 as each route's own fallback
-    // rather than a layer: a nested router or a layer costs every request another boxed service.
+    // rather than a layer: a nested router or a layer costs every request another boxed service
+    // (`docs/benchmarks.md`). The route patterns are also the `route` label of the request metrics.
     routes
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| {
@@ -178,15 +196,4 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(|| async { ApiError::RouteNotFound })
         .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -67,40 +67,40 @@ impl Params {
         self.get(key).map(|v| as_text(v).unwrap_or_default())
     }
 
+    /// The raw value, or `None` after recording `<key> is missing`.
+    fn required(&self, key: &str, errors: &mut ParamErrors) -> Option<&Value> {
+        let value = self.get(key);
+        if value.is_none() {
+            errors.missing(key);
+        }
+        value
+    }
+
     /// A required string: `<key> is missing` if absent, `<key> is invalid` if not a scalar.
     pub fn required_string(&self, key: &str, errors: &mut ParamErrors) -> Option<String> {
-        match self.get(key) {
-            None => {
-                errors.missing(key);
-                None
-            }
-            Some(v) => text_or_invalid(key, v, errors),
-        }
+        let value = self.required(key, errors)?;
+        or_invalid(as_text(value), key, errors)
     }
 
-    /// An optional string.
+    /// A string if sent: `<key> is invalid` unless a scalar (numbers and booleans count as their text).
     pub fn optional_string(&self, key: &str, errors: &mut ParamErrors) -> Option<String> {
-        self.get(key).and_then(|v| text_or_invalid(key, v, errors))
+        or_invalid(as_text(self.get(key)?), key, errors)
     }
 
-    /// A required integer.
+    /// An integer, a JSON number or a numeric string: `<key> is missing` if absent, `<key> is invalid` if
+    /// not an integer.
     pub fn required_integer(&self, key: &str, errors: &mut ParamErrors) -> Option<i64> {
-        match self.get(key) {
-            None => {
-                errors.missing(key);
-                None
-            }
-            Some(v) => integer_or_invalid(key, v, errors),
-        }
+        let value = self.required(key, errors)?;
+        or_invalid(integer(value), key, errors)
     }
 
-    /// An optional integer.
+    /// An integer if sent, coerced as by [`Params::required_integer`].
     pub fn optional_integer(&self, key: &str, errors: &mut ParamErrors) -> Option<i64> {
-        self.get(key)
-            .and_then(|v| integer_or_invalid(key, v, errors))
+        or_invalid(integer(self.get(key)?), key, errors)
     }
 
-    /// An optional boolean.
+    /// A boolean if sent: `true`/`false`, `1`/`0`, or the strings `t`, `yes`, `y`, `on` and their negatives;
+    /// `<key> is invalid` otherwise.
     pub fn optional_bool(&self, key: &str, errors: &mut ParamErrors) -> Option<bool> {
         let value = self.get(key)?;
         let parsed = match value {
@@ -117,10 +117,7 @@ impl Params {
             },
             _ => None,
         };
-        if parsed.is_none() {
-            errors.invalid(key);
-        }
-        parsed
+        or_invalid(parsed, key, errors)
     }
 
     /// An optional list of integers: an array, a comma-separated string, or one scalar. Empty strings in it
@@ -187,14 +184,6 @@ fn as_text(value: &Value) -> Option<String> {
     }
 }
 
-fn text_or_invalid(key: &str, value: &Value, errors: &mut ParamErrors) -> Option<String> {
-    let text = as_text(value);
-    if text.is_none() {
-        errors.invalid(key);
-    }
-    text
-}
-
 /// Grape's Integer coercion: a JSON integer, or a string holding one (optional sign, digits).
 fn integer(value: &Value) -> Option<i64> {
     match value {
@@ -211,12 +200,38 @@ fn integer(value: &Value) -> Option<i64> {
     }
 }
 
-fn integer_or_invalid(key: &str, value: &Value, errors: &mut ParamErrors) -> Option<i64> {
-    let n = integer(value);
-    if n.is_none() {
+/// `parsed`, or `None` after recording `<key> is invalid`: Grape's message for a value it cannot coerce.
+pub(crate) fn or_invalid<T>(parsed: Option<T>, key: &str, errors: &mut ParamErrors) -> Option<T> {
+    if parsed.is_none() {
         errors.invalid(key);
     }
-    n
+    parsed
+}
+
+/// `parsed`, or `None` after recording `<key> does not have a valid value`: Grape's message for a value outside
+/// the allowed ones.
+pub(crate) fn or_not_valid_value<T>(
+    parsed: Option<T>,
+    key: &str,
+    errors: &mut ParamErrors,
+) -> Option<T> {
+    if parsed.is_none() {
+        errors.not_valid_value(key);
+    }
+    parsed
+}
+
+/// What a handler makes of its parameters: `build`'s input, or every error recorded in `errors` while reading
+/// them. `build` applies `?` to the values it requires; a getter answers `None` only after recording why, so with
+/// no error recorded every required value is there.
+pub(crate) fn checked<T>(
+    errors: ParamErrors,
+    build: impl FnOnce() -> Option<T>,
+) -> Result<T, ParamErrors> {
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    build().ok_or(errors)
 }
 
 /// Parses a path segment that must be an integer id (`<name> is invalid` otherwise).
@@ -319,6 +334,23 @@ mod tests {
         assert!(errors.is_empty());
         assert_eq!(params.optional_bool("d", &mut errors), None);
         assert_eq!(errors.to_string(), "d is invalid");
+    }
+
+    #[test]
+    fn inputs_only_without_errors() {
+        let params = json_params(json!({"a": "x"}));
+        let mut errors = ParamErrors::new();
+        let a = params.required_string("a", &mut errors);
+        assert_eq!(checked(errors, || Some((a?, 1))), Ok(("x".to_owned(), 1)));
+        let mut errors = ParamErrors::new();
+        let b = params.required_string("b", &mut errors);
+        let called = std::cell::Cell::new(false);
+        let built = checked(errors, || {
+            called.set(true);
+            b
+        });
+        assert_eq!(built, Err(ParamErrors::one("b is missing")));
+        assert!(!called.get(), "not built when a parameter is wrong");
     }
 
     #[test]

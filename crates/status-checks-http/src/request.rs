@@ -7,16 +7,19 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::pagination;
 use crate::params::Params;
 use axum::body::Body;
 use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::response::Response;
+use serde::Serialize;
 use serde_json::Value;
-use status_checks_core::{Actor, DomainError, PageRequest, ParamErrors, TokenId};
+use status_checks_core::service::StatusChecksService;
+use status_checks_core::{Actor, DomainError, Page, PageRequest, ParamErrors, TokenId};
 
-/// An authenticated request's caller and parameters.
-#[derive(Debug)]
+/// An authenticated request's caller and parameters, and the use cases to call for it.
 pub struct Call {
     /// Who is calling.
     pub actor: Actor,
@@ -26,6 +29,8 @@ pub struct Call {
     pub params: Params,
     /// Where the request was made (for pagination links).
     pub origin: Origin,
+    // Carried so that a handler needs no `State` extractor beside this one.
+    state: AppState,
 }
 
 /// The pieces of the request URL that pagination links are built from.
@@ -35,7 +40,7 @@ pub struct Origin {
     pub scheme: String,
     /// The `Host` header (or the URI's authority).
     pub host: String,
-    /// The path.
+    /// The path as received (before a `nest` that embeds this router strips its prefix).
     pub path: String,
     /// The raw query string.
     pub query: String,
@@ -71,12 +76,27 @@ impl Origin {
 }
 
 impl Call {
+    /// The core's use cases, to call on behalf of [`Call::actor`].
+    pub fn service(&self) -> &StatusChecksService {
+        self.state.service()
+    }
+
+    /// The base of `web_url` fields.
+    pub fn base_url(&self) -> &str {
+        self.state.base_url()
+    }
+
     /// `page` and `per_page`: 400 `page is invalid` / `per_page is invalid` unless positive integers.
     pub fn page_request(&self) -> Result<PageRequest, ParamErrors> {
         PageRequest::parse(
             self.params.text("page").as_deref(),
             self.params.text("per_page").as_deref(),
         )
+    }
+
+    /// 200 with the page as a JSON array, each item through `view`, and the pagination headers.
+    pub fn paginated<T, V: Serialize>(&self, page: Page<T>, view: impl FnMut(T) -> V) -> Response {
+        pagination::respond(&self.origin, page, view)
     }
 }
 
@@ -190,6 +210,7 @@ impl FromRequest<AppState> for Call {
             token_id: token.id,
             params,
             origin: Origin::of(&parts),
+            state: state.clone(),
         })
     }
 }

@@ -24,7 +24,7 @@ fn time_opt(at: Option<Timestamp>) -> Option<String> {
     at.map(time)
 }
 
-/// A user.
+/// GitLab's user object; `is_admin` and `email` only for the caller's own user, or for an administrator.
 #[derive(Serialize)]
 pub struct UserJson {
     id: UserId,
@@ -104,7 +104,7 @@ struct NamespaceJson {
     full_path: String,
 }
 
-/// A project.
+/// GitLab's project object: always `private`, its namespace shown as a group.
 #[derive(Serialize)]
 pub struct ProjectJson {
     id: ProjectId,
@@ -123,7 +123,7 @@ pub struct ProjectJson {
 }
 
 impl ProjectJson {
-    /// The project.
+    /// `base` is the external URL that `web_url` starts with.
     pub fn of(project: Project, base: &str) -> Self {
         let full = project.path_with_namespace();
         let namespace_name = project
@@ -160,7 +160,7 @@ impl ProjectJson {
     }
 }
 
-/// A project member.
+/// GitLab's member object: the user's public fields and their access level in the project.
 #[derive(Serialize)]
 pub struct MemberJson {
     id: UserId,
@@ -175,7 +175,7 @@ pub struct MemberJson {
 }
 
 impl MemberJson {
-    /// The member.
+    /// `base` is the external URL that `web_url` starts with.
     pub fn of(member: Member, base: &str) -> Self {
         MemberJson {
             id: member.user.id,
@@ -197,7 +197,7 @@ struct AccessLevelJson {
     access_level_description: &'static str,
 }
 
-/// A protected branch.
+/// GitLab's protected branch object; push and merge are always allowed to Maintainers.
 #[derive(Serialize)]
 pub struct ProtectedBranchJson {
     id: ProtectedBranchId,
@@ -212,7 +212,7 @@ pub struct ProtectedBranchJson {
 }
 
 impl ProtectedBranchJson {
-    /// The protected branch.
+    /// Only the name and times are stored; the other fields are GitLab's defaults.
     pub fn of(branch: ProtectedBranch) -> Self {
         let maintainers = || {
             vec![AccessLevelJson {
@@ -241,7 +241,7 @@ struct ReferencesJson {
     full: String,
 }
 
-/// A merge request.
+/// GitLab's merge request object, its `detailed_merge_status` decided by the status checks.
 #[derive(Serialize)]
 pub struct MergeRequestJson {
     id: MergeRequestId,
@@ -271,7 +271,7 @@ pub struct MergeRequestJson {
 }
 
 impl MergeRequestJson {
-    /// The merge request.
+    /// `base` is the external URL that `web_url` starts with.
     pub fn of(view: MergeRequestView, base: &str) -> Self {
         let mr = view.merge_request;
         MergeRequestJson {
@@ -346,7 +346,7 @@ pub struct MergeRequestStatusCheckJson {
 }
 
 impl MergeRequestStatusCheckJson {
-    /// The row.
+    /// The check with its status at the merge request's HEAD, as the core computed it.
     pub fn of(row: MergeRequestStatusCheck) -> Self {
         MergeRequestStatusCheckJson {
             id: row.id,
@@ -369,7 +369,7 @@ pub struct ResponseJson {
 }
 
 impl ResponseJson {
-    /// The recorded response.
+    /// The answer, with its merge request and its check as the caller may see them.
     pub fn of(recorded: RecordedResponse, base: &str) -> Self {
         ResponseJson {
             id: recorded.response.id,
@@ -415,8 +415,8 @@ impl DeliveryJson {
     }
 }
 
-/// A JSON answer, serialised straight into one buffer (axum's `Json` writes through a growing `BytesMut`:
-/// ~3 000 instructions more for E1's ten checks).
+/// A JSON answer, serialised straight into one buffer rather than through axum's `Json`, which writes through a
+/// growing `BytesMut` (measured in `docs/benchmarks.md`).
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (

@@ -1,4 +1,4 @@
-//! `GET /api/v4/`, `GET /version`, `GET /user`.
+//! The meta endpoints: the API's root, its version and the caller (`docs/api.md` §3, Meta).
 
 use super::{Answer, ok};
 use crate::AppState;
@@ -23,7 +23,7 @@ pub(crate) async fn version(State(state): State<AppState>) -> Answer {
 }
 
 /// `GET /user`: the caller.
-pub(crate) async fn current_user(State(state): State<AppState>, call: Call) -> Answer {
-    let view = state.service().current_user(&call.actor).await?;
-    Ok(ok(UserJson::of(view, state.base_url())))
+pub(crate) async fn current_user(call: Call) -> Answer {
+    let view = call.service().current_user(&call.actor).await?;
+    Ok(ok(UserJson::of(view, call.base_url())))
 }

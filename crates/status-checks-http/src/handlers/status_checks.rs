@@ -1,136 +1,116 @@
-//! GitLab's seven external status check endpoints (E1–E7) and the deliveries of a check.
+//! GitLab's seven external status check endpoints: a project's checks (E1–E4) and a merge request's (E5–E7)
+//! (`docs/api.md` §3, "External status checks" and "Status checks on a merge request").
 
-use super::merge_requests::iid;
-use super::{Answer, Segments, accepted, created, no_content, ok};
-use crate::AppState;
-use crate::pagination;
-use crate::params::path_id;
+use super::{Answer, accepted, created, no_content, ok};
+use crate::params::{Params, checked, or_not_valid_value};
+use crate::paths::{
+    ApiPath, MergeRequestCheckPath, MergeRequestPath, ProjectPath, StatusCheckPath,
+};
 use crate::request::Call;
-use crate::views::{DeliveryJson, MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
-use axum::extract::State;
+use crate::views::{MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
 use status_checks_core::response::{CheckStatus, ResponseInput};
 use status_checks_core::status_check::{StatusCheckInput, StatusCheckUpdateInput};
 use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
 
-fn check_id(raw: &str) -> Result<StatusCheckId, ParamErrors> {
-    path_id(raw, "check_id").map(StatusCheckId)
-}
-
-fn branch_ids(call: &Call, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranchId>> {
-    call.params
-        .optional_integer_list("protected_branch_ids", errors)
+fn branch_ids(p: &Params, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranchId>> {
+    p.optional_integer_list("protected_branch_ids", errors)
         .map(|ids| ids.into_iter().map(ProtectedBranchId).collect())
 }
 
 /// E1 `GET /projects/:id/external_status_checks`.
-pub(crate) async fn list(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
+pub(crate) async fn list_status_checks(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
     let page = call.page_request()?;
-    let checks = state
+    let checks = call
         .service()
-        .list_status_checks(&call.actor, &path.project(), page)
+        .list_status_checks(&call.actor, &path.project, page)
         .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        checks,
-        StatusCheckJson::of,
-    ))
+    Ok(call.paginated(checks, StatusCheckJson::of))
 }
 
-/// E2 `POST /projects/:id/external_status_checks`.
-pub(crate) async fn create(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let p = &call.params;
+fn new_status_check(p: &Params) -> Result<StatusCheckInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let name = p.required_string("name", &mut errors);
     let external_url = p.required_string("external_url", &mut errors);
     let shared_secret = p.optional_string("shared_secret", &mut errors);
-    let protected_branch_ids = branch_ids(&call, &mut errors).unwrap_or_default();
-    let input = errors.into_result(|| StatusCheckInput {
-        name: name.unwrap_or_default(),
-        external_url: external_url.unwrap_or_default(),
-        shared_secret,
-        protected_branch_ids,
-    });
-    let check = state
+    let protected_branch_ids = branch_ids(p, &mut errors).unwrap_or_default();
+    checked(errors, || {
+        Some(StatusCheckInput {
+            name: name?,
+            external_url: external_url?,
+            shared_secret,
+            protected_branch_ids,
+        })
+    })
+}
+
+/// E2 `POST /projects/:id/external_status_checks`.
+pub(crate) async fn create_status_check(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
+    let input = new_status_check(&call.params);
+    let check = call
         .service()
-        .create_status_check(&call.actor, &path.project(), input)
+        .create_status_check(&call.actor, &path.project, input)
         .await?;
     Ok(created(StatusCheckJson::of(check)))
 }
 
-/// E3 `PUT /projects/:id/external_status_checks/:check_id`: only the keys sent change.
-pub(crate) async fn update(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let id = check_id(path.get(1))?;
-    let p = &call.params;
+fn status_check_update(p: &Params) -> Result<StatusCheckUpdateInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let name = p.optional_string("name", &mut errors);
     let external_url = p.optional_string("external_url", &mut errors);
     let shared_secret = p.optional_string("shared_secret", &mut errors);
-    let protected_branch_ids = branch_ids(&call, &mut errors);
-    let input = errors.into_result(|| StatusCheckUpdateInput {
-        name,
-        external_url,
-        shared_secret,
-        protected_branch_ids,
-    });
-    let check = state
+    let protected_branch_ids = branch_ids(p, &mut errors);
+    checked(errors, || {
+        Some(StatusCheckUpdateInput {
+            name,
+            external_url,
+            shared_secret,
+            protected_branch_ids,
+        })
+    })
+}
+
+/// E3 `PUT /projects/:id/external_status_checks/:check_id`: only the keys sent change.
+pub(crate) async fn update_status_check(
+    ApiPath(path): ApiPath<StatusCheckPath>,
+    call: Call,
+) -> Answer {
+    let id = path.check_id?;
+    let input = status_check_update(&call.params);
+    let check = call
         .service()
-        .update_status_check(&call.actor, &path.project(), id, input)
+        .update_status_check(&call.actor, &path.project, id, input)
         .await?;
     Ok(ok(StatusCheckJson::of(check)))
 }
 
 /// E4 `DELETE /projects/:id/external_status_checks/:check_id`.
-pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let id = check_id(path.get(1))?;
-    state
-        .service()
-        .delete_status_check(&call.actor, &path.project(), id)
+pub(crate) async fn delete_status_check(
+    ApiPath(path): ApiPath<StatusCheckPath>,
+    call: Call,
+) -> Answer {
+    let id = path.check_id?;
+    call.service()
+        .delete_status_check(&call.actor, &path.project, id)
         .await?;
     Ok(no_content())
 }
 
-/// `GET /projects/:id/external_status_checks/:check_id/deliveries`, newest first.
-pub(crate) async fn deliveries(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let id = check_id(path.get(1))?;
-    let page = call.page_request()?;
-    let deliveries = state
-        .service()
-        .list_deliveries(&call.actor, &path.project(), id, page)
-        .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        deliveries,
-        DeliveryJson::of,
-    ))
-}
-
 /// E5 `GET /projects/:id/merge_requests/:iid/status_checks`.
-pub(crate) async fn merge_request_checks(
-    State(state): State<AppState>,
-    path: Segments,
+pub(crate) async fn list_merge_request_checks(
+    ApiPath(path): ApiPath<MergeRequestPath>,
     call: Call,
 ) -> Answer {
-    let iid = iid(&path)?;
+    let iid = path.merge_request_iid?;
     let page = call.page_request()?;
-    let rows = state
+    let rows = call
         .service()
-        .merge_request_status_checks(&call.actor, &path.project(), iid)
+        .merge_request_status_checks(&call.actor, &path.project, iid)
         .await?;
-    Ok(pagination::respond(
-        &call.origin,
-        Page::from_all(rows, page),
-        MergeRequestStatusCheckJson::of,
-    ))
+    Ok(call.paginated(Page::from_all(rows, page), MergeRequestStatusCheckJson::of))
 }
 
-/// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.
-pub(crate) async fn respond(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let iid = iid(&path)?;
-    let p = &call.params;
+/// E6's parameters. A missing `status` is reported twice, as GitLab does (`docs/api.md` §4).
+fn check_response(p: &Params) -> Result<ResponseInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let check = p.required_integer("external_status_check_id", &mut errors);
     let sha = p.required_string("sha", &mut errors);
@@ -140,36 +120,40 @@ pub(crate) async fn respond(State(state): State<AppState>, path: Segments, call:
             errors.not_valid_value("status");
             None
         }
-        Some(raw) => {
-            let status = CheckStatus::parse(&raw);
-            if status.is_none() {
-                errors.not_valid_value("status");
-            }
-            status
-        }
+        Some(raw) => or_not_valid_value(CheckStatus::parse(&raw), "status", &mut errors),
     };
-    let input = match (check, sha, status) {
-        (Some(check), Some(sha), Some(status)) if errors.is_empty() => Ok(ResponseInput {
-            external_status_check_id: StatusCheckId(check),
-            sha,
-            status,
-        }),
-        _ => Err(errors),
-    };
-    let recorded = state
+    checked(errors, || {
+        Some(ResponseInput {
+            external_status_check_id: StatusCheckId(check?),
+            sha: sha?,
+            status: status?,
+        })
+    })
+}
+
+/// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses`.
+pub(crate) async fn set_check_status(
+    ApiPath(path): ApiPath<MergeRequestPath>,
+    call: Call,
+) -> Answer {
+    let iid = path.merge_request_iid?;
+    let input = check_response(&call.params);
+    let recorded = call
         .service()
-        .respond_to_status_check(&call.actor, &path.project(), iid, input)
+        .respond_to_status_check(&call.actor, &path.project, iid, input)
         .await?;
-    Ok(created(ResponseJson::of(recorded, state.base_url())))
+    Ok(created(ResponseJson::of(recorded, call.base_url())))
 }
 
 /// E7 `POST /projects/:id/merge_requests/:iid/status_checks/:check_id/retry`.
-pub(crate) async fn retry(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let iid = iid(&path)?;
-    let id = path_id(path.get(2), "external_status_check_id").map(StatusCheckId)?;
-    state
-        .service()
-        .retry_status_check(&call.actor, &path.project(), iid, id)
+pub(crate) async fn retry_check(
+    ApiPath(path): ApiPath<MergeRequestCheckPath>,
+    call: Call,
+) -> Answer {
+    let iid = path.merge_request_iid?;
+    let id = path.external_status_check_id?;
+    call.service()
+        .retry_status_check(&call.actor, &path.project, iid, id)
         .await?;
     Ok(accepted())
 }

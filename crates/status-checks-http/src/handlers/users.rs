@@ -1,168 +1,66 @@
-//! Users and personal access tokens.
+//! Users: listed and read by anyone with a token, created and deleted by administrators (`docs/api.md` §3,
+//! Users).
 
-use super::{Answer, Segments, created, no_content, ok};
-use crate::AppState;
-use crate::pagination;
-use crate::params::path_id;
+use super::{Answer, created, no_content, ok};
+use crate::params::{Params, checked};
+use crate::paths::{ApiPath, UserPath};
 use crate::request::Call;
-use crate::views::{TokenJson, UserJson};
-use axum::extract::State;
-use status_checks_core::token::{NewTokenInput, TokenScope};
+use crate::views::UserJson;
+use status_checks_core::ParamErrors;
 use status_checks_core::user::NewUserInput;
-use status_checks_core::{ParamErrors, TokenId, UserId};
 
 /// `GET /users` (`username=` filters).
-pub(crate) async fn list(State(state): State<AppState>, call: Call) -> Answer {
+pub(crate) async fn list_users(call: Call) -> Answer {
     let page = call.page_request()?;
     let mut errors = ParamErrors::new();
     let username = call.params.optional_string("username", &mut errors);
-    errors.into_result(|| ())?;
-    let users = state
+    let username = checked(errors, || Some(username))?;
+    let users = call
         .service()
         .list_users(&call.actor, username, page)
         .await?;
-    let base = state.base_url();
-    Ok(pagination::respond(&call.origin, users, |u| {
-        UserJson::of(u, base)
-    }))
+    Ok(call.paginated(users, |u| UserJson::of(u, call.base_url())))
 }
 
 /// `GET /users/:id`.
-pub(crate) async fn get(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let id = UserId(path_id(path.get(0), "id")?);
-    let view = state.service().get_user(&call.actor, id).await?;
-    Ok(ok(UserJson::of(view, state.base_url())))
+pub(crate) async fn get_user(ApiPath(path): ApiPath<UserPath>, call: Call) -> Answer {
+    let id = path.user?;
+    let view = call.service().get_user(&call.actor, id).await?;
+    Ok(ok(UserJson::of(view, call.base_url())))
 }
 
-/// `POST /users` (administrators).
-pub(crate) async fn create(State(state): State<AppState>, call: Call) -> Answer {
-    let p = &call.params;
+fn new_user(p: &Params) -> Result<NewUserInput, ParamErrors> {
     let mut errors = ParamErrors::new();
     let username = p.required_string("username", &mut errors);
     let name = p.optional_string("name", &mut errors);
     let email = p.optional_string("email", &mut errors);
     let admin = p.optional_bool("admin", &mut errors).unwrap_or(false);
-    let input = errors.into_result(|| NewUserInput {
-        username: username.unwrap_or_default(),
-        name,
-        email,
-        admin,
-    });
-    let user = state.service().create_user(&call.actor, input).await?;
+    checked(errors, || {
+        Some(NewUserInput {
+            username: username?,
+            name,
+            email,
+            admin,
+        })
+    })
+}
+
+/// `POST /users` (administrators).
+pub(crate) async fn create_user(call: Call) -> Answer {
+    let input = new_user(&call.params);
+    let user = call.service().create_user(&call.actor, input).await?;
     Ok(created(UserJson::of(
         status_checks_core::service::UserView {
             user,
             show_private: true,
         },
-        state.base_url(),
+        call.base_url(),
     )))
 }
 
 /// `DELETE /users/:id` (administrators).
-pub(crate) async fn delete(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let id = UserId(path_id(path.get(0), "id")?);
-    state.service().delete_user(&call.actor, id).await?;
-    Ok(no_content())
-}
-
-/// Reads `name`, `scopes` and `expires_at` of a new token.
-fn token_input(call: &Call) -> Result<NewTokenInput, ParamErrors> {
-    let p = &call.params;
-    let mut errors = ParamErrors::new();
-    let name = p.required_string("name", &mut errors);
-    let scopes = match p.optional_string_list("scopes", &mut errors) {
-        None if !p.has("scopes") => {
-            errors.missing("scopes");
-            None
-        }
-        None => None,
-        Some(names) if names.is_empty() => {
-            errors.not_valid_value("scopes");
-            None
-        }
-        Some(names) => {
-            let parsed: Option<Vec<TokenScope>> =
-                names.iter().map(|s| TokenScope::parse(s)).collect();
-            if parsed.is_none() {
-                errors.not_valid_value("scopes");
-            }
-            parsed
-        }
-    };
-    let expires_at = match p.optional_string("expires_at", &mut errors) {
-        Some(raw) if !raw.is_empty() => match chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
-            Ok(date) => Some(date),
-            Err(_) => {
-                errors.invalid("expires_at");
-                None
-            }
-        },
-        _ => None,
-    };
-    errors.into_result(|| NewTokenInput {
-        name: name.unwrap_or_default(),
-        scopes: scopes.unwrap_or_default(),
-        expires_at,
-    })
-}
-
-/// `POST /users/:user_id/personal_access_tokens` (administrators): the token is in the answer, once.
-pub(crate) async fn create_token(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let user = UserId(path_id(path.get(0), "user_id")?);
-    let created_token = state
-        .service()
-        .create_token(&call.actor, user, token_input(&call))
-        .await?;
-    let now = state.service().ports().clock.now();
-    Ok(created(TokenJson::of(
-        created_token.token,
-        now,
-        Some(created_token.raw),
-    )))
-}
-
-/// `GET /personal_access_tokens` (own; administrators all, or `user_id=`).
-pub(crate) async fn list_tokens(State(state): State<AppState>, call: Call) -> Answer {
-    let page = call.page_request()?;
-    let mut errors = ParamErrors::new();
-    let user = call
-        .params
-        .optional_integer("user_id", &mut errors)
-        .map(UserId);
-    errors.into_result(|| ())?;
-    let tokens = state.service().list_tokens(&call.actor, user, page).await?;
-    let now = state.service().ports().clock.now();
-    Ok(pagination::respond(&call.origin, tokens, |t| {
-        TokenJson::of(t, now, None)
-    }))
-}
-
-fn token_id(call: &Call, raw: &str) -> Result<TokenId, ParamErrors> {
-    if raw == "self" {
-        return Ok(call.token_id);
-    }
-    path_id(raw, "id").map(TokenId)
-}
-
-/// `GET /personal_access_tokens/:id` (or `self`).
-pub(crate) async fn get_token(State(state): State<AppState>, path: Segments, call: Call) -> Answer {
-    let id = token_id(&call, path.get(0))?;
-    let token = state.service().get_token(&call.actor, id).await?;
-    let now = state.service().ports().clock.now();
-    Ok(ok(TokenJson::of(token, now, None)))
-}
-
-/// `DELETE /personal_access_tokens/:id` (or `self`): revokes.
-pub(crate) async fn revoke_token(
-    State(state): State<AppState>,
-    path: Segments,
-    call: Call,
-) -> Answer {
-    let id = token_id(&call, path.get(0))?;
-    state.service().revoke_token(&call.actor, id).await?;
+pub(crate) async fn delete_user(ApiPath(path): ApiPath<UserPath>, call: Call) -> Answer {
+    let id = path.user?;
+    call.service().delete_user(&call.actor, id).await?;
     Ok(no_content())
 }

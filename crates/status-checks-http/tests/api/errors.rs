@@ -230,63 +230,25 @@ async fn entity_shapes() {
     let iid = app.merge_request(project, "main").await;
     let base = format!("/api/v4/projects/{project}");
     let mut shapes = serde_json::Map::new();
-    shapes.insert(
-        "user".into(),
-        app.get("/api/v4/user", ROOT_TOKEN).await.expect(200),
-    );
-    shapes.insert(
-        "token".into(),
-        app.get("/api/v4/personal_access_tokens/self", ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "project".into(),
-        app.get(&base, ROOT_TOKEN).await.expect(200),
-    );
-    shapes.insert(
-        "member".into(),
-        app.get(&format!("{base}/members/{alice}"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "protected branch".into(),
-        app.get(&format!("{base}/protected_branches/main"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "merge request".into(),
-        app.get(&format!("{base}/merge_requests/{iid}"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "E1".into(),
-        app.get(&format!("{base}/external_status_checks"), ROOT_TOKEN)
-            .await
-            .expect(200),
-    );
-    shapes.insert(
-        "E5".into(),
-        app.get(
-            &format!("{base}/merge_requests/{iid}/status_checks"),
-            ROOT_TOKEN,
-        )
-        .await
-        .expect(200),
-    );
-    let answer = json!({"external_status_check_id": check, "sha": HEAD, "status": "passed"});
+    let reads = [
+        ("user", "/api/v4/user".to_owned()),
+        ("token", "/api/v4/personal_access_tokens/self".to_owned()),
+        ("project", base.clone()),
+        ("member", format!("{base}/members/{alice}")),
+        (
+            "protected branch",
+            format!("{base}/protected_branches/main"),
+        ),
+        ("merge request", format!("{base}/merge_requests/{iid}")),
+        ("E1", format!("{base}/external_status_checks")),
+        ("E5", format!("{base}/merge_requests/{iid}/status_checks")),
+    ];
+    for (name, uri) in reads {
+        shapes.insert(name.into(), app.get(&uri, ROOT_TOKEN).await.expect(200));
+    }
     shapes.insert(
         "E6".into(),
-        app.post(
-            &format!("{base}/merge_requests/{iid}/status_check_responses"),
-            ROOT_TOKEN,
-            answer,
-        )
-        .await
-        .expect(201),
+        app.respond(project, iid, check, "passed").await,
     );
     shapes.insert(
         "deliveries".into(),
@@ -349,4 +311,102 @@ async fn a_unicode_case_variant_of_a_path_does_not_hide_the_real_project() {
             .expect(200)["id"],
         id
     );
+}
+
+#[tokio::test]
+async fn path_ids_that_do_not_parse_are_400_after_authentication_and_undecodable_segments_404() {
+    let app = TestApp::new().await;
+    let project = app.project("proj", false).await;
+    let iid = app.merge_request(project, "main").await;
+    let p = format!("/api/v4/projects/{project}");
+    let invalid = [
+        (Method::GET, "/api/v4/users/abc".to_owned(), "id"),
+        (Method::DELETE, "/api/v4/users/x".to_owned(), "id"),
+        (
+            Method::POST,
+            "/api/v4/users/x/personal_access_tokens".to_owned(),
+            "user_id",
+        ),
+        (
+            Method::GET,
+            "/api/v4/personal_access_tokens/SELF".to_owned(),
+            "id",
+        ),
+        (
+            Method::DELETE,
+            "/api/v4/personal_access_tokens/abc".to_owned(),
+            "id",
+        ),
+        (Method::PUT, format!("{p}/members/x"), "user_id"),
+        (
+            Method::GET,
+            "/api/v4/projects/999/members/x".to_owned(),
+            "user_id",
+        ),
+        (
+            Method::PUT,
+            format!("{p}/merge_requests/x/merge"),
+            "merge_request_iid",
+        ),
+        (
+            Method::GET,
+            format!("{p}/merge_requests/x/status_checks?page=0"),
+            "merge_request_iid",
+        ),
+        (
+            Method::POST,
+            format!("{p}/merge_requests/x/status_checks/y/retry"),
+            "merge_request_iid",
+        ),
+        (
+            Method::POST,
+            format!("{p}/merge_requests/{iid}/status_checks/y/retry"),
+            "external_status_check_id",
+        ),
+        (
+            Method::PUT,
+            format!("{p}/external_status_checks/x"),
+            "check_id",
+        ),
+        (
+            Method::GET,
+            format!("{p}/external_status_checks/x/deliveries?page=0"),
+            "check_id",
+        ),
+    ];
+    for (method, uri, name) in invalid {
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        assert_eq!(
+            app.call(method.clone(), &uri, Some(ROOT_TOKEN), body.clone())
+                .await
+                .expect(400),
+            json!({"error": format!("{name} is invalid")}),
+            "{method} {uri}"
+        );
+        app.call(method, &uri, None, body).await.expect(401);
+    }
+    let undecodable = [
+        (Method::GET, "/api/v4/users/%FF".to_owned()),
+        (
+            Method::DELETE,
+            "/api/v4/personal_access_tokens/%FF".to_owned(),
+        ),
+        (Method::GET, "/api/v4/projects/%FF".to_owned()),
+        (Method::GET, format!("{p}/protected_branches/%FF")),
+        (
+            Method::POST,
+            format!("{p}/merge_requests/{iid}/status_checks/%FF/retry"),
+        ),
+    ];
+    for (method, uri) in undecodable {
+        for token in [Some(ROOT_TOKEN), None] {
+            assert_eq!(
+                app.call(method.clone(), &uri, token, None)
+                    .await
+                    .expect(404),
+                json!({"error": "404 Not Found"}),
+                "{method} {uri}"
+            );
+        }
+    }
 }

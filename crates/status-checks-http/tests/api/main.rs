@@ -200,14 +200,17 @@ impl TestApp {
         (id, token["token"].as_str().unwrap().to_owned())
     }
 
+    /// Creates as root (201) and returns the new resource's `key`.
+    async fn create(&self, uri: &str, body: Value, key: &str) -> i64 {
+        self.post(uri, ROOT_TOKEN, body).await.expect(201)[key]
+            .as_i64()
+            .unwrap()
+    }
+
     /// A project owned by root, with `only_allow_merge_if_all_status_checks_passed` as given.
     pub(crate) async fn project(&self, path: &str, gated: bool) -> i64 {
         let body = json!({"name": path, "path": path, "namespace": "grp", "only_allow_merge_if_all_status_checks_passed": gated});
-        self.post("/api/v4/projects", ROOT_TOKEN, body)
-            .await
-            .expect(201)["id"]
-            .as_i64()
-            .unwrap()
+        self.create("/api/v4/projects", body, "id").await
     }
 
     pub(crate) async fn member(&self, project: i64, user: i64, level: i64) {
@@ -221,42 +224,32 @@ impl TestApp {
     }
 
     pub(crate) async fn branch(&self, project: i64, name: &str) -> i64 {
-        self.post(
-            &format!("/api/v4/projects/{project}/protected_branches"),
-            ROOT_TOKEN,
-            json!({"name": name}),
-        )
-        .await
-        .expect(201)["id"]
-            .as_i64()
-            .unwrap()
+        let uri = format!("/api/v4/projects/{project}/protected_branches");
+        self.create(&uri, json!({"name": name}), "id").await
     }
 
     pub(crate) async fn check(&self, project: i64, name: &str, url: &str, branches: &[i64]) -> i64 {
         let body = json!({"name": name, "external_url": url, "protected_branch_ids": branches});
-        self.post(
-            &format!("/api/v4/projects/{project}/external_status_checks"),
-            ROOT_TOKEN,
-            body,
-        )
-        .await
-        .expect(201)["id"]
-            .as_i64()
-            .unwrap()
+        let uri = format!("/api/v4/projects/{project}/external_status_checks");
+        self.create(&uri, body, "id").await
     }
 
     /// A merge request from `feature` into `target` at HEAD; returns its iid.
     pub(crate) async fn merge_request(&self, project: i64, target: &str) -> i64 {
         let body = json!({"source_branch": format!("feature-{target}"), "target_branch": target, "title": "Change", "sha": HEAD});
+        let uri = format!("/api/v4/projects/{project}/merge_requests");
+        self.create(&uri, body, "iid").await
+    }
+
+    /// E6 as root: `check`'s `status` on the merge request at HEAD (201); returns the recorded answer.
+    pub(crate) async fn respond(&self, project: i64, iid: i64, check: i64, status: &str) -> Value {
         self.post(
-            &format!("/api/v4/projects/{project}/merge_requests"),
+            &format!("/api/v4/projects/{project}/merge_requests/{iid}/status_check_responses"),
             ROOT_TOKEN,
-            body,
+            json!({"external_status_check_id": check, "sha": HEAD, "status": status}),
         )
         .await
-        .expect(201)["iid"]
-            .as_i64()
-            .unwrap()
+        .expect(201)
     }
 }
 

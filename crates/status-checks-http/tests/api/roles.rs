@@ -59,13 +59,7 @@ async fn every_status_check_endpoint_for_every_role() {
             )
             .await;
         // A failed answer, so that a retry passes the status rule and only the role decides.
-        app.post(
-            &format!("{base}/merge_requests/{iid}/status_check_responses"),
-            ROOT_TOKEN,
-            json!({"external_status_check_id": check, "sha": HEAD, "status": "failed"}),
-        )
-        .await
-        .expect(201);
+        app.respond(project, iid, check, "failed").await;
 
         let level = match who {
             Who::Member(level) => level,

@@ -9,6 +9,15 @@ async fn setup(gated: bool) -> (TestApp, i64, i64) {
     (app, project, iid)
 }
 
+/// `setup`, and one check, "QA", for every branch.
+async fn setup_with_check(gated: bool) -> (TestApp, i64, i64, i64) {
+    let (app, project, iid) = setup(gated).await;
+    let check = app
+        .check(project, "QA", "https://qa.example.com", &[])
+        .await;
+    (app, project, iid, check)
+}
+
 #[tokio::test]
 async fn e2_creates_a_check_and_e1_lists_it_with_full_url() {
     let (app, project, _) = setup(false).await;
@@ -267,10 +276,7 @@ async fn e3_changes_only_what_is_sent_and_an_empty_secret_clears_it() {
 
 #[tokio::test]
 async fn e4_deletes_and_a_second_delete_is_404() {
-    let (app, project, _) = setup(false).await;
-    let id = app
-        .check(project, "QA", "https://qa.example.com", &[])
-        .await;
+    let (app, project, _, id) = setup_with_check(false).await;
     let uri = format!("/api/v4/projects/{project}/external_status_checks/{id}");
     assert_eq!(app.delete(&uri, ROOT_TOKEN).await.expect(204), Value::Null);
     app.delete(&uri, ROOT_TOKEN).await.expect(404);
@@ -294,13 +300,7 @@ async fn e5_lists_applicable_checks_with_statuses_and_redacts_urls_by_role() {
     let wildcard = app
         .check(project, "wild", "https://wild.example.com/h?x=1", &[ma])
         .await;
-    app.post(
-        &format!("/api/v4/projects/{project}/merge_requests/{iid}/status_check_responses"),
-        ROOT_TOKEN,
-        json!({"external_status_check_id": all, "sha": HEAD, "status": "passed"}),
-    )
-    .await
-    .expect(201);
+    app.respond(project, iid, all, "passed").await;
 
     let uri = format!("/api/v4/projects/{project}/merge_requests/{iid}/status_checks");
     let as_admin = app.get(&uri, ROOT_TOKEN).await.expect(200);
@@ -330,14 +330,7 @@ async fn e6_records_answers_about_head_only() {
         .check(project, "QA", "https://qa.example.com/h?token=secret", &[])
         .await;
     let uri = format!("/api/v4/projects/{project}/merge_requests/{iid}/status_check_responses");
-    let answer = app
-        .post(
-            &uri,
-            ROOT_TOKEN,
-            json!({"external_status_check_id": check, "sha": HEAD, "status": "failed"}),
-        )
-        .await
-        .expect(201);
+    let answer = app.respond(project, iid, check, "failed").await;
     assert_eq!(
         (answer["status"].clone(), answer["sha"].clone()),
         (json!("failed"), json!(HEAD))
@@ -452,23 +445,14 @@ async fn e6_parameter_errors_in_declaration_order() {
 
 #[tokio::test]
 async fn e7_retries_only_failed_checks() {
-    let (app, project, iid) = setup(false).await;
-    let check = app
-        .check(project, "QA", "https://qa.example.com", &[])
-        .await;
+    let (app, project, iid, check) = setup_with_check(false).await;
     let retry =
         format!("/api/v4/projects/{project}/merge_requests/{iid}/status_checks/{check}/retry");
     assert_eq!(
         app.post(&retry, ROOT_TOKEN, json!({})).await.expect(422),
         json!({"message": "External status check must be failed"})
     );
-    app.post(
-        &format!("/api/v4/projects/{project}/merge_requests/{iid}/status_check_responses"),
-        ROOT_TOKEN,
-        json!({"external_status_check_id": check, "sha": HEAD, "status": "failed"}),
-    )
-    .await
-    .expect(201);
+    app.respond(project, iid, check, "failed").await;
     assert_eq!(
         app.post(&retry, ROOT_TOKEN, json!({})).await.expect(202),
         json!({"message": "202 Accepted"})
@@ -493,9 +477,7 @@ async fn e7_retries_only_failed_checks() {
 
 #[tokio::test]
 async fn pending_past_the_timeout_reads_failed_and_can_be_retried() {
-    let (app, project, iid) = setup(false).await;
-    app.check(project, "QA", "https://qa.example.com", &[])
-        .await;
+    let (app, project, iid, _) = setup_with_check(false).await;
     let uri = format!("/api/v4/projects/{project}/merge_requests/{iid}/status_checks");
     assert_eq!(
         app.get(&uri, ROOT_TOKEN).await.expect(200)[0]["status"],
@@ -516,18 +498,9 @@ async fn pending_past_the_timeout_reads_failed_and_can_be_retried() {
 
 #[tokio::test]
 async fn a_push_makes_every_check_pending_and_returning_to_a_sha_restores_its_answers() {
-    let (app, project, iid) = setup(false).await;
-    let check = app
-        .check(project, "QA", "https://qa.example.com", &[])
-        .await;
+    let (app, project, iid, check) = setup_with_check(false).await;
     let mr = format!("/api/v4/projects/{project}/merge_requests/{iid}");
-    app.post(
-        &format!("{mr}/status_check_responses"),
-        ROOT_TOKEN,
-        json!({"external_status_check_id": check, "sha": HEAD, "status": "passed"}),
-    )
-    .await
-    .expect(201);
+    app.respond(project, iid, check, "passed").await;
     let pushed = app
         .put(&mr, ROOT_TOKEN, json!({"sha": OTHER_SHA}))
         .await
@@ -552,10 +525,7 @@ async fn a_push_makes_every_check_pending_and_returning_to_a_sha_restores_its_an
 
 #[tokio::test]
 async fn merge_gating_follows_the_checks() {
-    let (app, project, iid) = setup(true).await;
-    let check = app
-        .check(project, "QA", "https://qa.example.com", &[])
-        .await;
+    let (app, project, iid, check) = setup_with_check(true).await;
     let mr = format!("/api/v4/projects/{project}/merge_requests/{iid}");
     assert_eq!(
         app.get(&mr, ROOT_TOKEN).await.expect(200)["detailed_merge_status"],
@@ -567,13 +537,7 @@ async fn merge_gating_follows_the_checks() {
             .expect(405),
         json!({"message": "405 Method Not Allowed"})
     );
-    app.post(
-        &format!("{mr}/status_check_responses"),
-        ROOT_TOKEN,
-        json!({"external_status_check_id": check, "sha": HEAD, "status": "passed"}),
-    )
-    .await
-    .expect(201);
+    app.respond(project, iid, check, "passed").await;
     assert_eq!(
         app.get(&mr, ROOT_TOKEN).await.expect(200)["detailed_merge_status"],
         "mergeable"
@@ -597,10 +561,7 @@ async fn merge_gating_follows_the_checks() {
 
 #[tokio::test]
 async fn deliveries_are_recorded_and_listed_newest_first() {
-    let (app, project, _) = setup(false).await;
-    let check = app
-        .check(project, "QA", "https://qa.example.com", &[])
-        .await;
+    let (app, project, _, check) = setup_with_check(false).await;
     let iid = app.merge_request(project, "develop").await;
     app.put(
         &format!("/api/v4/projects/{project}/merge_requests/{iid}"),
