@@ -9,7 +9,7 @@
 //! - `handlers`: one module per concept, grouped as `docs/api.md` §2 groups the endpoints: `meta`, `users`,
 //!   `tokens`, `projects`, `members`, `protected_branches`, `merge_requests`, `status_checks` (E1–E7) and
 //!   `deliveries`. A handler is named after its endpoint in GitLab's API docs (`list_merge_request_checks`,
-//!   `set_check_status`, `retry_check`, …) and is thin: it takes its typed path and the [`request::Call`], reads
+//!   `set_check_status`, `retry_status_check`, …) and is thin: it takes its typed path and the [`request::Call`], reads
 //!   its input, calls one use case of `status_checks_core::service` and renders a view.
 //! - `paths`: one `Deserialize` struct per shape of path (`ProjectPath`, `MergeRequestPath`, …), read with
 //!   axum's `Path`; an id that does not parse is reported by the handler, after authentication.
@@ -180,7 +180,7 @@ pub fn router(state: AppState) -> Router {
         ),
         (
             "/projects/{id}/merge_requests/{iid}/status_checks/{check_id}/retry",
-            post(status_checks::retry_check),
+            post(status_checks::retry_status_check),
         ),
     ];
     // Routes spelled out under `/api/v4` rather than nested, and the JSON 405 as each route's own fallback

@@ -437,7 +437,7 @@ async fn updates_pushes_merges_and_retries_are_all_notified() {
         status: CheckStatus::Failed,
     };
     w.service
-        .respond_to_status_check(&w.actor, &w.project, iid, Ok(answer))
+        .set_check_status(&w.actor, &w.project, iid, Ok(answer))
         .await
         .unwrap();
     w.service

@@ -232,7 +232,7 @@ impl StatusChecksService {
 
     /// E5 `GET /projects/:id/merge_requests/:iid/status_checks` (Reporter+): the applicable checks by id, with
     /// their status at the HEAD and URLs redacted for the caller.
-    pub async fn merge_request_status_checks(
+    pub async fn list_merge_request_checks(
         &self,
         actor: &Actor,
         reference: &ProjectRef,
@@ -267,7 +267,7 @@ impl StatusChecksService {
 
     /// E6 `POST /projects/:id/merge_requests/:iid/status_check_responses` (Developer+): records an answer
     /// about the HEAD; 409 (and nothing stored) for any other SHA.
-    pub async fn respond_to_status_check(
+    pub async fn set_check_status(
         &self,
         actor: &Actor,
         reference: &ProjectRef,
@@ -375,5 +375,30 @@ impl StatusChecksService {
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
         Ok(())
+    }
+
+    /// The name [`Self::list_merge_request_checks`] had before it took GitLab's.
+    #[deprecated(note = "renamed `list_merge_request_checks`, GitLab's name of E5")]
+    #[doc(hidden)]
+    pub async fn merge_request_status_checks(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        iid: MergeRequestIid,
+    ) -> DomainResult<Vec<MergeRequestStatusCheck>> {
+        self.list_merge_request_checks(actor, reference, iid).await
+    }
+
+    /// The name [`Self::set_check_status`] had before it took GitLab's.
+    #[deprecated(note = "renamed `set_check_status`, GitLab's name of E6")]
+    #[doc(hidden)]
+    pub async fn respond_to_status_check(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        iid: MergeRequestIid,
+        params: Params<ResponseInput>,
+    ) -> DomainResult<RecordedResponse> {
+        self.set_check_status(actor, reference, iid, params).await
     }
 }

@@ -104,7 +104,7 @@ pub(crate) async fn list_merge_request_checks(
     let page = call.page_request()?;
     let rows = call
         .service()
-        .merge_request_status_checks(&call.actor, &path.project, iid)
+        .list_merge_request_checks(&call.actor, &path.project, iid)
         .await?;
     Ok(call.paginated(Page::from_all(rows, page), MergeRequestStatusCheckJson::of))
 }
@@ -140,13 +140,13 @@ pub(crate) async fn set_check_status(
     let input = check_response(&call.params);
     let recorded = call
         .service()
-        .respond_to_status_check(&call.actor, &path.project, iid, input)
+        .set_check_status(&call.actor, &path.project, iid, input)
         .await?;
     Ok(created(ResponseJson::of(recorded, call.base_url())))
 }
 
 /// E7 `POST /projects/:id/merge_requests/:iid/status_checks/:check_id/retry`.
-pub(crate) async fn retry_check(
+pub(crate) async fn retry_status_check(
     ApiPath(path): ApiPath<MergeRequestCheckPath>,
     call: Call,
 ) -> Answer {

@@ -14,7 +14,7 @@ fn respond_input(sha_raw: &str) -> Params<ResponseInput> {
 async fn e6_read_only_token_is_insufficient_scope_before_anything_else() {
     let service = Mocks::new().service();
     let err = service
-        .respond_to_status_check(
+        .set_check_status(
             &read_only(3),
             &here(),
             MergeRequestIid(2),
@@ -33,13 +33,13 @@ async fn e6_unknown_project_and_non_member_are_both_project_not_found() {
         .returning(|_, _| Ok(None));
     let err = mocks
         .service()
-        .respond_to_status_check(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
+        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
         .await;
     assert_eq!(err, Err(DomainError::ProjectNotFound));
 
     let service = Mocks::new().with_project(project(false), None).service();
     let err = service
-        .respond_to_status_check(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
+        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
         .await;
     assert_eq!(err, Err(DomainError::ProjectNotFound));
 }
@@ -55,7 +55,7 @@ async fn e6_bad_parameters_come_after_the_project_and_before_the_merge_request()
         "status does not have a valid value".into(),
     ]);
     let err = service
-        .respond_to_status_check(&actor(3), &here(), MergeRequestIid(99), Err(bad.clone()))
+        .set_check_status(&actor(3), &here(), MergeRequestIid(99), Err(bad.clone()))
         .await;
     assert_eq!(err, Err(DomainError::BadParameters(bad)));
 }
@@ -69,7 +69,7 @@ async fn e6_unknown_merge_request_is_404_even_for_a_guest() {
         .returning(|_, _| Ok(None));
     let err = mocks
         .service()
-        .respond_to_status_check(&actor(3), &here(), MergeRequestIid(99), respond_input(HEAD))
+        .set_check_status(&actor(3), &here(), MergeRequestIid(99), respond_input(HEAD))
         .await;
     assert_eq!(err, Err(DomainError::NotFound(Resource::MergeRequest)));
 }
@@ -82,7 +82,7 @@ async fn e6_guests_and_reporters_are_forbidden() {
             .with_mr(mr(MergeRequestState::Opened))
             .service();
         let err = service
-            .respond_to_status_check(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
+            .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
             .await;
         assert_eq!(err, Err(DomainError::Forbidden), "{level}");
     }
@@ -96,7 +96,7 @@ async fn e6_check_of_another_project_is_404() {
         .with_checks(vec![check(7, &[])])
         .service();
     let err = service
-        .respond_to_status_check(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
+        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
         .await;
     assert_eq!(err, Err(DomainError::NotFound(Resource::StatusCheck)));
 }
@@ -110,7 +110,7 @@ async fn e6_sha_mismatch_is_409_naming_the_head_and_stores_nothing() {
         .service();
     for given in [OLD, "", "not-a-sha"] {
         let err = service
-            .respond_to_status_check(&actor(3), &here(), MergeRequestIid(2), respond_input(given))
+            .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(given))
             .await;
         assert_eq!(
             err,
@@ -144,7 +144,7 @@ async fn e6_records_the_answer_about_head_and_redacts_the_check_for_the_caller()
     mocks = mocks.with_responses(vec![response(9, 1, HEAD, CheckStatus::Passed, stored_now)]);
     let recorded = mocks
         .service()
-        .respond_to_status_check(
+        .set_check_status(
             &actor(3),
             &here(),
             MergeRequestIid(2),
@@ -190,7 +190,7 @@ async fn e5_lists_applicable_checks_with_status_at_head_and_redacts_by_role() {
             .with_responses(rows.clone())
             .service();
         let listed = service
-            .merge_request_status_checks(&actor(3), &here(), MergeRequestIid(2))
+            .list_merge_request_checks(&actor(3), &here(), MergeRequestIid(2))
             .await
             .unwrap_or_default();
         let summary: Vec<(i64, CheckStatus)> = listed.iter().map(|c| (c.id.0, c.status)).collect();
@@ -213,7 +213,7 @@ async fn e5_guest_is_forbidden_after_the_merge_request_is_found() {
         .with_mr(mr(MergeRequestState::Opened))
         .service();
     let err = service
-        .merge_request_status_checks(&actor(3), &here(), MergeRequestIid(2))
+        .list_merge_request_checks(&actor(3), &here(), MergeRequestIid(2))
         .await;
     assert_eq!(err, Err(DomainError::Forbidden));
 }
@@ -228,7 +228,7 @@ async fn e5_pending_past_the_timeout_reads_failed_without_any_sweep() {
     mocks.now = t0() + TimeDelta::seconds(121);
     let listed = mocks
         .service()
-        .merge_request_status_checks(&actor(3), &here(), MergeRequestIid(2))
+        .list_merge_request_checks(&actor(3), &here(), MergeRequestIid(2))
         .await
         .unwrap_or_default();
     assert_eq!(
@@ -352,7 +352,7 @@ async fn a_merge_request_deleted_during_e6_is_404_not_500() {
         .returning(|_| Err(RepoError::NotFound));
     let err = mocks
         .service()
-        .respond_to_status_check(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
+        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
         .await;
     assert_eq!(err, Err(DomainError::NotFound(Resource::MergeRequest)));
 }
