@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use status_checks_core::ports::*;
-use status_checks_core::project::ProjectRef;
+use status_checks_core::projects::ProjectRef;
 use status_checks_core::service::{Ports, Settings, StatusChecksService};
 use status_checks_core::testkit::strategies;
 use status_checks_core::{Actor, DomainError, ProjectId, UserId};

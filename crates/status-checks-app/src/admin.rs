@@ -6,8 +6,8 @@ use crate::platform::{OsSecrets, SystemClock};
 use crate::serve::open_store;
 use status_checks_core::Actor;
 use status_checks_core::service::{Settings, StatusChecksService};
-use status_checks_core::token::{NewTokenInput, TokenScope};
-use status_checks_core::user::NewUserInput;
+use status_checks_core::users::NewUserInput;
+use status_checks_core::users::{NewTokenInput, TokenScope};
 use status_checks_storage::StoreOptions;
 use std::sync::Arc;
 

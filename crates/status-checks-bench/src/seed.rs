@@ -5,9 +5,9 @@ use crate::{HEAD, ROOT_TOKEN};
 use diesel::RunQueryDsl;
 use status_checks_core::Timestamp;
 use status_checks_core::ports::{Clock, SecretGenerator};
-use status_checks_core::project::NewProjectInput;
+use status_checks_core::projects::NewProjectInput;
 use status_checks_core::service::{Settings, StatusChecksService};
-use status_checks_core::status_check::StatusCheckInput;
+use status_checks_core::status_checks::StatusCheckInput;
 use status_checks_storage::{Store, StoreOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,7 +53,7 @@ pub async fn seed(url: &str, merge_requests: u32, responses: u32) -> Result<i64,
         .create_project(&root, Ok(input))
         .await
         .map_err(fail)?;
-    let reference = status_checks_core::project::ProjectRef::Id(project.id);
+    let reference = status_checks_core::projects::ProjectRef::Id(project.id);
     let release = service
         .protect_branch(&root, &reference, Ok("release/*".into()))
         .await

@@ -4,12 +4,12 @@
 #![allow(missing_docs, clippy::unwrap_used, reason = "a benchmark harness")]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use status_checks_core::branch::{BranchPattern, ProtectedBranch};
-use status_checks_core::response::{StatusCheckResponse, status_at_head};
-use status_checks_core::status_check::{
+use status_checks_core::protected_branches::{BranchPattern, ProtectedBranch};
+use status_checks_core::status_checks::{
     CheckName, ExternalStatusCheck, ExternalUrl, applicable_statuses,
 };
-use status_checks_core::token::TokenHash;
+use status_checks_core::status_checks::{StatusCheckResponse, status_at_head};
+use status_checks_core::users::TokenHash;
 use status_checks_core::*;
 use std::hint::black_box;
 use std::time::Duration;

@@ -13,7 +13,7 @@ use crate::params::path_id;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
-use status_checks_core::project::ProjectRef;
+use status_checks_core::projects::ProjectRef;
 use status_checks_core::{MergeRequestIid, ParamErrors, StatusCheckId, TokenId, UserId};
 
 /// axum's `Path`, refusing with the API's JSON 404 instead of axum's plain-text 400.

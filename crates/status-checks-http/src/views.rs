@@ -4,15 +4,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use serde::Serialize;
-use status_checks_core::branch::ProtectedBranch;
-use status_checks_core::delivery::Delivery;
+use status_checks_core::deliveries::Delivery;
 use status_checks_core::links;
-use status_checks_core::member::Member;
-use status_checks_core::project::Project;
+use status_checks_core::members::Member;
+use status_checks_core::projects::Project;
+use status_checks_core::protected_branches::ProtectedBranch;
 use status_checks_core::service::{
     MergeRequestStatusCheck, MergeRequestView, RecordedResponse, StatusCheckView, UserView,
 };
-use status_checks_core::token::PersonalAccessToken;
+use status_checks_core::users::PersonalAccessToken;
 use status_checks_core::*;
 
 /// `2020-10-12T14:04:50.787Z`.

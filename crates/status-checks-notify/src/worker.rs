@@ -6,7 +6,7 @@
 //! meanwhile takes its deliveries with it; recording the outcome of one in flight then changes nothing.
 
 use crate::sender::{Failure, Sender};
-use status_checks_core::delivery;
+use status_checks_core::deliveries;
 use status_checks_core::ports::{Clock, DeliveryRepository, DueDelivery};
 use std::future::Future;
 use std::sync::Arc;
@@ -98,7 +98,7 @@ fn jittered(delay: Duration) -> Duration {
 /// The delay before the next attempt after `attempts_made` failed ones: the core's schedule (1, 2, 4 … capped
 /// at 5 minutes), scaled to `first`.
 pub fn retry_delay(attempts_made: u32, first: Duration) -> Duration {
-    let schedule = delivery::retry_delay(attempts_made);
+    let schedule = deliveries::retry_delay(attempts_made);
     schedule
         .mul_f64(first.as_secs_f64())
         .min(Duration::from_secs(300))

@@ -5,7 +5,7 @@ use crate::params::{Params, checked, or_not_valid_value};
 use crate::paths::{ApiPath, MemberPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MemberJson;
-use status_checks_core::member::NewMemberInput;
+use status_checks_core::members::NewMemberInput;
 use status_checks_core::{AccessLevel, ParamErrors, UserId};
 
 /// `GET /projects/:id/members`.

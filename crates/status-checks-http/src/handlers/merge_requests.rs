@@ -8,8 +8,9 @@ use crate::paths::{ApiPath, MergeRequestPath, ProjectPath};
 use crate::request::Call;
 use crate::views::MergeRequestJson;
 use status_checks_core::ParamErrors;
-use status_checks_core::merge_request::{
-    CommitSha, MergeRequestUpdateInput, NewMergeRequestInput, StateEvent,
+use status_checks_core::ids::CommitSha;
+use status_checks_core::merge_requests::{
+    MergeRequestUpdateInput, NewMergeRequestInput, StateEvent,
 };
 use status_checks_core::service::{MergeInput, parse_state_filter};
 

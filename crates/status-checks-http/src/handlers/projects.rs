@@ -6,7 +6,7 @@ use crate::paths::{ApiPath, ProjectPath};
 use crate::request::Call;
 use crate::views::ProjectJson;
 use status_checks_core::ParamErrors;
-use status_checks_core::project::{NewProjectInput, ProjectUpdate};
+use status_checks_core::projects::{NewProjectInput, ProjectUpdate};
 
 /// `GET /projects`.
 pub(crate) async fn list_projects(call: Call) -> Answer {

@@ -8,8 +8,8 @@ use crate::paths::{
 };
 use crate::request::Call;
 use crate::views::{MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
-use status_checks_core::response::{CheckStatus, ResponseInput};
-use status_checks_core::status_check::{StatusCheckInput, StatusCheckUpdateInput};
+use status_checks_core::status_checks::{CheckStatus, ResponseInput};
+use status_checks_core::status_checks::{StatusCheckInput, StatusCheckUpdateInput};
 use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
 
 fn branch_ids(p: &Params, errors: &mut ParamErrors) -> Option<Vec<ProtectedBranchId>> {

@@ -6,7 +6,7 @@ use crate::params::{Params, checked, or_invalid, or_not_valid_value};
 use crate::paths::{ApiPath, TokenPath, TokenRef, UserTokensPath};
 use crate::request::Call;
 use crate::views::TokenJson;
-use status_checks_core::token::{NewTokenInput, TokenScope};
+use status_checks_core::users::{NewTokenInput, TokenScope};
 use status_checks_core::{ParamErrors, TokenId, UserId};
 
 fn new_token(p: &Params) -> Result<NewTokenInput, ParamErrors> {

@@ -7,7 +7,7 @@ use crate::paths::{ApiPath, UserPath};
 use crate::request::Call;
 use crate::views::UserJson;
 use status_checks_core::ParamErrors;
-use status_checks_core::user::NewUserInput;
+use status_checks_core::users::NewUserInput;
 
 /// `GET /users` (`username=` filters).
 pub(crate) async fn list_users(call: Call) -> Answer {
