@@ -28,6 +28,7 @@
 //! contract suite (`status_checks_core::testkit::contract`).
 
 mod cache;
+mod columns;
 mod connection;
 mod error;
 mod models;

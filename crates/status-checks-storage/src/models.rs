@@ -3,6 +3,7 @@
 //! Reading a row validates it again with the core's constructors: a value the domain refuses means the file
 //! was changed behind our back, and is reported as an internal error rather than served.
 
+pub(crate) use crate::columns::*;
 use crate::error::corrupt;
 use crate::schema::*;
 use diesel::prelude::*;
@@ -19,19 +20,6 @@ use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalU
 use status_checks_core::token::{PersonalAccessToken, TokenScope};
 use status_checks_core::user::{User, Username};
 use status_checks_core::*;
-
-/// Milliseconds since the Unix epoch, the stored form of every time.
-pub(crate) fn millis(at: Timestamp) -> i64 {
-    at.timestamp_millis()
-}
-
-pub(crate) fn from_millis(ms: i64) -> Result<Timestamp, RepoError> {
-    chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("timestamp", ms))
-}
-
-fn from_millis_opt(ms: Option<i64>) -> Result<Option<Timestamp>, RepoError> {
-    ms.map(from_millis).transpose()
-}
 
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = users, check_for_backend(Sqlite))]
@@ -168,10 +156,6 @@ pub(crate) struct NewProjectRow<'a> {
     pub updated_at: i64,
 }
 
-pub(crate) fn access_level(value: i32) -> Result<AccessLevel, RepoError> {
-    AccessLevel::from_value(i64::from(value)).ok_or_else(|| corrupt("access level", value))
-}
-
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = members, check_for_backend(Sqlite))]
 pub(crate) struct MemberRow {
@@ -230,10 +214,6 @@ pub(crate) struct MergeRequestRow {
     pub updated_at: i64,
     pub merged_at: Option<i64>,
     pub closed_at: Option<i64>,
-}
-
-pub(crate) fn commit_sha(raw: &str) -> Result<CommitSha, RepoError> {
-    CommitSha::parse(raw).map_err(|_| corrupt("sha", raw))
 }
 
 impl MergeRequestRow {
