@@ -5,6 +5,7 @@
 
 pub(crate) use crate::columns::*;
 use crate::error::corrupt;
+use crate::repos::users::UserRow;
 use crate::schema::*;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
@@ -18,43 +19,7 @@ use status_checks_core::project::Project;
 use status_checks_core::response::{CheckStatus, StatusCheckResponse};
 use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
 use status_checks_core::token::{PersonalAccessToken, TokenScope};
-use status_checks_core::user::{User, Username};
 use status_checks_core::*;
-
-#[derive(Queryable, Selectable, Debug)]
-#[diesel(table_name = users, check_for_backend(Sqlite))]
-pub(crate) struct UserRow {
-    pub id: i64,
-    pub username: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub is_admin: bool,
-    pub created_at: i64,
-}
-
-impl UserRow {
-    pub(crate) fn into_domain(self) -> Result<User, RepoError> {
-        Ok(User {
-            id: UserId(self.id),
-            username: Username::new(self.username.clone())
-                .map_err(|_| corrupt("username", &self.username))?,
-            name: self.name,
-            email: self.email,
-            is_admin: self.is_admin,
-            created_at: from_millis(self.created_at)?,
-        })
-    }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = users)]
-pub(crate) struct NewUserRow<'a> {
-    pub username: &'a str,
-    pub name: &'a str,
-    pub email: Option<&'a str>,
-    pub is_admin: bool,
-    pub created_at: i64,
-}
 
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = personal_access_tokens, check_for_backend(Sqlite))]

@@ -4,6 +4,7 @@ use super::{limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
+use crate::repos::users::UserRow;
 use crate::schema::{members, users};
 use async_trait::async_trait;
 use diesel::prelude::*;

@@ -8,7 +8,7 @@ mod protected_branches;
 pub(crate) mod responses;
 mod status_checks;
 mod tokens;
-mod users;
+pub(crate) mod users;
 
 use diesel::prelude::*;
 use status_checks_core::pagination::{Page, PageRequest};

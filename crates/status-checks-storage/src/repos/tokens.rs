@@ -4,6 +4,7 @@ use super::{inserted_id, limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
+use crate::repos::users::UserRow;
 use crate::schema::{personal_access_tokens as tokens, users};
 use async_trait::async_trait;
 use diesel::prelude::*;

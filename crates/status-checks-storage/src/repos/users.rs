@@ -1,18 +1,55 @@
-//! `UserRepository` and `TokenRepository` helpers for users.
+//! `UserRepository`, and the user row that tokens and members read joined to theirs.
 
 use super::{inserted_id, limit_offset, page};
 use crate::Store;
+use crate::columns::{from_millis, millis};
 use crate::error::TxError;
-use crate::models::*;
+use crate::error::corrupt;
 use crate::schema::users;
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{RepoResult, UserRepository};
-use status_checks_core::user::{NewUser, User};
+use status_checks_core::user::{NewUser, User, Username};
 use status_checks_core::{RepoError, UserId};
 
-pub(crate) fn load_user(conn: &mut SqliteConnection, id: i64) -> Result<Option<User>, TxError> {
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = users, check_for_backend(Sqlite))]
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+impl UserRow {
+    pub(crate) fn into_domain(self) -> Result<User, RepoError> {
+        Ok(User {
+            id: UserId(self.id),
+            username: Username::new(self.username.clone())
+                .map_err(|_| corrupt("username", &self.username))?,
+            name: self.name,
+            email: self.email,
+            is_admin: self.is_admin,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUserRow<'a> {
+    username: &'a str,
+    name: &'a str,
+    email: Option<&'a str>,
+    is_admin: bool,
+    created_at: i64,
+}
+
+fn load_user(conn: &mut SqliteConnection, id: i64) -> Result<Option<User>, TxError> {
     let row = users::table
         .find(id)
         .select(UserRow::as_select())
