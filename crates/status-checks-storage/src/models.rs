@@ -18,69 +18,7 @@ use status_checks_core::merge_request::{
 use status_checks_core::project::Project;
 use status_checks_core::response::{CheckStatus, StatusCheckResponse};
 use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
-use status_checks_core::token::{PersonalAccessToken, TokenScope};
 use status_checks_core::*;
-
-#[derive(Queryable, Selectable, Debug)]
-#[diesel(table_name = personal_access_tokens, check_for_backend(Sqlite))]
-pub(crate) struct TokenRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub name: String,
-    pub token_hash: String,
-    pub scopes: String,
-    pub expires_at: Option<String>,
-    pub revoked: bool,
-    pub created_at: i64,
-    pub last_used_at: Option<i64>,
-}
-
-pub(crate) fn scopes_to_text(scopes: &[TokenScope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-impl TokenRow {
-    pub(crate) fn into_domain(self) -> Result<PersonalAccessToken, RepoError> {
-        let scopes = self
-            .scopes
-            .split(',')
-            .map(|s| TokenScope::parse(s).ok_or_else(|| corrupt("token scope", s)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let expires_at = self
-            .expires_at
-            .as_deref()
-            .map(|d| {
-                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map_err(|_| corrupt("expiry date", d))
-            })
-            .transpose()?;
-        Ok(PersonalAccessToken {
-            id: TokenId(self.id),
-            user_id: UserId(self.user_id),
-            name: self.name,
-            scopes,
-            expires_at,
-            revoked: self.revoked,
-            created_at: from_millis(self.created_at)?,
-            last_used_at: from_millis_opt(self.last_used_at)?,
-        })
-    }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = personal_access_tokens)]
-pub(crate) struct NewTokenRow<'a> {
-    pub user_id: i64,
-    pub name: &'a str,
-    pub token_hash: &'a str,
-    pub scopes: String,
-    pub expires_at: Option<String>,
-    pub created_at: i64,
-}
 
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = projects, check_for_backend(Sqlite))]

@@ -2,16 +2,79 @@
 
 use super::{inserted_id, limit_offset, page};
 use crate::Store;
+use crate::columns::{from_millis, from_millis_opt, millis};
 use crate::error::TxError;
-use crate::models::*;
+use crate::error::corrupt;
 use crate::repos::users::UserRow;
 use crate::schema::{personal_access_tokens as tokens, users};
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{RepoResult, TokenRepository, TokenWithOwner};
-use status_checks_core::token::{NewToken, PersonalAccessToken, TokenHash};
+use status_checks_core::token::{NewToken, PersonalAccessToken, TokenHash, TokenScope};
 use status_checks_core::{RepoError, TokenId, UserId};
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = tokens, check_for_backend(Sqlite))]
+struct TokenRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    token_hash: String,
+    scopes: String,
+    expires_at: Option<String>,
+    revoked: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+fn scopes_to_text(scopes: &[TokenScope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl TokenRow {
+    fn into_domain(self) -> Result<PersonalAccessToken, RepoError> {
+        let scopes = self
+            .scopes
+            .split(',')
+            .map(|s| TokenScope::parse(s).ok_or_else(|| corrupt("token scope", s)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let expires_at = self
+            .expires_at
+            .as_deref()
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| corrupt("expiry date", d))
+            })
+            .transpose()?;
+        Ok(PersonalAccessToken {
+            id: TokenId(self.id),
+            user_id: UserId(self.user_id),
+            name: self.name,
+            scopes,
+            expires_at,
+            revoked: self.revoked,
+            created_at: from_millis(self.created_at)?,
+            last_used_at: from_millis_opt(self.last_used_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = tokens)]
+struct NewTokenRow<'a> {
+    user_id: i64,
+    name: &'a str,
+    token_hash: &'a str,
+    scopes: String,
+    expires_at: Option<String>,
+    created_at: i64,
+}
 
 fn load_token(
     conn: &mut SqliteConnection,
