@@ -15,49 +15,9 @@ use status_checks_core::member::Member;
 use status_checks_core::merge_request::{
     CommitSha, MergeRequest, MergeRequestHead, MergeRequestState,
 };
-use status_checks_core::project::Project;
 use status_checks_core::response::{CheckStatus, StatusCheckResponse};
 use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
 use status_checks_core::*;
-
-#[derive(Queryable, Selectable, Debug)]
-#[diesel(table_name = projects, check_for_backend(Sqlite))]
-pub(crate) struct ProjectRow {
-    pub id: i64,
-    pub name: String,
-    pub path: String,
-    pub namespace: String,
-    pub only_allow_merge_if_all_status_checks_passed: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl ProjectRow {
-    pub(crate) fn into_domain(self) -> Result<Project, RepoError> {
-        Ok(Project {
-            id: ProjectId(self.id),
-            name: self.name,
-            path: self.path,
-            namespace: self.namespace,
-            only_allow_merge_if_all_status_checks_passed: self
-                .only_allow_merge_if_all_status_checks_passed,
-            created_at: from_millis(self.created_at)?,
-            updated_at: from_millis(self.updated_at)?,
-        })
-    }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = projects)]
-pub(crate) struct NewProjectRow<'a> {
-    pub name: &'a str,
-    pub path: &'a str,
-    pub namespace: &'a str,
-    pub path_with_namespace: String,
-    pub only_allow_merge_if_all_status_checks_passed: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
 
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = members, check_for_backend(Sqlite))]

@@ -3,15 +3,55 @@
 use super::{inserted_id, limit_offset, page};
 use crate::Store;
 use crate::cache::ProjectKey;
+use crate::columns::{access_level, from_millis, millis};
 use crate::error::TxError;
-use crate::models::*;
 use crate::schema::{members, projects};
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{ProjectRepository, RepoResult};
 use status_checks_core::project::{NewProject, Project, ProjectRef, ProjectUpdate};
 use status_checks_core::{AccessLevel, ProjectId, RepoError, Timestamp, UserId};
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = projects, check_for_backend(Sqlite))]
+struct ProjectRow {
+    id: i64,
+    name: String,
+    path: String,
+    namespace: String,
+    only_allow_merge_if_all_status_checks_passed: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ProjectRow {
+    fn into_domain(self) -> Result<Project, RepoError> {
+        Ok(Project {
+            id: ProjectId(self.id),
+            name: self.name,
+            path: self.path,
+            namespace: self.namespace,
+            only_allow_merge_if_all_status_checks_passed: self
+                .only_allow_merge_if_all_status_checks_passed,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = projects)]
+struct NewProjectRow<'a> {
+    name: &'a str,
+    path: &'a str,
+    namespace: &'a str,
+    path_with_namespace: String,
+    only_allow_merge_if_all_status_checks_passed: bool,
+    created_at: i64,
+    updated_at: i64,
+}
 
 fn load_project(conn: &mut SqliteConnection, id: i64) -> Result<Option<Project>, TxError> {
     let row = projects::table
