@@ -5,36 +5,17 @@
 
 pub(crate) use crate::columns::*;
 use crate::error::corrupt;
-use crate::repos::users::UserRow;
 use crate::schema::*;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use status_checks_core::branch::{BranchPattern, ProtectedBranch};
 use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
-use status_checks_core::member::Member;
 use status_checks_core::merge_request::{
     CommitSha, MergeRequest, MergeRequestHead, MergeRequestState,
 };
 use status_checks_core::response::{CheckStatus, StatusCheckResponse};
 use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
 use status_checks_core::*;
-
-#[derive(Queryable, Selectable, Debug)]
-#[diesel(table_name = members, check_for_backend(Sqlite))]
-pub(crate) struct MemberRow {
-    pub access_level: i32,
-    pub created_at: i64,
-}
-
-impl MemberRow {
-    pub(crate) fn into_domain(self, user: UserRow) -> Result<Member, RepoError> {
-        Ok(Member {
-            user: user.into_domain()?,
-            access_level: access_level(self.access_level)?,
-            created_at: from_millis(self.created_at)?,
-        })
-    }
-}
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = protected_branches, check_for_backend(Sqlite))]

@@ -2,16 +2,34 @@
 
 use super::{limit_offset, page};
 use crate::Store;
+use crate::columns::{access_level, from_millis, millis};
 use crate::error::TxError;
-use crate::models::*;
 use crate::repos::users::UserRow;
 use crate::schema::{members, users};
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::member::{Member, leaves_no_owner};
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{MemberRepository, RepoResult};
 use status_checks_core::{AccessLevel, ProjectId, RepoError, Timestamp, UserId};
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = members, check_for_backend(Sqlite))]
+struct MemberRow {
+    access_level: i32,
+    created_at: i64,
+}
+
+impl MemberRow {
+    fn into_domain(self, user: UserRow) -> Result<Member, RepoError> {
+        Ok(Member {
+            user: user.into_domain()?,
+            access_level: access_level(self.access_level)?,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
 
 fn load_member(
     conn: &mut SqliteConnection,
