@@ -8,7 +8,7 @@ use crate::error::corrupt;
 use crate::schema::*;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
-use status_checks_core::branch::{BranchPattern, ProtectedBranch};
+use status_checks_core::branch::ProtectedBranch;
 use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
 use status_checks_core::merge_request::{
     CommitSha, MergeRequest, MergeRequestHead, MergeRequestState,
@@ -16,29 +16,6 @@ use status_checks_core::merge_request::{
 use status_checks_core::response::{CheckStatus, StatusCheckResponse};
 use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
 use status_checks_core::*;
-
-#[derive(Queryable, Selectable, Debug, Clone)]
-#[diesel(table_name = protected_branches, check_for_backend(Sqlite))]
-pub(crate) struct ProtectedBranchRow {
-    pub id: i64,
-    pub project_id: i64,
-    pub name: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl ProtectedBranchRow {
-    pub(crate) fn into_domain(self) -> Result<ProtectedBranch, RepoError> {
-        Ok(ProtectedBranch {
-            id: ProtectedBranchId(self.id),
-            project_id: ProjectId(self.project_id),
-            name: BranchPattern::new(self.name.clone())
-                .map_err(|_| corrupt("branch pattern", &self.name))?,
-            created_at: from_millis(self.created_at)?,
-            updated_at: from_millis(self.updated_at)?,
-        })
-    }
-}
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = merge_requests, check_for_backend(Sqlite))]

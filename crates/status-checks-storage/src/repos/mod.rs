@@ -4,7 +4,7 @@ mod deliveries;
 mod members;
 mod merge_requests;
 mod projects;
-mod protected_branches;
+pub(crate) mod protected_branches;
 pub(crate) mod responses;
 mod status_checks;
 mod tokens;

@@ -1,16 +1,41 @@
-//! `ProtectedBranchRepository`.
+//! `ProtectedBranchRepository`, and the branch row that checks read with their scopes.
 
 use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
 use crate::Store;
+use crate::columns::{from_millis, millis};
 use crate::error::TxError;
-use crate::models::*;
+use crate::error::corrupt;
 use crate::schema::protected_branches as branches;
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::branch::{BranchPattern, ProtectedBranch};
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{ProtectedBranchRepository, RepoResult};
-use status_checks_core::{ProjectId, ProtectedBranchId, Timestamp};
+use status_checks_core::{ProjectId, ProtectedBranchId, RepoError, Timestamp};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = branches, check_for_backend(Sqlite))]
+pub(crate) struct ProtectedBranchRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ProtectedBranchRow {
+    pub(crate) fn into_domain(self) -> Result<ProtectedBranch, RepoError> {
+        Ok(ProtectedBranch {
+            id: ProtectedBranchId(self.id),
+            project_id: ProjectId(self.project_id),
+            name: BranchPattern::new(self.name.clone())
+                .map_err(|_| corrupt("branch pattern", &self.name))?,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
 
 fn rows_into_domain(rows: Vec<ProtectedBranchRow>) -> Result<Vec<ProtectedBranch>, TxError> {
     Ok(rows

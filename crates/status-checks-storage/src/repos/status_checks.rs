@@ -4,6 +4,7 @@ use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
+use crate::repos::protected_branches::ProtectedBranchRow;
 use crate::schema::{
     external_status_checks as checks, protected_branches as branches,
     status_check_protected_branches as scoped,
