@@ -5,7 +5,6 @@ mod members;
 mod merge_requests;
 mod projects;
 pub(crate) mod protected_branches;
-pub(crate) mod responses;
 mod status_checks;
 mod tokens;
 pub(crate) mod users;

@@ -1,10 +1,10 @@
 //! `ResponseRepository`: the newest response per (merge request, check) at a sha in one query.
 
-use super::inserted_id;
-use super::merge_requests::{load_merge_request, record_deliveries};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
+use crate::repos::inserted_id;
+use crate::repos::merge_requests::{load_merge_request, record_deliveries};
 use crate::schema::status_check_responses as responses;
 use async_trait::async_trait;
 use diesel::prelude::*;

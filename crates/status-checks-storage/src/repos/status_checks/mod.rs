@@ -1,4 +1,7 @@
 //! `StatusCheckRepository`: a check with its protected branches costs two queries for any number of checks.
+//! Its responses are in [`responses`].
+
+pub(crate) mod responses;
 
 use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
