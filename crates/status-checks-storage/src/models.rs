@@ -8,13 +8,11 @@ use crate::error::corrupt;
 use crate::schema::*;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
-use status_checks_core::branch::ProtectedBranch;
 use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
 use status_checks_core::merge_request::{
     CommitSha, MergeRequest, MergeRequestHead, MergeRequestState,
 };
 use status_checks_core::response::{CheckStatus, StatusCheckResponse};
-use status_checks_core::status_check::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
 use status_checks_core::*;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -110,42 +108,6 @@ pub(crate) struct MergeRequestChangeset {
     pub merged_at: Option<i64>,
     pub closed_at: Option<i64>,
     pub updated_at: Option<i64>,
-}
-
-#[derive(Queryable, Selectable, Debug, Clone)]
-#[diesel(table_name = external_status_checks, check_for_backend(Sqlite))]
-pub(crate) struct CheckRow {
-    pub id: i64,
-    pub project_id: i64,
-    pub name: String,
-    pub external_url: String,
-    pub shared_secret: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl CheckRow {
-    pub(crate) fn into_domain(
-        self,
-        protected_branches: Vec<ProtectedBranch>,
-    ) -> Result<ExternalStatusCheck, RepoError> {
-        let shared_secret = match self.shared_secret.as_deref() {
-            Some(raw) => {
-                SharedSecret::parse(raw).map_err(|_| corrupt("shared secret", "[redacted]"))?
-            }
-            None => None,
-        };
-        Ok(ExternalStatusCheck {
-            id: StatusCheckId(self.id),
-            project_id: ProjectId(self.project_id),
-            name: CheckName::parse(&self.name).map_err(|_| corrupt("check name", &self.name))?,
-            external_url: ExternalUrl::from_stored(self.external_url),
-            shared_secret,
-            protected_branches,
-            created_at: from_millis(self.created_at)?,
-            updated_at: from_millis(self.updated_at)?,
-        })
-    }
 }
 
 /// A response read where its merge request and sha are known: the columns that are not.

@@ -5,8 +5,9 @@ pub(crate) mod responses;
 
 use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
+use crate::columns::{from_millis, millis};
 use crate::error::TxError;
-use crate::models::*;
+use crate::error::corrupt;
 use crate::repos::protected_branches::ProtectedBranchRow;
 use crate::schema::{
     external_status_checks as checks, protected_branches as branches,
@@ -14,14 +15,54 @@ use crate::schema::{
 };
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
+use status_checks_core::branch::ProtectedBranch;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{RepoResult, StatusCheckRepository};
-use status_checks_core::status_check::{ExternalStatusCheck, NewStatusCheck, StatusCheckUpdate};
+use status_checks_core::status_check::{
+    CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret, StatusCheckUpdate,
+};
 use status_checks_core::{ProjectId, ProtectedBranchId, RepoError, StatusCheckId};
 use std::collections::HashMap;
 
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = checks, check_for_backend(Sqlite))]
+struct CheckRow {
+    id: i64,
+    project_id: i64,
+    name: String,
+    external_url: String,
+    shared_secret: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl CheckRow {
+    fn into_domain(
+        self,
+        protected_branches: Vec<ProtectedBranch>,
+    ) -> Result<ExternalStatusCheck, RepoError> {
+        let shared_secret = match self.shared_secret.as_deref() {
+            Some(raw) => {
+                SharedSecret::parse(raw).map_err(|_| corrupt("shared secret", "[redacted]"))?
+            }
+            None => None,
+        };
+        Ok(ExternalStatusCheck {
+            id: StatusCheckId(self.id),
+            project_id: ProjectId(self.project_id),
+            name: CheckName::parse(&self.name).map_err(|_| corrupt("check name", &self.name))?,
+            external_url: ExternalUrl::from_stored(self.external_url),
+            shared_secret,
+            protected_branches,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
 /// Attaches to each check its protected branches, in one query.
-pub(crate) fn with_branches(
+fn with_branches(
     conn: &mut SqliteConnection,
     rows: Vec<CheckRow>,
 ) -> Result<Vec<ExternalStatusCheck>, TxError> {
