@@ -8,7 +8,6 @@ use crate::error::corrupt;
 use crate::schema::*;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
-use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
 use status_checks_core::merge_request::{
     CommitSha, MergeRequest, MergeRequestHead, MergeRequestState,
 };
@@ -136,84 +135,5 @@ impl ResponseAtHeadRow {
             created_at: from_millis(self.created_at)?,
             retried_at: from_millis_opt(self.retried_at)?,
         })
-    }
-}
-
-#[derive(Queryable, Selectable, Debug, Clone)]
-#[diesel(table_name = deliveries, check_for_backend(Sqlite))]
-pub(crate) struct DeliveryRow {
-    pub id: i64,
-    pub project_id: i64,
-    pub external_status_check_id: i64,
-    pub merge_request_id: i64,
-    pub merge_request_iid: i64,
-    pub action: Option<String>,
-    pub status: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub last_attempt_at: Option<i64>,
-    pub next_attempt_at: Option<i64>,
-    pub idempotency_key: String,
-    pub body: String,
-    pub created_at: i64,
-}
-
-impl DeliveryRow {
-    pub(crate) fn into_domain(self) -> Result<Delivery, RepoError> {
-        let action = self
-            .action
-            .as_deref()
-            .map(|a| HookAction::parse(a).ok_or_else(|| corrupt("hook action", a)))
-            .transpose()?;
-        Ok(Delivery {
-            id: DeliveryId(self.id),
-            project_id: ProjectId(self.project_id),
-            external_status_check_id: StatusCheckId(self.external_status_check_id),
-            merge_request_id: MergeRequestId(self.merge_request_id),
-            merge_request_iid: MergeRequestIid(self.merge_request_iid),
-            action,
-            status: DeliveryStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("delivery status", &self.status))?,
-            attempts: u32::try_from(self.attempts)
-                .map_err(|_| corrupt("attempts", self.attempts))?,
-            last_error: self.last_error,
-            last_attempt_at: from_millis_opt(self.last_attempt_at)?,
-            next_attempt_at: from_millis_opt(self.next_attempt_at)?,
-            idempotency_key: self.idempotency_key,
-            body: self.body,
-            created_at: from_millis(self.created_at)?,
-        })
-    }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = deliveries)]
-pub(crate) struct NewDeliveryRow<'a> {
-    pub project_id: i64,
-    pub external_status_check_id: i64,
-    pub merge_request_id: i64,
-    pub merge_request_iid: i64,
-    pub action: Option<&'a str>,
-    pub status: &'a str,
-    pub next_attempt_at: Option<i64>,
-    pub idempotency_key: &'a str,
-    pub body: &'a str,
-    pub created_at: i64,
-}
-
-impl<'a> NewDeliveryRow<'a> {
-    pub(crate) fn of(new: &'a NewDelivery) -> Self {
-        NewDeliveryRow {
-            project_id: new.project_id.0,
-            external_status_check_id: new.external_status_check_id.0,
-            merge_request_id: new.merge_request_id.0,
-            merge_request_iid: new.merge_request_iid.0,
-            action: new.action.map(HookAction::as_str),
-            status: DeliveryStatus::Pending.as_str(),
-            next_attempt_at: Some(millis(new.created_at)),
-            idempotency_key: &new.idempotency_key,
-            body: &new.body,
-            created_at: millis(new.created_at),
-        }
     }
 }

@@ -2,15 +2,98 @@
 
 use super::{limit_offset, page};
 use crate::Store;
-use crate::models::*;
+use crate::columns::{from_millis, from_millis_opt, millis};
+use crate::error::corrupt;
 use crate::schema::{deliveries, external_status_checks as checks};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use status_checks_core::delivery::{Delivery, DeliveryStatus};
+use diesel::sqlite::Sqlite;
+use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{DeliveryRepository, DueDelivery, RepoResult};
 use status_checks_core::status_check::SharedSecret;
-use status_checks_core::{DeliveryId, ProjectId, RepoError, StatusCheckId, Timestamp};
+use status_checks_core::{
+    DeliveryId, MergeRequestId, MergeRequestIid, ProjectId, RepoError, StatusCheckId, Timestamp,
+};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = deliveries, check_for_backend(Sqlite))]
+struct DeliveryRow {
+    id: i64,
+    project_id: i64,
+    external_status_check_id: i64,
+    merge_request_id: i64,
+    merge_request_iid: i64,
+    action: Option<String>,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    last_attempt_at: Option<i64>,
+    next_attempt_at: Option<i64>,
+    idempotency_key: String,
+    body: String,
+    created_at: i64,
+}
+
+impl DeliveryRow {
+    fn into_domain(self) -> Result<Delivery, RepoError> {
+        let action = self
+            .action
+            .as_deref()
+            .map(|a| HookAction::parse(a).ok_or_else(|| corrupt("hook action", a)))
+            .transpose()?;
+        Ok(Delivery {
+            id: DeliveryId(self.id),
+            project_id: ProjectId(self.project_id),
+            external_status_check_id: StatusCheckId(self.external_status_check_id),
+            merge_request_id: MergeRequestId(self.merge_request_id),
+            merge_request_iid: MergeRequestIid(self.merge_request_iid),
+            action,
+            status: DeliveryStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("delivery status", &self.status))?,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| corrupt("attempts", self.attempts))?,
+            last_error: self.last_error,
+            last_attempt_at: from_millis_opt(self.last_attempt_at)?,
+            next_attempt_at: from_millis_opt(self.next_attempt_at)?,
+            idempotency_key: self.idempotency_key,
+            body: self.body,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = deliveries)]
+pub(crate) struct NewDeliveryRow<'a> {
+    project_id: i64,
+    external_status_check_id: i64,
+    merge_request_id: i64,
+    merge_request_iid: i64,
+    action: Option<&'a str>,
+    status: &'a str,
+    next_attempt_at: Option<i64>,
+    idempotency_key: &'a str,
+    body: &'a str,
+    created_at: i64,
+}
+
+impl<'a> NewDeliveryRow<'a> {
+    pub(crate) fn of(new: &'a NewDelivery) -> Self {
+        NewDeliveryRow {
+            project_id: new.project_id.0,
+            external_status_check_id: new.external_status_check_id.0,
+            merge_request_id: new.merge_request_id.0,
+            merge_request_iid: new.merge_request_iid.0,
+            action: new.action.map(HookAction::as_str),
+            status: DeliveryStatus::Pending.as_str(),
+            next_attempt_at: Some(millis(new.created_at)),
+            idempotency_key: &new.idempotency_key,
+            body: &new.body,
+            created_at: millis(new.created_at),
+        }
+    }
+}
 
 #[async_trait]
 impl DeliveryRepository for Store {

@@ -5,6 +5,7 @@ use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
+use crate::repos::deliveries::NewDeliveryRow;
 use crate::repos::status_checks::responses::newest_at;
 use crate::schema::{deliveries, external_status_checks, merge_requests as mrs};
 use async_trait::async_trait;

@@ -1,6 +1,6 @@
 //! The port implementations, one module per aggregate.
 
-mod deliveries;
+pub(crate) mod deliveries;
 mod members;
 mod merge_requests;
 mod projects;
