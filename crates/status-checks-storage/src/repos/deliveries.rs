@@ -1,14 +1,19 @@
-//! `DeliveryRepository`: the outbox.
+//! `DeliveryRepository`: the outbox, and the recording of the deliveries a merge request change or a retry
+//! causes, inside the transaction of that change.
 
-use super::{limit_offset, page};
+use super::{IDS_PER_STATEMENT, limit_offset, page};
 use crate::Store;
 use crate::columns::{from_millis, from_millis_opt, millis};
+use crate::error::TxError;
 use crate::error::corrupt;
 use crate::schema::{deliveries, external_status_checks as checks};
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
-use status_checks_core::delivery::{Delivery, DeliveryStatus, HookAction, NewDelivery};
+use status_checks_core::delivery::{
+    Delivery, DeliveryDraft, DeliveryStatus, HookAction, NewDelivery,
+};
+use status_checks_core::merge_request::MergeRequest;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{DeliveryRepository, DueDelivery, RepoResult};
 use status_checks_core::status_check::SharedSecret;
@@ -65,7 +70,7 @@ impl DeliveryRow {
 
 #[derive(Insertable)]
 #[diesel(table_name = deliveries)]
-pub(crate) struct NewDeliveryRow<'a> {
+struct NewDeliveryRow<'a> {
     project_id: i64,
     external_status_check_id: i64,
     merge_request_id: i64,
@@ -79,7 +84,7 @@ pub(crate) struct NewDeliveryRow<'a> {
 }
 
 impl<'a> NewDeliveryRow<'a> {
-    pub(crate) fn of(new: &'a NewDelivery) -> Self {
+    fn of(new: &'a NewDelivery) -> Self {
         NewDeliveryRow {
             project_id: new.project_id.0,
             external_status_check_id: new.external_status_check_id.0,
@@ -93,6 +98,45 @@ impl<'a> NewDeliveryRow<'a> {
             created_at: millis(new.created_at),
         }
     }
+}
+
+/// Renders each draft against the stored merge request and inserts the deliveries.
+pub(crate) fn record_deliveries(
+    conn: &mut SqliteConnection,
+    mr: &MergeRequest,
+    drafts: &[DeliveryDraft],
+) -> Result<(), TxError> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    // A check deleted since the drafts were made takes its notifications with it (instead of failing the
+    // change on the foreign key).
+    let wanted: Vec<i64> = drafts
+        .iter()
+        .map(|d| d.external_status_check_id.0)
+        .collect();
+    let mut existing: Vec<i64> = Vec::new();
+    for chunk in wanted.chunks(IDS_PER_STATEMENT) {
+        existing.extend(
+            checks::table
+                .filter(checks::id.eq_any(chunk))
+                .select(checks::id)
+                .load::<i64>(conn)?,
+        );
+    }
+    let rendered: Vec<_> = drafts
+        .iter()
+        .filter(|draft| existing.contains(&draft.external_status_check_id.0))
+        .map(|draft| draft.render(mr))
+        .collect();
+    let rows: Vec<NewDeliveryRow<'_>> = rendered.iter().map(NewDeliveryRow::of).collect();
+    // Ten columns a row: keep each statement's variables within the same bound.
+    for chunk in rows.chunks(IDS_PER_STATEMENT / 10) {
+        diesel::insert_into(deliveries::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 #[async_trait]

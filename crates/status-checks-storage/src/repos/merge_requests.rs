@@ -1,13 +1,13 @@
 //! `MergeRequestRepository`: iids allocated inside the writing transaction, deliveries recorded with the
 //! change that caused them.
 
-use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
+use super::{inserted_id, limit_offset, page};
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
-use crate::repos::deliveries::NewDeliveryRow;
+use crate::repos::deliveries::record_deliveries;
 use crate::repos::status_checks::responses::newest_at;
-use crate::schema::{deliveries, external_status_checks, merge_requests as mrs};
+use crate::schema::merge_requests as mrs;
 use async_trait::async_trait;
 use diesel::dsl::max;
 use diesel::prelude::*;
@@ -45,45 +45,6 @@ fn merge_request_by_iid(
         .first(conn)
         .optional()?;
     Ok(row.map(MergeRequestRow::into_domain).transpose()?)
-}
-
-/// Renders each draft against the stored merge request and inserts the deliveries.
-pub(crate) fn record_deliveries(
-    conn: &mut SqliteConnection,
-    mr: &MergeRequest,
-    drafts: &[DeliveryDraft],
-) -> Result<(), TxError> {
-    if drafts.is_empty() {
-        return Ok(());
-    }
-    // A check deleted since the drafts were made takes its notifications with it (instead of failing the
-    // change on the foreign key).
-    let wanted: Vec<i64> = drafts
-        .iter()
-        .map(|d| d.external_status_check_id.0)
-        .collect();
-    let mut existing: Vec<i64> = Vec::new();
-    for chunk in wanted.chunks(IDS_PER_STATEMENT) {
-        existing.extend(
-            external_status_checks::table
-                .filter(external_status_checks::id.eq_any(chunk))
-                .select(external_status_checks::id)
-                .load::<i64>(conn)?,
-        );
-    }
-    let rendered: Vec<_> = drafts
-        .iter()
-        .filter(|draft| existing.contains(&draft.external_status_check_id.0))
-        .map(|draft| draft.render(mr))
-        .collect();
-    let rows: Vec<NewDeliveryRow<'_>> = rendered.iter().map(NewDeliveryRow::of).collect();
-    // Ten columns a row: keep each statement's variables within the same bound.
-    for chunk in rows.chunks(IDS_PER_STATEMENT / 10) {
-        diesel::insert_into(deliveries::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 /// The HEAD of a merge request from the covering index alone (see the migration that made it), around the

@@ -3,8 +3,9 @@
 use crate::Store;
 use crate::error::TxError;
 use crate::models::*;
+use crate::repos::deliveries::record_deliveries;
 use crate::repos::inserted_id;
-use crate::repos::merge_requests::{load_merge_request, record_deliveries};
+use crate::repos::merge_requests::load_merge_request;
 use crate::schema::status_check_responses as responses;
 use async_trait::async_trait;
 use diesel::prelude::*;
