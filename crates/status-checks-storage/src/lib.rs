@@ -31,7 +31,6 @@ mod cache;
 mod columns;
 mod connection;
 mod error;
-mod models;
 mod repos;
 /// The diesel schema, for benchmarks and tools that must build statements the way this adapter does; not a
 /// stable interface.

@@ -3,8 +3,9 @@
 
 use super::{inserted_id, limit_offset, page};
 use crate::Store;
+use crate::columns::{commit_sha, from_millis, from_millis_opt, millis};
 use crate::error::TxError;
-use crate::models::*;
+use crate::error::corrupt;
 use crate::repos::deliveries::record_deliveries;
 use crate::repos::status_checks::responses::newest_at;
 use crate::schema::merge_requests as mrs;
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::Sqlite;
 use status_checks_core::delivery::DeliveryDraft;
 use status_checks_core::merge_request::{
     MergeRequest, MergeRequestChanges, MergeRequestHead, MergeRequestState, NewMergeRequest,
@@ -19,7 +21,102 @@ use status_checks_core::merge_request::{
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{MergeRequestRepository, RepoResult};
 use status_checks_core::response::StatusCheckResponse;
-use status_checks_core::{MergeRequestId, MergeRequestIid, ProjectId, RepoError};
+use status_checks_core::{MergeRequestId, MergeRequestIid, ProjectId, RepoError, UserId};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = mrs, check_for_backend(Sqlite))]
+struct MergeRequestRow {
+    id: i64,
+    project_id: i64,
+    iid: i64,
+    title: String,
+    description: String,
+    source_branch: String,
+    target_branch: String,
+    sha: String,
+    head_recorded_at: i64,
+    state: String,
+    author_id: i64,
+    created_at: i64,
+    updated_at: i64,
+    merged_at: Option<i64>,
+    closed_at: Option<i64>,
+}
+
+impl MergeRequestRow {
+    fn into_domain(self) -> Result<MergeRequest, RepoError> {
+        Ok(MergeRequest {
+            id: MergeRequestId(self.id),
+            iid: MergeRequestIid(self.iid),
+            project_id: ProjectId(self.project_id),
+            sha: commit_sha(&self.sha)?,
+            state: MergeRequestState::parse(&self.state)
+                .ok_or_else(|| corrupt("state", &self.state))?,
+            title: self.title,
+            description: self.description,
+            source_branch: self.source_branch,
+            target_branch: self.target_branch,
+            head_recorded_at: from_millis(self.head_recorded_at)?,
+            author_id: UserId(self.author_id),
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+            merged_at: from_millis_opt(self.merged_at)?,
+            closed_at: from_millis_opt(self.closed_at)?,
+        })
+    }
+}
+
+/// The columns of a merge request that a status read needs, in this order.
+#[derive(Queryable, Debug, Clone)]
+struct MergeRequestHeadRow {
+    id: i64,
+    target_branch: String,
+    sha: String,
+    head_recorded_at: i64,
+}
+
+impl MergeRequestHeadRow {
+    fn into_domain(self) -> Result<MergeRequestHead, RepoError> {
+        Ok(MergeRequestHead {
+            id: MergeRequestId(self.id),
+            target_branch: self.target_branch,
+            sha: commit_sha(&self.sha)?,
+            head_recorded_at: from_millis(self.head_recorded_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = mrs)]
+struct NewMergeRequestRow<'a> {
+    project_id: i64,
+    iid: i64,
+    title: &'a str,
+    description: &'a str,
+    source_branch: &'a str,
+    target_branch: &'a str,
+    sha: &'a str,
+    head_recorded_at: i64,
+    state: &'a str,
+    author_id: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The columns an update may set; `None` leaves a column alone.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = mrs)]
+struct MergeRequestChangeset {
+    title: Option<String>,
+    description: Option<String>,
+    target_branch: Option<String>,
+    sha: Option<String>,
+    head_recorded_at: Option<i64>,
+    state: Option<String>,
+    merged_at: Option<i64>,
+    closed_at: Option<i64>,
+    updated_at: Option<i64>,
+}
 
 pub(crate) fn load_merge_request(
     conn: &mut SqliteConnection,
@@ -71,10 +168,10 @@ impl diesel::query_builder::Query for HeadOf {
     type SqlType = (BigInt, Text, Text, BigInt);
 }
 
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for HeadOf {
+impl diesel::query_builder::QueryFragment<Sqlite> for HeadOf {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Sqlite>,
     ) -> QueryResult<()> {
         let [select, and_iid] = HEAD_OF;
         out.push_sql(select);

@@ -1,8 +1,9 @@
 //! `ResponseRepository`: the newest response per (merge request, check) at a sha in one query.
 
 use crate::Store;
+use crate::columns::{from_millis, from_millis_opt, millis};
 use crate::error::TxError;
-use crate::models::*;
+use crate::error::corrupt;
 use crate::repos::deliveries::record_deliveries;
 use crate::repos::inserted_id;
 use crate::repos::merge_requests::load_merge_request;
@@ -13,8 +14,37 @@ use diesel::sql_types::{BigInt, Text};
 use status_checks_core::delivery::DeliveryDraft;
 use status_checks_core::merge_request::CommitSha;
 use status_checks_core::ports::{RepoResult, ResponseRepository};
-use status_checks_core::response::{NewResponse, StatusCheckResponse};
-use status_checks_core::{MergeRequestId, RepoError, ResponseId};
+use status_checks_core::response::{CheckStatus, NewResponse, StatusCheckResponse};
+use status_checks_core::{MergeRequestId, RepoError, ResponseId, StatusCheckId};
+
+/// A response read where its merge request and sha are known: the columns that are not.
+#[derive(Queryable, Debug, Clone)]
+struct ResponseAtHeadRow {
+    id: i64,
+    external_status_check_id: i64,
+    status: String,
+    created_at: i64,
+    retried_at: Option<i64>,
+}
+
+impl ResponseAtHeadRow {
+    fn into_domain(
+        self,
+        merge_request: MergeRequestId,
+        sha: CommitSha,
+    ) -> Result<StatusCheckResponse, RepoError> {
+        Ok(StatusCheckResponse {
+            id: ResponseId(self.id),
+            merge_request_id: merge_request,
+            external_status_check_id: StatusCheckId(self.external_status_check_id),
+            sha,
+            status: CheckStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            created_at: from_millis(self.created_at)?,
+            retried_at: from_millis_opt(self.retried_at)?,
+        })
+    }
+}
 
 fn insert_response(
     conn: &mut SqliteConnection,
