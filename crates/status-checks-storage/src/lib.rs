@@ -36,6 +36,7 @@ mod repos;
 /// stable interface.
 #[doc(hidden)]
 pub mod schema;
+mod statements;
 
 pub use connection::{MIGRATIONS, StoreOptions, Synchronous, database_path, run_migrations};
 pub use error::StorageError;

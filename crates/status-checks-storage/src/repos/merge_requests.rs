@@ -7,12 +7,11 @@ use crate::columns::{commit_sha, from_millis, from_millis_opt, millis};
 use crate::error::TxError;
 use crate::error::corrupt;
 use crate::repos::deliveries::record_deliveries;
-use crate::repos::status_checks::responses::newest_at;
 use crate::schema::merge_requests as mrs;
+use crate::statements::{head_of, newest_at};
 use async_trait::async_trait;
 use diesel::dsl::max;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::Sqlite;
 use status_checks_core::delivery::DeliveryDraft;
 use status_checks_core::merge_request::{
@@ -62,26 +61,6 @@ impl MergeRequestRow {
             updated_at: from_millis(self.updated_at)?,
             merged_at: from_millis_opt(self.merged_at)?,
             closed_at: from_millis_opt(self.closed_at)?,
-        })
-    }
-}
-
-/// The columns of a merge request that a status read needs, in this order.
-#[derive(Queryable, Debug, Clone)]
-struct MergeRequestHeadRow {
-    id: i64,
-    target_branch: String,
-    sha: String,
-    head_recorded_at: i64,
-}
-
-impl MergeRequestHeadRow {
-    fn into_domain(self) -> Result<MergeRequestHead, RepoError> {
-        Ok(MergeRequestHead {
-            id: MergeRequestId(self.id),
-            target_branch: self.target_branch,
-            sha: commit_sha(&self.sha)?,
-            head_recorded_at: from_millis(self.head_recorded_at)?,
         })
     }
 }
@@ -143,46 +122,6 @@ fn merge_request_by_iid(
         .optional()?;
     Ok(row.map(MergeRequestRow::into_domain).transpose()?)
 }
-
-/// The HEAD of a merge request from the covering index alone (see the migration that made it), around the
-/// two parameters (project id, iid), which the query-plan test fills with `?`.
-const HEAD_OF: [&str; 2] = [
-    "SELECT id, target_branch, sha, head_recorded_at FROM merge_requests INDEXED BY merge_requests_head \
-     WHERE project_id = ",
-    " AND iid = ",
-];
-
-/// [`HEAD_OF`] as a diesel query with a static query id: prepared once per connection. (`INDEXED BY` has no
-/// diesel DSL.)
-struct HeadOf {
-    project: i64,
-    iid: i64,
-}
-
-impl diesel::query_builder::QueryId for HeadOf {
-    type QueryId = HeadOf;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::Query for HeadOf {
-    type SqlType = (BigInt, Text, Text, BigInt);
-}
-
-impl diesel::query_builder::QueryFragment<Sqlite> for HeadOf {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Sqlite>,
-    ) -> QueryResult<()> {
-        let [select, and_iid] = HEAD_OF;
-        out.push_sql(select);
-        out.push_bind_param::<BigInt, _>(&self.project)?;
-        out.push_sql(and_iid);
-        out.push_bind_param::<BigInt, _>(&self.iid)?;
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<SqliteConnection> for HeadOf {}
 
 #[async_trait]
 impl MergeRequestRepository for Store {
@@ -248,16 +187,9 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Option<(MergeRequestHead, Vec<StatusCheckResponse>)>> {
         self.connections
             .read(move |conn| {
-                // Four columns from the covering index `merge_requests_head`, not the whole row: a description
-                // can run to many pages, and the table row is one more page to read.
-                let row: Option<MergeRequestHeadRow> = HeadOf {
-                    project: project.0,
-                    iid: iid.0,
-                }
-                .get_result(conn)
-                .optional()?;
-                let Some(row) = row else { return Ok(None) };
-                let head = row.into_domain()?;
+                let Some(head) = head_of(conn, project, iid)? else {
+                    return Ok(None);
+                };
                 let newest = newest_at(conn, head.id, &head.sha)?;
                 Ok(Some((head, newest)))
             })
@@ -355,35 +287,19 @@ impl MergeRequestRepository for Store {
 
 #[cfg(test)]
 mod tests {
-    use super::HEAD_OF;
-    use crate::repos::plans::plan_of;
+    use crate::statements::plans::plan_of;
     use diesel::sql_types::BigInt;
-
-    /// A status read takes the merge request's HEAD from the covering index alone: no table row.
-    #[test]
-    fn the_head_of_a_merge_request_comes_from_the_covering_index_alone() {
-        let plan = plan_of(&format!("{}?", HEAD_OF.join("?")), |q| {
-            q.bind::<BigInt, _>(1_i64).bind::<BigInt, _>(1_i64)
-        });
-        assert_eq!(
-            plan,
-            vec![
-                "SEARCH merge_requests USING COVERING INDEX merge_requests_head (project_id=? AND iid=?)"
-                    .to_owned()
-            ]
-        );
-    }
 
     /// A page of a project's merge requests walks an index in id order: no sort of all of them per page.
     #[test]
     fn a_page_of_merge_requests_is_read_in_id_order_without_a_sort() {
         let plan = plan_of(
-            "SELECT * FROM merge_requests WHERE project_id = ? ORDER BY id LIMIT ? OFFSET ?",
-            |q| {
-                q.bind::<BigInt, _>(1_i64)
-                    .bind::<BigInt, _>(20_i64)
-                    .bind::<BigInt, _>(40_i64)
-            },
+            &diesel::sql_query(
+                "SELECT * FROM merge_requests WHERE project_id = ? ORDER BY id LIMIT ? OFFSET ?",
+            )
+            .bind::<BigInt, _>(1_i64)
+            .bind::<BigInt, _>(20_i64)
+            .bind::<BigInt, _>(40_i64),
         );
         assert_eq!(
             plan,

@@ -41,36 +41,3 @@ pub(crate) fn page<T>(items: Vec<T>, total: i64, request: PageRequest) -> Page<T
         request,
     }
 }
-
-/// Query plans for the tests that pin which index a hot statement uses.
-#[cfg(test)]
-pub(crate) mod plans {
-    use diesel::prelude::*;
-    use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-    use diesel::sql_types::Text;
-    use diesel::sqlite::Sqlite;
-
-    /// A bindable `EXPLAIN QUERY PLAN` statement.
-    pub(crate) type Explain = BoxedSqlQuery<'static, Sqlite, SqlQuery>;
-
-    #[derive(QueryableByName)]
-    struct PlanStep {
-        #[diesel(sql_type = Text)]
-        detail: String,
-    }
-
-    /// The query plan of `sql`, its parameters bound by `bind`, on a freshly migrated database: a migration
-    /// that drops or reorders an index fails the test that asks.
-    pub(crate) fn plan_of(sql: &str, bind: impl FnOnce(Explain) -> Explain) -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.db").display().to_string();
-        crate::run_migrations(&path).unwrap();
-        let mut conn = SqliteConnection::establish(&path).unwrap();
-        bind(diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed())
-            .load::<PlanStep>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|step| step.detail)
-            .collect()
-    }
-}
