@@ -62,31 +62,21 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// A write that clears caches after it commits (or fails).
-pub(crate) struct Forgetting<'a, G: FnOnce(&cache::Caches)> {
-    store: &'a Store,
-    forget: G,
-}
-
-impl<G: FnOnce(&cache::Caches)> Forgetting<'_, G> {
-    pub(crate) async fn write<T, F>(self, f: F) -> Result<T, RepoError>
+impl Store {
+    /// Runs `f` in one write transaction, then forgets from the caches what `write` made stale: after the
+    /// commit, or after a failure (forgetting too much only costs a miss).
+    pub(crate) async fn write_and_forget<T, F>(
+        &self,
+        write: cache::Invalidation,
+        f: F,
+    ) -> Result<T, RepoError>
     where
         T: Send + 'static,
         F: FnOnce(&mut diesel::SqliteConnection) -> Result<T, error::TxError> + Send + 'static,
     {
-        let result = self.store.connections.write(f).await;
-        (self.forget)(&self.store.caches);
+        let result = self.connections.write(f).await;
+        self.caches.forget(write);
         result
-    }
-}
-
-impl Store {
-    /// A write after which `forget` clears what it changed from the caches.
-    pub(crate) fn forgetting<G: FnOnce(&cache::Caches)>(&self, forget: G) -> Forgetting<'_, G> {
-        Forgetting {
-            store: self,
-            forget,
-        }
     }
 
     /// Opens (creating if missing) the database at `url`, applies pending migrations, and opens the

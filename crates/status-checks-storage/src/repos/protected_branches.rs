@@ -2,6 +2,7 @@
 
 use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
 use crate::Store;
+use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
 use crate::error::TxError;
 use crate::error::corrupt;
@@ -152,18 +153,17 @@ impl ProtectedBranchRepository for Store {
         id: ProtectedBranchId,
     ) -> RepoResult<bool> {
         // The check↔branch rows go with it (ON DELETE CASCADE).
-        self.forgetting(move |c| c.checks.remove(&project))
-            .write(move |conn| {
-                let deleted = diesel::delete(
-                    branches::table.filter(
-                        branches::id
-                            .eq(id.0)
-                            .and(branches::project_id.eq(project.0)),
-                    ),
-                )
-                .execute(conn)?;
-                Ok(deleted > 0)
-            })
-            .await
+        self.write_and_forget(Invalidation::ProtectedBranchDeleted(project), move |conn| {
+            let deleted = diesel::delete(
+                branches::table.filter(
+                    branches::id
+                        .eq(id.0)
+                        .and(branches::project_id.eq(project.0)),
+                ),
+            )
+            .execute(conn)?;
+            Ok(deleted > 0)
+        })
+        .await
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{inserted_id, limit_offset, page};
 use crate::Store;
+use crate::cache::Invalidation;
 use crate::columns::{from_millis, from_millis_opt, millis};
 use crate::error::TxError;
 use crate::error::corrupt;
@@ -180,16 +181,12 @@ impl TokenRepository for Store {
     }
 
     async fn revoke_token(&self, id: TokenId) -> RepoResult<bool> {
-        let revoked = self
-            .connections
-            .write(move |conn| {
-                Ok(diesel::update(tokens::table.find(id.0))
-                    .set(tokens::revoked.eq(true))
-                    .execute(conn)?
-                    > 0)
-            })
-            .await;
-        self.caches.tokens.clear();
-        revoked
+        self.write_and_forget(Invalidation::TokenRevoked, move |conn| {
+            Ok(diesel::update(tokens::table.find(id.0))
+                .set(tokens::revoked.eq(true))
+                .execute(conn)?
+                > 0)
+        })
+        .await
     }
 }

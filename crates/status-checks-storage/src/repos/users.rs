@@ -2,6 +2,7 @@
 
 use super::{inserted_id, limit_offset, page};
 use crate::Store;
+use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
 use crate::error::TxError;
 use crate::error::corrupt;
@@ -130,12 +131,9 @@ impl UserRepository for Store {
     }
 
     async fn delete_user(&self, id: UserId) -> RepoResult<bool> {
-        let deleted = self
-            .connections
-            .write(move |conn| Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0))
-            .await;
-        self.caches.tokens.clear();
-        self.caches.access.clear();
-        deleted
+        self.write_and_forget(Invalidation::UserDeleted, move |conn| {
+            Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0)
+        })
+        .await
     }
 }
