@@ -1,7 +1,7 @@
 //! `DeliveryRepository`: the outbox, and the recording of the deliveries a merge request change or a retry
 //! causes, inside the transaction of that change.
 
-use super::{IDS_PER_STATEMENT, limit_offset, page};
+use super::IDS_PER_STATEMENT;
 use crate::Store;
 use crate::columns::{from_millis, from_millis_opt, millis};
 use crate::error::TxError;
@@ -149,23 +149,14 @@ impl DeliveryRepository for Store {
     ) -> RepoResult<Page<Delivery>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
-                let mine = deliveries::project_id
-                    .eq(project.0)
-                    .and(deliveries::external_status_check_id.eq(check.0));
-                let total: i64 = deliveries::table.filter(mine).count().get_result(conn)?;
-                let rows = deliveries::table
-                    .filter(mine)
-                    .order(deliveries::id.desc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(DeliveryRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(DeliveryRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                let filtered = || {
+                    deliveries::table.filter(
+                        deliveries::project_id
+                            .eq(project.0)
+                            .and(deliveries::external_status_check_id.eq(check.0)),
+                    )
+                };
+                page_of!(conn, request, filtered, deliveries::id.desc(), DeliveryRow)
             })
             .await
     }

@@ -1,7 +1,7 @@
 //! `MergeRequestRepository`: iids allocated inside the writing transaction, deliveries recorded with the
 //! change that caused them.
 
-use super::{inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
 use crate::columns::{commit_sha, from_millis, from_millis_opt, millis};
 use crate::error::TxError;
@@ -214,7 +214,6 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Page<MergeRequest>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = mrs::table
                         .filter(mrs::project_id.eq(project.0))
@@ -224,18 +223,7 @@ impl MergeRequestRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(mrs::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(MergeRequestRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(MergeRequestRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, mrs::id.asc(), MergeRequestRow)
             })
             .await
     }

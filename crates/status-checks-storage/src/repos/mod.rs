@@ -1,5 +1,26 @@
 //! The port implementations, one module per aggregate.
 
+/// The body of a list port: the count of all that the closure `$filtered` selects and the page `$request`
+/// asks for, in `$order`, read as `$row`s and converted with `$row::into_domain`; a `?` returns a failed
+/// statement's error. A macro because the statements' diesel types differ with each table and filter.
+macro_rules! page_of {
+    ($conn:ident, $request:expr, $filtered:ident, $order:expr, $row:ty) => {{
+        let (limit, offset) = $crate::repos::limit_offset($request);
+        let total: i64 = $filtered().count().get_result($conn)?;
+        let rows: Vec<$row> = $filtered()
+            .order($order)
+            .limit(limit)
+            .offset(offset)
+            .select(<$row>::as_select())
+            .load($conn)?;
+        let items = rows
+            .into_iter()
+            .map(<$row>::into_domain)
+            .collect::<Result<_, _>>()?;
+        Ok($crate::repos::page(items, total, $request))
+    }};
+}
+
 pub(crate) mod deliveries;
 mod members;
 mod merge_requests;

@@ -1,6 +1,6 @@
 //! `ProjectRepository`.
 
-use super::{inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
 use crate::cache::{Invalidation, ProjectKey};
 use crate::columns::{access_level, from_millis, millis};
@@ -147,7 +147,6 @@ impl ProjectRepository for Store {
     ) -> RepoResult<Page<Project>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = projects::table.into_boxed();
                     if let Some(user) = member {
@@ -158,18 +157,7 @@ impl ProjectRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(projects::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(ProjectRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(ProjectRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, projects::id.asc(), ProjectRow)
             })
             .await
     }

@@ -1,6 +1,6 @@
 //! `ProtectedBranchRepository`, and the branch row that checks read with their scopes.
 
-use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
+use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
 use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
@@ -54,19 +54,14 @@ impl ProtectedBranchRepository for Store {
     ) -> RepoResult<Page<ProtectedBranch>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
-                let total: i64 = branches::table
-                    .filter(branches::project_id.eq(project.0))
-                    .count()
-                    .get_result(conn)?;
-                let rows = branches::table
-                    .filter(branches::project_id.eq(project.0))
-                    .order(branches::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(ProtectedBranchRow::as_select())
-                    .load(conn)?;
-                Ok(page(rows_into_domain(rows)?, total, request))
+                let filtered = || branches::table.filter(branches::project_id.eq(project.0));
+                page_of!(
+                    conn,
+                    request,
+                    filtered,
+                    branches::id.asc(),
+                    ProtectedBranchRow
+                )
             })
             .await
     }

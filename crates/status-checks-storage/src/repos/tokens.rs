@@ -1,6 +1,6 @@
 //! `TokenRepository`.
 
-use super::{inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
 use crate::cache::Invalidation;
 use crate::columns::{from_millis, from_millis_opt, millis};
@@ -156,7 +156,6 @@ impl TokenRepository for Store {
     ) -> RepoResult<Page<PersonalAccessToken>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = tokens::table.into_boxed();
                     if let Some(user) = user {
@@ -164,18 +163,7 @@ impl TokenRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(tokens::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(TokenRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(TokenRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, tokens::id.asc(), TokenRow)
             })
             .await
     }

@@ -1,6 +1,6 @@
 //! `UserRepository`, and the user row that tokens and members read joined to theirs.
 
-use super::{inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
 use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
@@ -106,7 +106,6 @@ impl UserRepository for Store {
     ) -> RepoResult<Page<User>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = users::table.into_boxed();
                     if let Some(name) = username.clone() {
@@ -114,18 +113,7 @@ impl UserRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(users::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(UserRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(UserRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, users::id.asc(), UserRow)
             })
             .await
     }
