@@ -4,8 +4,7 @@
 use super::IDS_PER_STATEMENT;
 use crate::Store;
 use crate::columns::{from_millis, from_millis_opt, millis};
-use crate::error::TxError;
-use crate::error::corrupt;
+use crate::error::{TxError, corrupt};
 use crate::schema::{deliveries, external_status_checks as checks};
 use async_trait::async_trait;
 use diesel::prelude::*;

@@ -4,8 +4,7 @@
 use super::inserted_id;
 use crate::Store;
 use crate::columns::{commit_sha, from_millis, from_millis_opt, millis};
-use crate::error::TxError;
-use crate::error::corrupt;
+use crate::error::{TxError, corrupt};
 use crate::repos::deliveries::record_deliveries;
 use crate::schema::merge_requests as mrs;
 use crate::statements::{head_of, newest_at};

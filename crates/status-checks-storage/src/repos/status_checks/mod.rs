@@ -7,8 +7,7 @@ use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
 use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
-use crate::error::TxError;
-use crate::error::corrupt;
+use crate::error::{TxError, corrupt};
 use crate::repos::protected_branches::ProtectedBranchRow;
 use crate::schema::{
     external_status_checks as checks, protected_branches as branches,
