@@ -1,4 +1,6 @@
-//! The port implementations, one module per aggregate.
+//! The port implementations, one module per concept, named as in the core and the HTTP layer, each with the
+//! rows it reads and writes. Shared here: the id of an inserted row, the bound on values per statement, and
+//! the body of a list port ([`page_of!`]).
 
 /// The body of a list port: the count of all that the closure `$filtered` selects and the page `$request`
 /// asks for, in `$order`, read as `$row`s and converted with `$row::into_domain`; a `?` returns a failed

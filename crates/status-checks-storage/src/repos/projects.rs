@@ -1,4 +1,5 @@
-//! `ProjectRepository`.
+//! `ProjectRepository`: a project created with its Owner in one transaction, and the (cached) lookup of a
+//! project with the caller's access level that nearly every request makes.
 
 use super::inserted_id;
 use crate::Store;

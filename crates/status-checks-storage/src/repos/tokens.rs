@@ -1,4 +1,5 @@
-//! `TokenRepository`.
+//! `TokenRepository`: personal access tokens, stored by hash, and the (cached) lookup by hash that
+//! authenticates every request.
 
 use super::inserted_id;
 use crate::Store;
