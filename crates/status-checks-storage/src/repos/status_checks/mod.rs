@@ -172,8 +172,8 @@ impl StatusCheckRepository for Store {
         project: ProjectId,
         request: PageRequest,
     ) -> RepoResult<Page<ExternalStatusCheck>> {
-        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements; the
-        // third alone (branches by a list of ids, prepared anew each time) was 49 % of its instructions.
+        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements, one
+        // of them (branches by a list of ids) prepared anew each time: see docs/benchmarks.md.
         let all = self.all_checks(project).await?;
         Ok(Page::from_slice(&all, request))
     }
