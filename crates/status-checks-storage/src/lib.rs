@@ -22,6 +22,16 @@
 //! - Rows are written with `INSERT … ; SELECT last_insert_rowid()` rather than `INSERT … RETURNING` read with
 //!   `get_result()`, which was measured to leave the statement open and stop WAL checkpoints.
 //!
+//! ## SQLite build
+//! `libsqlite3-sys` with `bundled`: SQLite is compiled into the binary, so the service needs no system library
+//! and always runs the SQLite it was tested with. Its compile-time options are set by `LIBSQLITE3_FLAGS` in the
+//! repository's `.cargo/config.toml`, which gives the reason for each: `SQLITE_DEFAULT_MEMSTATUS=0`,
+//! `SQLITE_THREADSAFE=2`, no `SQLITE_ENABLE_STAT4`, and `SQLITE_ENABLE_QPSG`. Cargo reads that file only for
+//! builds started inside the repository; a build started elsewhere gets libsqlite3-sys's defaults, which are
+//! correct but slower. With `THREADSAFE=2` SQLite has no per-connection mutex, so no code here may use one
+//! connection from two threads at once: the writer is used behind its mutex, a reader only while checked out
+//! of the pool.
+//!
 //! ## What this crate must never depend on
 //! HTTP (axum, hyper, reqwest) or the binary's configuration: it is handed a URL and [`StoreOptions`].
 //! SQLite-only tricks stay inside it, so a PostgreSQL adapter can implement the same ports and pass the same
