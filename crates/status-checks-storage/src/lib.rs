@@ -22,6 +22,19 @@
 //! - Rows are written with `INSERT … ; SELECT last_insert_rowid()` rather than `INSERT … RETURNING` read with
 //!   `get_result()`, which was measured to leave the statement open and stop WAL checkpoints.
 //!
+//! ## Layout
+//! - `repos/`: one module per concept, named as in the core and the HTTP layer (`users`, `tokens`, `projects`,
+//!   `members`, `protected_branches`, `merge_requests`, `status_checks` with its `responses`, `deliveries`),
+//!   each implementing its port with the rows it reads and writes. Their imports form no cycle: `tokens` and
+//!   `members` read the users' rows, `status_checks` the protected branches', `merge_requests` and
+//!   `responses` record what they cause through `deliveries`, and `responses` loads the merge request a retry
+//!   renders against from `merge_requests`.
+//! - `statements`: the hand-written SQL of a status poll and the tests that pin its query plans.
+//! - `cache`: the read-through caches, and `Invalidation`, the one table of which write forgets what.
+//! - `columns`: conversions of the column values several tables share (times, shas, access levels).
+//! - `connection` (opening, pragmas, migrations, the writer and the read pool), `error` (the translation into
+//!   `RepoError`), `schema` (diesel's view of `migrations/`).
+//!
 //! ## SQLite build
 //! `libsqlite3-sys` with `bundled`: SQLite is compiled into the binary, so the service needs no system library
 //! and always runs the SQLite it was tested with. Its compile-time options are set by `LIBSQLITE3_FLAGS` in the
