@@ -138,6 +138,28 @@ pub(crate) fn record_deliveries(
     Ok(())
 }
 
+/// Records an attempt at delivery `id` made `at`: the status it leaves, when to try next (`None`: never
+/// again), and its error.
+fn record_attempt(
+    conn: &mut SqliteConnection,
+    id: DeliveryId,
+    status: DeliveryStatus,
+    at: Timestamp,
+    next_attempt_at: Option<Timestamp>,
+    error: Option<String>,
+) -> Result<(), TxError> {
+    diesel::update(deliveries::table.find(id.0))
+        .set((
+            deliveries::status.eq(status.as_str()),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+            deliveries::last_attempt_at.eq(millis(at)),
+            deliveries::next_attempt_at.eq(next_attempt_at.map(millis)),
+            deliveries::last_error.eq(error),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 #[async_trait]
 impl DeliveryRepository for Store {
     async fn list_deliveries(
@@ -205,18 +227,7 @@ impl DeliveryRepository for Store {
 
     async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()> {
         self.connections
-            .write(move |conn| {
-                diesel::update(deliveries::table.find(id.0))
-                    .set((
-                        deliveries::status.eq(DeliveryStatus::Delivered.as_str()),
-                        deliveries::attempts.eq(deliveries::attempts + 1),
-                        deliveries::last_attempt_at.eq(millis(at)),
-                        deliveries::next_attempt_at.eq(None::<i64>),
-                        deliveries::last_error.eq(None::<String>),
-                    ))
-                    .execute(conn)?;
-                Ok(())
-            })
+            .write(move |conn| record_attempt(conn, id, DeliveryStatus::Delivered, at, None, None))
             .await
     }
 
@@ -227,24 +238,13 @@ impl DeliveryRepository for Store {
         error: String,
         retry_at: Option<Timestamp>,
     ) -> RepoResult<()> {
+        let status = if retry_at.is_some() {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Dead
+        };
         self.connections
-            .write(move |conn| {
-                let status = if retry_at.is_some() {
-                    DeliveryStatus::Pending
-                } else {
-                    DeliveryStatus::Dead
-                };
-                diesel::update(deliveries::table.find(id.0))
-                    .set((
-                        deliveries::status.eq(status.as_str()),
-                        deliveries::attempts.eq(deliveries::attempts + 1),
-                        deliveries::last_attempt_at.eq(millis(at)),
-                        deliveries::next_attempt_at.eq(retry_at.map(millis)),
-                        deliveries::last_error.eq(Some(error)),
-                    ))
-                    .execute(conn)?;
-                Ok(())
-            })
+            .write(move |conn| record_attempt(conn, id, status, at, retry_at, Some(error)))
             .await
     }
 
