@@ -17,11 +17,11 @@ use status_checks_core::{ProjectId, ProtectedBranchId, RepoError, Timestamp};
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = branches, check_for_backend(Sqlite))]
 pub(crate) struct ProtectedBranchRow {
-    pub id: i64,
-    pub project_id: i64,
-    pub name: String,
-    pub created_at: i64,
-    pub updated_at: i64,
+    id: i64,
+    project_id: i64,
+    name: String,
+    created_at: i64,
+    updated_at: i64,
 }
 
 impl ProtectedBranchRow {

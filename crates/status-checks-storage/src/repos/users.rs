@@ -17,12 +17,12 @@ use status_checks_core::{RepoError, UserId};
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = users, check_for_backend(Sqlite))]
 pub(crate) struct UserRow {
-    pub id: i64,
-    pub username: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub is_admin: bool,
-    pub created_at: i64,
+    id: i64,
+    username: String,
+    name: String,
+    email: Option<String>,
+    is_admin: bool,
+    created_at: i64,
 }
 
 impl UserRow {
