@@ -1,15 +1,17 @@
 //! Read-through caches of the lookups nearly every request makes: the token (authentication), the project
-//! with the caller's access level, and a project's checks with their scopes.
+//! with the caller's access level, and a project's checks with their scopes; and [`Invalidation`], the one
+//! table of which write forgets which entries.
 //!
 //! They are correct because this process is the only writer of what they hold: every write of those rows goes
-//! through this store, which clears the affected cache after committing. (Offline commands in another process
-//! only create users and tokens, which a cache never holds as "missing".) A generation counter closes the race
-//! between a reader that read before a write committed and that write's invalidation: a reader may fill the
-//! cache only if no invalidation happened since it started reading. Run one `serve` process per database.
+//! through this store, which names its [`Invalidation`] and clears the affected cache after committing.
+//! (Offline commands in another process only create users and tokens, which a cache never holds as
+//! "missing".) A generation counter closes the race between a reader that read before a write committed and
+//! that write's invalidation: a reader may fill the cache only if no invalidation happened since it started
+//! reading. Run one `serve` process per database.
 
 use status_checks_core::ports::TokenWithOwner;
-use status_checks_core::project::{Project, ProjectRef};
-use status_checks_core::status_check::ExternalStatusCheck;
+use status_checks_core::projects::{Project, ProjectRef};
+use status_checks_core::status_checks::ExternalStatusCheck;
 use status_checks_core::{AccessLevel, ProjectId, UserId};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -56,7 +58,7 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     }
 
     /// Forgets everything.
-    pub(crate) fn clear(&self) {
+    fn clear(&self) {
         if let Ok(mut map) = self.map.write() {
             self.generation.fetch_add(1, Ordering::AcqRel);
             map.clear();
@@ -64,7 +66,7 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     }
 
     /// Forgets one key.
-    pub(crate) fn remove(&self, key: &K) {
+    fn remove(&self, key: &K) {
         if let Ok(mut map) = self.map.write() {
             self.generation.fetch_add(1, Ordering::AcqRel);
             map.remove(key);
@@ -111,6 +113,49 @@ impl Caches {
             checks: Cache::new(),
         }
     }
+
+    /// Forgets what `write` made stale: the table of which write invalidates which entries.
+    pub(crate) fn forget(&self, write: Invalidation) {
+        match write {
+            Invalidation::UserDeleted => {
+                self.tokens.clear();
+                self.access.clear();
+            }
+            Invalidation::TokenRevoked => self.tokens.clear(),
+            Invalidation::ProjectCreated
+            | Invalidation::ProjectUpdated
+            | Invalidation::MembersChanged => self.access.clear(),
+            Invalidation::ProjectDeleted(project) => {
+                self.access.clear();
+                self.checks.remove(&project);
+            }
+            Invalidation::ChecksChanged(project)
+            | Invalidation::ProtectedBranchDeleted(project) => self.checks.remove(&project),
+        }
+    }
+}
+
+/// The writes that change what a cache holds; [`Caches::forget`] says what each one forgets. The other writes
+/// leave the caches alone: a new user or token (tokens are cached only when found), a new protected branch (no
+/// check is scoped to it yet), and merge requests, responses and deliveries (never cached).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Invalidation {
+    /// A user deleted, with their tokens and memberships.
+    UserDeleted,
+    /// A token revoked (tokens are cached by hash, not id: all are forgotten).
+    TokenRevoked,
+    /// A project created: its id or path may be cached as "no such project".
+    ProjectCreated,
+    /// A project's name or merge setting changed.
+    ProjectUpdated,
+    /// A project deleted, with its members and checks.
+    ProjectDeleted(ProjectId),
+    /// A member added, given another level, or removed.
+    MembersChanged,
+    /// A check of the project created, updated or deleted.
+    ChecksChanged(ProjectId),
+    /// A protected branch of the project deleted, and with it the scopes of the checks that named it.
+    ProtectedBranchDeleted(ProjectId),
 }
 
 #[cfg(test)]

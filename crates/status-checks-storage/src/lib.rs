@@ -22,20 +22,44 @@
 //! - Rows are written with `INSERT … ; SELECT last_insert_rowid()` rather than `INSERT … RETURNING` read with
 //!   `get_result()`, which was measured to leave the statement open and stop WAL checkpoints.
 //!
+//! ## Layout
+//! - `repos/`: one module per concept, named as in the core and the HTTP layer (`users`, `tokens`, `projects`,
+//!   `members`, `protected_branches`, `merge_requests`, `status_checks` with its `responses`, `deliveries`),
+//!   each implementing its port with the rows it reads and writes. Their imports form no cycle: `tokens` and
+//!   `members` read the users' rows, `status_checks` the protected branches', `merge_requests` and
+//!   `responses` record what they cause through `deliveries`, and `responses` loads the merge request a retry
+//!   renders against from `merge_requests`.
+//! - `statements`: the hand-written SQL of a status poll and the tests that pin its query plans.
+//! - `cache`: the read-through caches, and `Invalidation`, the one table of which write forgets what.
+//! - `columns`: conversions of the column values several tables share (times, shas, access levels).
+//! - `connection` (opening, pragmas, migrations, the writer and the read pool), `error` (the translation into
+//!   `RepoError`), `schema` (diesel's view of `migrations/`).
+//!
+//! ## SQLite build
+//! `libsqlite3-sys` with `bundled`: SQLite is compiled into the binary, so the service needs no system library
+//! and always runs the SQLite it was tested with. Its compile-time options are set by `LIBSQLITE3_FLAGS` in the
+//! repository's `.cargo/config.toml`, which gives the reason for each: `SQLITE_DEFAULT_MEMSTATUS=0`,
+//! `SQLITE_THREADSAFE=2`, no `SQLITE_ENABLE_STAT4`, and `SQLITE_ENABLE_QPSG`. Cargo reads that file only for
+//! builds started inside the repository; a build started elsewhere gets libsqlite3-sys's defaults, which are
+//! correct but slower. With `THREADSAFE=2` SQLite has no per-connection mutex, so no code here may use one
+//! connection from two threads at once: the writer is used behind its mutex, a reader only while checked out
+//! of the pool.
+//!
 //! ## What this crate must never depend on
 //! HTTP (axum, hyper, reqwest) or the binary's configuration: it is handed a URL and [`StoreOptions`].
 //! SQLite-only tricks stay inside it, so a PostgreSQL adapter can implement the same ports and pass the same
 //! contract suite (`status_checks_core::testkit::contract`).
 
 mod cache;
+mod columns;
 mod connection;
 mod error;
-mod models;
 mod repos;
 /// The diesel schema, for benchmarks and tools that must build statements the way this adapter does; not a
 /// stable interface.
 #[doc(hidden)]
 pub mod schema;
+mod statements;
 
 pub use connection::{MIGRATIONS, StoreOptions, Synchronous, database_path, run_migrations};
 pub use error::StorageError;
@@ -61,31 +85,21 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// A write that clears caches after it commits (or fails).
-pub(crate) struct Forgetting<'a, G: FnOnce(&cache::Caches)> {
-    store: &'a Store,
-    forget: G,
-}
-
-impl<G: FnOnce(&cache::Caches)> Forgetting<'_, G> {
-    pub(crate) async fn write<T, F>(self, f: F) -> Result<T, RepoError>
+impl Store {
+    /// Runs `f` in one write transaction, then forgets from the caches what `write` made stale: after the
+    /// commit, or after a failure (forgetting too much only costs a miss).
+    pub(crate) async fn write_and_forget<T, F>(
+        &self,
+        write: cache::Invalidation,
+        f: F,
+    ) -> Result<T, RepoError>
     where
         T: Send + 'static,
         F: FnOnce(&mut diesel::SqliteConnection) -> Result<T, error::TxError> + Send + 'static,
     {
-        let result = self.store.connections.write(f).await;
-        (self.forget)(&self.store.caches);
+        let result = self.connections.write(f).await;
+        self.caches.forget(write);
         result
-    }
-}
-
-impl Store {
-    /// A write after which `forget` clears what it changed from the caches.
-    pub(crate) fn forgetting<G: FnOnce(&cache::Caches)>(&self, forget: G) -> Forgetting<'_, G> {
-        Forgetting {
-            store: self,
-            forget,
-        }
     }
 
     /// Opens (creating if missing) the database at `url`, applies pending migrations, and opens the

@@ -9,15 +9,16 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use status_checks_core::merge_request::{CommitSha, NewMergeRequest};
+use status_checks_core::ids::CommitSha;
+use status_checks_core::merge_requests::NewMergeRequest;
 
 use status_checks_core::pagination::PageRequest;
-use status_checks_core::project::{NewProject, ProjectRef};
-use status_checks_core::response::{CheckStatus, NewResponse};
+use status_checks_core::projects::{NewProject, ProjectRef};
 use status_checks_core::service::Ports;
-use status_checks_core::status_check::{CheckName, ExternalUrl, NewStatusCheck};
+use status_checks_core::status_checks::{CheckName, ExternalUrl, NewStatusCheck};
+use status_checks_core::status_checks::{CheckStatus, NewResponse};
 use status_checks_core::testkit::{FixedClock, SequentialSecrets};
-use status_checks_core::user::{NewUser, Username};
+use status_checks_core::users::{NewUser, Username};
 use status_checks_core::*;
 use status_checks_storage::{Store, StoreOptions, run_migrations};
 use std::sync::Arc;

@@ -1,16 +1,164 @@
-//! `DeliveryRepository`: the outbox.
+//! `DeliveryRepository`: the outbox, and the recording of the deliveries a merge request change or a retry
+//! causes, inside the transaction of that change.
 
-use super::{limit_offset, page};
+use super::IDS_PER_STATEMENT;
 use crate::Store;
-use crate::models::*;
+use crate::columns::{from_millis, from_millis_opt, millis};
+use crate::error::{TxError, corrupt};
 use crate::schema::{deliveries, external_status_checks as checks};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use status_checks_core::delivery::{Delivery, DeliveryStatus};
+use diesel::sqlite::Sqlite;
+use status_checks_core::deliveries::{
+    Delivery, DeliveryDraft, DeliveryStatus, HookAction, NewDelivery,
+};
+use status_checks_core::merge_requests::MergeRequest;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{DeliveryRepository, DueDelivery, RepoResult};
-use status_checks_core::status_check::SharedSecret;
-use status_checks_core::{DeliveryId, ProjectId, RepoError, StatusCheckId, Timestamp};
+use status_checks_core::status_checks::SharedSecret;
+use status_checks_core::{
+    DeliveryId, MergeRequestId, MergeRequestIid, ProjectId, RepoError, StatusCheckId, Timestamp,
+};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = deliveries, check_for_backend(Sqlite))]
+struct DeliveryRow {
+    id: i64,
+    project_id: i64,
+    external_status_check_id: i64,
+    merge_request_id: i64,
+    merge_request_iid: i64,
+    action: Option<String>,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    last_attempt_at: Option<i64>,
+    next_attempt_at: Option<i64>,
+    idempotency_key: String,
+    body: String,
+    created_at: i64,
+}
+
+impl DeliveryRow {
+    fn into_domain(self) -> Result<Delivery, RepoError> {
+        let action = self
+            .action
+            .as_deref()
+            .map(|a| HookAction::parse(a).ok_or_else(|| corrupt("hook action", a)))
+            .transpose()?;
+        Ok(Delivery {
+            id: DeliveryId(self.id),
+            project_id: ProjectId(self.project_id),
+            external_status_check_id: StatusCheckId(self.external_status_check_id),
+            merge_request_id: MergeRequestId(self.merge_request_id),
+            merge_request_iid: MergeRequestIid(self.merge_request_iid),
+            action,
+            status: DeliveryStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("delivery status", &self.status))?,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| corrupt("attempts", self.attempts))?,
+            last_error: self.last_error,
+            last_attempt_at: from_millis_opt(self.last_attempt_at)?,
+            next_attempt_at: from_millis_opt(self.next_attempt_at)?,
+            idempotency_key: self.idempotency_key,
+            body: self.body,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = deliveries)]
+struct NewDeliveryRow<'a> {
+    project_id: i64,
+    external_status_check_id: i64,
+    merge_request_id: i64,
+    merge_request_iid: i64,
+    action: Option<&'a str>,
+    status: &'a str,
+    next_attempt_at: Option<i64>,
+    idempotency_key: &'a str,
+    body: &'a str,
+    created_at: i64,
+}
+
+impl<'a> NewDeliveryRow<'a> {
+    fn of(new: &'a NewDelivery) -> Self {
+        NewDeliveryRow {
+            project_id: new.project_id.0,
+            external_status_check_id: new.external_status_check_id.0,
+            merge_request_id: new.merge_request_id.0,
+            merge_request_iid: new.merge_request_iid.0,
+            action: new.action.map(HookAction::as_str),
+            status: DeliveryStatus::Pending.as_str(),
+            next_attempt_at: Some(millis(new.created_at)),
+            idempotency_key: &new.idempotency_key,
+            body: &new.body,
+            created_at: millis(new.created_at),
+        }
+    }
+}
+
+/// Renders each draft against the stored merge request and inserts the deliveries.
+pub(crate) fn record_deliveries(
+    conn: &mut SqliteConnection,
+    mr: &MergeRequest,
+    drafts: &[DeliveryDraft],
+) -> Result<(), TxError> {
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    // A check deleted since the drafts were made takes its notifications with it (instead of failing the
+    // change on the foreign key).
+    let wanted: Vec<i64> = drafts
+        .iter()
+        .map(|d| d.external_status_check_id.0)
+        .collect();
+    let mut existing: Vec<i64> = Vec::new();
+    for chunk in wanted.chunks(IDS_PER_STATEMENT) {
+        existing.extend(
+            checks::table
+                .filter(checks::id.eq_any(chunk))
+                .select(checks::id)
+                .load::<i64>(conn)?,
+        );
+    }
+    let rendered: Vec<_> = drafts
+        .iter()
+        .filter(|draft| existing.contains(&draft.external_status_check_id.0))
+        .map(|draft| draft.render(mr))
+        .collect();
+    let rows: Vec<NewDeliveryRow<'_>> = rendered.iter().map(NewDeliveryRow::of).collect();
+    // Ten columns a row: keep each statement's variables within the same bound.
+    for chunk in rows.chunks(IDS_PER_STATEMENT / 10) {
+        diesel::insert_into(deliveries::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Records an attempt at delivery `id` made `at`: the status it leaves, when to try next (`None`: never
+/// again), and its error.
+fn record_attempt(
+    conn: &mut SqliteConnection,
+    id: DeliveryId,
+    status: DeliveryStatus,
+    at: Timestamp,
+    next_attempt_at: Option<Timestamp>,
+    error: Option<String>,
+) -> Result<(), TxError> {
+    diesel::update(deliveries::table.find(id.0))
+        .set((
+            deliveries::status.eq(status.as_str()),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+            deliveries::last_attempt_at.eq(millis(at)),
+            deliveries::next_attempt_at.eq(next_attempt_at.map(millis)),
+            deliveries::last_error.eq(error),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
 
 #[async_trait]
 impl DeliveryRepository for Store {
@@ -22,23 +170,14 @@ impl DeliveryRepository for Store {
     ) -> RepoResult<Page<Delivery>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
-                let mine = deliveries::project_id
-                    .eq(project.0)
-                    .and(deliveries::external_status_check_id.eq(check.0));
-                let total: i64 = deliveries::table.filter(mine).count().get_result(conn)?;
-                let rows = deliveries::table
-                    .filter(mine)
-                    .order(deliveries::id.desc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(DeliveryRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(DeliveryRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                let filtered = || {
+                    deliveries::table.filter(
+                        deliveries::project_id
+                            .eq(project.0)
+                            .and(deliveries::external_status_check_id.eq(check.0)),
+                    )
+                };
+                page_of!(conn, request, filtered, deliveries::id.desc(), DeliveryRow)
             })
             .await
     }
@@ -88,18 +227,7 @@ impl DeliveryRepository for Store {
 
     async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()> {
         self.connections
-            .write(move |conn| {
-                diesel::update(deliveries::table.find(id.0))
-                    .set((
-                        deliveries::status.eq(DeliveryStatus::Delivered.as_str()),
-                        deliveries::attempts.eq(deliveries::attempts + 1),
-                        deliveries::last_attempt_at.eq(millis(at)),
-                        deliveries::next_attempt_at.eq(None::<i64>),
-                        deliveries::last_error.eq(None::<String>),
-                    ))
-                    .execute(conn)?;
-                Ok(())
-            })
+            .write(move |conn| record_attempt(conn, id, DeliveryStatus::Delivered, at, None, None))
             .await
     }
 
@@ -110,24 +238,13 @@ impl DeliveryRepository for Store {
         error: String,
         retry_at: Option<Timestamp>,
     ) -> RepoResult<()> {
+        let status = if retry_at.is_some() {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Dead
+        };
         self.connections
-            .write(move |conn| {
-                let status = if retry_at.is_some() {
-                    DeliveryStatus::Pending
-                } else {
-                    DeliveryStatus::Dead
-                };
-                diesel::update(deliveries::table.find(id.0))
-                    .set((
-                        deliveries::status.eq(status.as_str()),
-                        deliveries::attempts.eq(deliveries::attempts + 1),
-                        deliveries::last_attempt_at.eq(millis(at)),
-                        deliveries::next_attempt_at.eq(retry_at.map(millis)),
-                        deliveries::last_error.eq(Some(error)),
-                    ))
-                    .execute(conn)?;
-                Ok(())
-            })
+            .write(move |conn| record_attempt(conn, id, status, at, retry_at, Some(error)))
             .await
     }
 

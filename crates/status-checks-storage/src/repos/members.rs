@@ -2,15 +2,35 @@
 
 use super::{limit_offset, page};
 use crate::Store;
+use crate::cache::Invalidation;
+use crate::columns::{access_level, from_millis, millis};
 use crate::error::TxError;
-use crate::models::*;
+use crate::repos::users::UserRow;
 use crate::schema::{members, users};
 use async_trait::async_trait;
 use diesel::prelude::*;
-use status_checks_core::member::{Member, leaves_no_owner};
+use diesel::sqlite::Sqlite;
+use status_checks_core::members::{Member, leaves_no_owner};
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{MemberRepository, RepoResult};
 use status_checks_core::{AccessLevel, ProjectId, RepoError, Timestamp, UserId};
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = members, check_for_backend(Sqlite))]
+struct MemberRow {
+    access_level: i32,
+    created_at: i64,
+}
+
+impl MemberRow {
+    fn into_domain(self, user: UserRow) -> Result<Member, RepoError> {
+        Ok(Member {
+            user: user.into_domain()?,
+            access_level: access_level(self.access_level)?,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
 
 fn load_member(
     conn: &mut SqliteConnection,
@@ -98,19 +118,18 @@ impl MemberRepository for Store {
         level: AccessLevel,
         created_at: Timestamp,
     ) -> RepoResult<Member> {
-        self.forgetting(|c| c.access.clear())
-            .write(move |conn| {
-                diesel::insert_into(members::table)
-                    .values((
-                        members::project_id.eq(project.0),
-                        members::user_id.eq(user.0),
-                        members::access_level.eq(level.value()),
-                        members::created_at.eq(millis(created_at)),
-                    ))
-                    .execute(conn)?;
-                load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-            })
-            .await
+        self.write_and_forget(Invalidation::MembersChanged, move |conn| {
+            diesel::insert_into(members::table)
+                .values((
+                    members::project_id.eq(project.0),
+                    members::user_id.eq(user.0),
+                    members::access_level.eq(level.value()),
+                    members::created_at.eq(millis(created_at)),
+                ))
+                .execute(conn)?;
+            load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+        })
+        .await
     }
 
     async fn update_member(
@@ -119,27 +138,25 @@ impl MemberRepository for Store {
         user: UserId,
         level: AccessLevel,
     ) -> RepoResult<Member> {
-        self.forgetting(|c| c.access.clear())
-            .write(move |conn| {
-                guard_last_owner(conn, project.0, user.0, Some(level))?;
-                diesel::update(members::table.find((project.0, user.0)))
-                    .set(members::access_level.eq(level.value()))
-                    .execute(conn)?;
-                load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-            })
-            .await
+        self.write_and_forget(Invalidation::MembersChanged, move |conn| {
+            guard_last_owner(conn, project.0, user.0, Some(level))?;
+            diesel::update(members::table.find((project.0, user.0)))
+                .set(members::access_level.eq(level.value()))
+                .execute(conn)?;
+            load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+        })
+        .await
     }
 
     async fn remove_member(&self, project: ProjectId, user: UserId) -> RepoResult<bool> {
-        self.forgetting(|c| c.access.clear())
-            .write(move |conn| {
-                match guard_last_owner(conn, project.0, user.0, None) {
-                    Err(TxError::Repo(RepoError::NotFound)) => return Ok(false),
-                    Err(e) => return Err(e),
-                    Ok(_) => {}
-                }
-                Ok(diesel::delete(members::table.find((project.0, user.0))).execute(conn)? > 0)
-            })
-            .await
+        self.write_and_forget(Invalidation::MembersChanged, move |conn| {
+            match guard_last_owner(conn, project.0, user.0, None) {
+                Err(TxError::Repo(RepoError::NotFound)) => return Ok(false),
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+            Ok(diesel::delete(members::table.find((project.0, user.0))).execute(conn)? > 0)
+        })
+        .await
     }
 }

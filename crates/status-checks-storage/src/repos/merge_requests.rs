@@ -1,24 +1,100 @@
 //! `MergeRequestRepository`: iids allocated inside the writing transaction, deliveries recorded with the
 //! change that caused them.
 
-use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
-use crate::error::TxError;
-use crate::models::*;
-use crate::repos::responses::newest_at;
-use crate::schema::{deliveries, external_status_checks, merge_requests as mrs};
+use crate::columns::{commit_sha, from_millis, from_millis_opt, millis};
+use crate::error::{TxError, corrupt};
+use crate::repos::deliveries::record_deliveries;
+use crate::schema::merge_requests as mrs;
+use crate::statements::{head_of, newest_at};
 use async_trait::async_trait;
 use diesel::dsl::max;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use status_checks_core::delivery::DeliveryDraft;
-use status_checks_core::merge_request::{
+use diesel::sqlite::Sqlite;
+use status_checks_core::deliveries::DeliveryDraft;
+use status_checks_core::merge_requests::{
     MergeRequest, MergeRequestChanges, MergeRequestHead, MergeRequestState, NewMergeRequest,
 };
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{MergeRequestRepository, RepoResult};
-use status_checks_core::response::StatusCheckResponse;
-use status_checks_core::{MergeRequestId, MergeRequestIid, ProjectId, RepoError};
+use status_checks_core::status_checks::StatusCheckResponse;
+use status_checks_core::{MergeRequestId, MergeRequestIid, ProjectId, RepoError, UserId};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = mrs, check_for_backend(Sqlite))]
+struct MergeRequestRow {
+    id: i64,
+    project_id: i64,
+    iid: i64,
+    title: String,
+    description: String,
+    source_branch: String,
+    target_branch: String,
+    sha: String,
+    head_recorded_at: i64,
+    state: String,
+    author_id: i64,
+    created_at: i64,
+    updated_at: i64,
+    merged_at: Option<i64>,
+    closed_at: Option<i64>,
+}
+
+impl MergeRequestRow {
+    fn into_domain(self) -> Result<MergeRequest, RepoError> {
+        Ok(MergeRequest {
+            id: MergeRequestId(self.id),
+            iid: MergeRequestIid(self.iid),
+            project_id: ProjectId(self.project_id),
+            sha: commit_sha(&self.sha)?,
+            state: MergeRequestState::parse(&self.state)
+                .ok_or_else(|| corrupt("state", &self.state))?,
+            title: self.title,
+            description: self.description,
+            source_branch: self.source_branch,
+            target_branch: self.target_branch,
+            head_recorded_at: from_millis(self.head_recorded_at)?,
+            author_id: UserId(self.author_id),
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+            merged_at: from_millis_opt(self.merged_at)?,
+            closed_at: from_millis_opt(self.closed_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = mrs)]
+struct NewMergeRequestRow<'a> {
+    project_id: i64,
+    iid: i64,
+    title: &'a str,
+    description: &'a str,
+    source_branch: &'a str,
+    target_branch: &'a str,
+    sha: &'a str,
+    head_recorded_at: i64,
+    state: &'a str,
+    author_id: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The columns an update may set; `None` leaves a column alone.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = mrs)]
+struct MergeRequestChangeset {
+    title: Option<String>,
+    description: Option<String>,
+    target_branch: Option<String>,
+    sha: Option<String>,
+    head_recorded_at: Option<i64>,
+    state: Option<String>,
+    merged_at: Option<i64>,
+    closed_at: Option<i64>,
+    updated_at: Option<i64>,
+}
 
 pub(crate) fn load_merge_request(
     conn: &mut SqliteConnection,
@@ -45,85 +121,6 @@ fn merge_request_by_iid(
         .optional()?;
     Ok(row.map(MergeRequestRow::into_domain).transpose()?)
 }
-
-/// Renders each draft against the stored merge request and inserts the deliveries.
-pub(crate) fn record_deliveries(
-    conn: &mut SqliteConnection,
-    mr: &MergeRequest,
-    drafts: &[DeliveryDraft],
-) -> Result<(), TxError> {
-    if drafts.is_empty() {
-        return Ok(());
-    }
-    // A check deleted since the drafts were made takes its notifications with it (instead of failing the
-    // change on the foreign key).
-    let wanted: Vec<i64> = drafts
-        .iter()
-        .map(|d| d.external_status_check_id.0)
-        .collect();
-    let mut existing: Vec<i64> = Vec::new();
-    for chunk in wanted.chunks(IDS_PER_STATEMENT) {
-        existing.extend(
-            external_status_checks::table
-                .filter(external_status_checks::id.eq_any(chunk))
-                .select(external_status_checks::id)
-                .load::<i64>(conn)?,
-        );
-    }
-    let rendered: Vec<_> = drafts
-        .iter()
-        .filter(|draft| existing.contains(&draft.external_status_check_id.0))
-        .map(|draft| draft.render(mr))
-        .collect();
-    let rows: Vec<NewDeliveryRow<'_>> = rendered.iter().map(NewDeliveryRow::of).collect();
-    // Ten columns a row: keep each statement's variables within the same bound.
-    for chunk in rows.chunks(IDS_PER_STATEMENT / 10) {
-        diesel::insert_into(deliveries::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
-/// The HEAD of a merge request from the covering index alone (see the migration that made it), around the
-/// two parameters (project id, iid), which the query-plan test fills with `?`.
-const HEAD_OF: [&str; 2] = [
-    "SELECT id, target_branch, sha, head_recorded_at FROM merge_requests INDEXED BY merge_requests_head \
-     WHERE project_id = ",
-    " AND iid = ",
-];
-
-/// [`HEAD_OF`] as a diesel query with a static query id: prepared once per connection. (`INDEXED BY` has no
-/// diesel DSL.)
-struct HeadOf {
-    project: i64,
-    iid: i64,
-}
-
-impl diesel::query_builder::QueryId for HeadOf {
-    type QueryId = HeadOf;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::Query for HeadOf {
-    type SqlType = (BigInt, Text, Text, BigInt);
-}
-
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for HeadOf {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
-    ) -> QueryResult<()> {
-        let [select, and_iid] = HEAD_OF;
-        out.push_sql(select);
-        out.push_bind_param::<BigInt, _>(&self.project)?;
-        out.push_sql(and_iid);
-        out.push_bind_param::<BigInt, _>(&self.iid)?;
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<SqliteConnection> for HeadOf {}
 
 #[async_trait]
 impl MergeRequestRepository for Store {
@@ -189,16 +186,9 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Option<(MergeRequestHead, Vec<StatusCheckResponse>)>> {
         self.connections
             .read(move |conn| {
-                // Four columns from the covering index `merge_requests_head`, not the whole row: a description
-                // can run to many pages, and the table row is one more page to read.
-                let row: Option<MergeRequestHeadRow> = HeadOf {
-                    project: project.0,
-                    iid: iid.0,
-                }
-                .get_result(conn)
-                .optional()?;
-                let Some(row) = row else { return Ok(None) };
-                let head = row.into_domain()?;
+                let Some(head) = head_of(conn, project, iid)? else {
+                    return Ok(None);
+                };
                 let newest = newest_at(conn, head.id, &head.sha)?;
                 Ok(Some((head, newest)))
             })
@@ -223,7 +213,6 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Page<MergeRequest>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = mrs::table
                         .filter(mrs::project_id.eq(project.0))
@@ -233,18 +222,7 @@ impl MergeRequestRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(mrs::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(MergeRequestRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(MergeRequestRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, mrs::id.asc(), MergeRequestRow)
             })
             .await
     }
@@ -296,35 +274,19 @@ impl MergeRequestRepository for Store {
 
 #[cfg(test)]
 mod tests {
-    use super::HEAD_OF;
-    use crate::repos::plans::plan_of;
+    use crate::statements::plans::plan_of;
     use diesel::sql_types::BigInt;
-
-    /// A status read takes the merge request's HEAD from the covering index alone: no table row.
-    #[test]
-    fn the_head_of_a_merge_request_comes_from_the_covering_index_alone() {
-        let plan = plan_of(&format!("{}?", HEAD_OF.join("?")), |q| {
-            q.bind::<BigInt, _>(1_i64).bind::<BigInt, _>(1_i64)
-        });
-        assert_eq!(
-            plan,
-            vec![
-                "SEARCH merge_requests USING COVERING INDEX merge_requests_head (project_id=? AND iid=?)"
-                    .to_owned()
-            ]
-        );
-    }
 
     /// A page of a project's merge requests walks an index in id order: no sort of all of them per page.
     #[test]
     fn a_page_of_merge_requests_is_read_in_id_order_without_a_sort() {
         let plan = plan_of(
-            "SELECT * FROM merge_requests WHERE project_id = ? ORDER BY id LIMIT ? OFFSET ?",
-            |q| {
-                q.bind::<BigInt, _>(1_i64)
-                    .bind::<BigInt, _>(20_i64)
-                    .bind::<BigInt, _>(40_i64)
-            },
+            &diesel::sql_query(
+                "SELECT * FROM merge_requests WHERE project_id = ? ORDER BY id LIMIT ? OFFSET ?",
+            )
+            .bind::<BigInt, _>(1_i64)
+            .bind::<BigInt, _>(20_i64)
+            .bind::<BigInt, _>(40_i64),
         );
         assert_eq!(
             plan,

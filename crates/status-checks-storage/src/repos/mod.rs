@@ -1,14 +1,36 @@
-//! The port implementations, one module per aggregate.
+//! The port implementations, one module per concept, named as in the core and the HTTP layer, each with the
+//! rows it reads and writes. Shared here: the id of an inserted row, the bound on values per statement, and
+//! the body of a list port ([`page_of!`]).
 
-mod deliveries;
+/// The body of a list port: the count of all that the closure `$filtered` selects and the page `$request`
+/// asks for, in `$order`, read as `$row`s and converted with `$row::into_domain`; a `?` returns a failed
+/// statement's error. A macro because the statements' diesel types differ with each table and filter.
+macro_rules! page_of {
+    ($conn:ident, $request:expr, $filtered:ident, $order:expr, $row:ty) => {{
+        let (limit, offset) = $crate::repos::limit_offset($request);
+        let total: i64 = $filtered().count().get_result($conn)?;
+        let rows: Vec<$row> = $filtered()
+            .order($order)
+            .limit(limit)
+            .offset(offset)
+            .select(<$row>::as_select())
+            .load($conn)?;
+        let items = rows
+            .into_iter()
+            .map(<$row>::into_domain)
+            .collect::<Result<_, _>>()?;
+        Ok($crate::repos::page(items, total, $request))
+    }};
+}
+
+pub(crate) mod deliveries;
 mod members;
 mod merge_requests;
 mod projects;
-mod protected_branches;
-pub(crate) mod responses;
+pub(crate) mod protected_branches;
 mod status_checks;
 mod tokens;
-mod users;
+pub(crate) mod users;
 
 use diesel::prelude::*;
 use status_checks_core::pagination::{Page, PageRequest};
@@ -40,38 +62,5 @@ pub(crate) fn page<T>(items: Vec<T>, total: i64, request: PageRequest) -> Page<T
         items,
         total: u64::try_from(total).unwrap_or(0),
         request,
-    }
-}
-
-/// Query plans for the tests that pin which index a hot statement uses.
-#[cfg(test)]
-pub(crate) mod plans {
-    use diesel::prelude::*;
-    use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-    use diesel::sql_types::Text;
-    use diesel::sqlite::Sqlite;
-
-    /// A bindable `EXPLAIN QUERY PLAN` statement.
-    pub(crate) type Explain = BoxedSqlQuery<'static, Sqlite, SqlQuery>;
-
-    #[derive(QueryableByName)]
-    struct PlanStep {
-        #[diesel(sql_type = Text)]
-        detail: String,
-    }
-
-    /// The query plan of `sql`, its parameters bound by `bind`, on a freshly migrated database: a migration
-    /// that drops or reorders an index fails the test that asks.
-    pub(crate) fn plan_of(sql: &str, bind: impl FnOnce(Explain) -> Explain) -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.db").display().to_string();
-        crate::run_migrations(&path).unwrap();
-        let mut conn = SqliteConnection::establish(&path).unwrap();
-        bind(diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).into_boxed())
-            .load::<PlanStep>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|step| step.detail)
-            .collect()
     }
 }

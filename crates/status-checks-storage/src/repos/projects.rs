@@ -1,17 +1,58 @@
-//! `ProjectRepository`.
+//! `ProjectRepository`: a project created with its Owner in one transaction, and the (cached) lookup of a
+//! project with the caller's access level that nearly every request makes.
 
-use super::{inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
-use crate::cache::ProjectKey;
+use crate::cache::{Invalidation, ProjectKey};
+use crate::columns::{access_level, from_millis, millis};
 use crate::error::TxError;
-use crate::models::*;
 use crate::schema::{members, projects};
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{ProjectRepository, RepoResult};
-use status_checks_core::project::{NewProject, Project, ProjectRef, ProjectUpdate};
+use status_checks_core::projects::{NewProject, Project, ProjectRef, ProjectUpdate};
 use status_checks_core::{AccessLevel, ProjectId, RepoError, Timestamp, UserId};
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = projects, check_for_backend(Sqlite))]
+struct ProjectRow {
+    id: i64,
+    name: String,
+    path: String,
+    namespace: String,
+    only_allow_merge_if_all_status_checks_passed: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ProjectRow {
+    fn into_domain(self) -> Result<Project, RepoError> {
+        Ok(Project {
+            id: ProjectId(self.id),
+            name: self.name,
+            path: self.path,
+            namespace: self.namespace,
+            only_allow_merge_if_all_status_checks_passed: self
+                .only_allow_merge_if_all_status_checks_passed,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = projects)]
+struct NewProjectRow<'a> {
+    name: &'a str,
+    path: &'a str,
+    namespace: &'a str,
+    path_with_namespace: String,
+    only_allow_merge_if_all_status_checks_passed: bool,
+    created_at: i64,
+    updated_at: i64,
+}
 
 fn load_project(conn: &mut SqliteConnection, id: i64) -> Result<Option<Project>, TxError> {
     let row = projects::table
@@ -33,33 +74,32 @@ struct ProjectChangeset {
 #[async_trait]
 impl ProjectRepository for Store {
     async fn create_project(&self, new: NewProject, owner: UserId) -> RepoResult<Project> {
-        self.forgetting(|c| c.access.clear())
-            .write(move |conn| {
-                let created_at = millis(new.created_at);
-                diesel::insert_into(projects::table)
-                    .values(NewProjectRow {
-                        name: &new.name,
-                        path: &new.path,
-                        namespace: &new.namespace,
-                        path_with_namespace: format!("{}/{}", new.namespace, new.path),
-                        only_allow_merge_if_all_status_checks_passed: new
-                            .only_allow_merge_if_all_status_checks_passed,
-                        created_at,
-                        updated_at: created_at,
-                    })
-                    .execute(conn)?;
-                let id = inserted_id(conn)?;
-                diesel::insert_into(members::table)
-                    .values((
-                        members::project_id.eq(id),
-                        members::user_id.eq(owner.0),
-                        members::access_level.eq(AccessLevel::Owner.value()),
-                        members::created_at.eq(created_at),
-                    ))
-                    .execute(conn)?;
-                load_project(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
-            })
-            .await
+        self.write_and_forget(Invalidation::ProjectCreated, move |conn| {
+            let created_at = millis(new.created_at);
+            diesel::insert_into(projects::table)
+                .values(NewProjectRow {
+                    name: &new.name,
+                    path: &new.path,
+                    namespace: &new.namespace,
+                    path_with_namespace: format!("{}/{}", new.namespace, new.path),
+                    only_allow_merge_if_all_status_checks_passed: new
+                        .only_allow_merge_if_all_status_checks_passed,
+                    created_at,
+                    updated_at: created_at,
+                })
+                .execute(conn)?;
+            let id = inserted_id(conn)?;
+            diesel::insert_into(members::table)
+                .values((
+                    members::project_id.eq(id),
+                    members::user_id.eq(owner.0),
+                    members::access_level.eq(AccessLevel::Owner.value()),
+                    members::created_at.eq(created_at),
+                ))
+                .execute(conn)?;
+            load_project(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+        })
+        .await
     }
 
     async fn find_project_with_access(
@@ -108,7 +148,6 @@ impl ProjectRepository for Store {
     ) -> RepoResult<Page<Project>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = projects::table.into_boxed();
                     if let Some(user) = member {
@@ -119,18 +158,7 @@ impl ProjectRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(projects::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(ProjectRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(ProjectRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, projects::id.asc(), ProjectRow)
             })
             .await
     }
@@ -141,31 +169,28 @@ impl ProjectRepository for Store {
         update: ProjectUpdate,
         updated_at: Timestamp,
     ) -> RepoResult<Project> {
-        self.forgetting(|c| c.access.clear())
-            .write(move |conn| {
-                let changes = ProjectChangeset {
-                    name: update.name,
-                    only_allow_merge_if_all_status_checks_passed: update
-                        .only_allow_merge_if_all_status_checks_passed,
-                    updated_at: millis(updated_at),
-                };
-                let updated = diesel::update(projects::table.find(id.0))
-                    .set(changes)
-                    .execute(conn)?;
-                if updated == 0 {
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                load_project(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-            })
-            .await
+        self.write_and_forget(Invalidation::ProjectUpdated, move |conn| {
+            let changes = ProjectChangeset {
+                name: update.name,
+                only_allow_merge_if_all_status_checks_passed: update
+                    .only_allow_merge_if_all_status_checks_passed,
+                updated_at: millis(updated_at),
+            };
+            let updated = diesel::update(projects::table.find(id.0))
+                .set(changes)
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(TxError::Repo(RepoError::NotFound));
+            }
+            load_project(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+        })
+        .await
     }
 
     async fn delete_project(&self, id: ProjectId) -> RepoResult<bool> {
-        self.forgetting(move |c| {
-            c.access.clear();
-            c.checks.remove(&id);
+        self.write_and_forget(Invalidation::ProjectDeleted(id), move |conn| {
+            Ok(diesel::delete(projects::table.find(id.0)).execute(conn)? > 0)
         })
-        .write(move |conn| Ok(diesel::delete(projects::table.find(id.0)).execute(conn)? > 0))
         .await
     }
 }

@@ -1,16 +1,41 @@
-//! `ProtectedBranchRepository`.
+//! `ProtectedBranchRepository`, and the branch row that checks read with their scopes.
 
-use super::{IDS_PER_STATEMENT, inserted_id, limit_offset, page};
+use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
-use crate::error::TxError;
-use crate::models::*;
+use crate::cache::Invalidation;
+use crate::columns::{from_millis, millis};
+use crate::error::{TxError, corrupt};
 use crate::schema::protected_branches as branches;
 use async_trait::async_trait;
 use diesel::prelude::*;
-use status_checks_core::branch::{BranchPattern, ProtectedBranch};
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{ProtectedBranchRepository, RepoResult};
-use status_checks_core::{ProjectId, ProtectedBranchId, Timestamp};
+use status_checks_core::protected_branches::{BranchPattern, ProtectedBranch};
+use status_checks_core::{ProjectId, ProtectedBranchId, RepoError, Timestamp};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = branches, check_for_backend(Sqlite))]
+pub(crate) struct ProtectedBranchRow {
+    id: i64,
+    project_id: i64,
+    name: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ProtectedBranchRow {
+    pub(crate) fn into_domain(self) -> Result<ProtectedBranch, RepoError> {
+        Ok(ProtectedBranch {
+            id: ProtectedBranchId(self.id),
+            project_id: ProjectId(self.project_id),
+            name: BranchPattern::new(self.name.clone())
+                .map_err(|_| corrupt("branch pattern", &self.name))?,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
 
 fn rows_into_domain(rows: Vec<ProtectedBranchRow>) -> Result<Vec<ProtectedBranch>, TxError> {
     Ok(rows
@@ -28,19 +53,14 @@ impl ProtectedBranchRepository for Store {
     ) -> RepoResult<Page<ProtectedBranch>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
-                let total: i64 = branches::table
-                    .filter(branches::project_id.eq(project.0))
-                    .count()
-                    .get_result(conn)?;
-                let rows = branches::table
-                    .filter(branches::project_id.eq(project.0))
-                    .order(branches::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(ProtectedBranchRow::as_select())
-                    .load(conn)?;
-                Ok(page(rows_into_domain(rows)?, total, request))
+                let filtered = || branches::table.filter(branches::project_id.eq(project.0));
+                page_of!(
+                    conn,
+                    request,
+                    filtered,
+                    branches::id.asc(),
+                    ProtectedBranchRow
+                )
             })
             .await
     }
@@ -127,18 +147,17 @@ impl ProtectedBranchRepository for Store {
         id: ProtectedBranchId,
     ) -> RepoResult<bool> {
         // The check↔branch rows go with it (ON DELETE CASCADE).
-        self.forgetting(move |c| c.checks.remove(&project))
-            .write(move |conn| {
-                let deleted = diesel::delete(
-                    branches::table.filter(
-                        branches::id
-                            .eq(id.0)
-                            .and(branches::project_id.eq(project.0)),
-                    ),
-                )
-                .execute(conn)?;
-                Ok(deleted > 0)
-            })
-            .await
+        self.write_and_forget(Invalidation::ProtectedBranchDeleted(project), move |conn| {
+            let deleted = diesel::delete(
+                branches::table.filter(
+                    branches::id
+                        .eq(id.0)
+                        .and(branches::project_id.eq(project.0)),
+                ),
+            )
+            .execute(conn)?;
+            Ok(deleted > 0)
+        })
+        .await
     }
 }

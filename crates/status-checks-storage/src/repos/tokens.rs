@@ -1,16 +1,81 @@
-//! `TokenRepository`.
+//! `TokenRepository`: personal access tokens, stored by hash, and the (cached) lookup by hash that
+//! authenticates every request.
 
-use super::{inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
-use crate::error::TxError;
-use crate::models::*;
+use crate::cache::Invalidation;
+use crate::columns::{from_millis, from_millis_opt, millis};
+use crate::error::{TxError, corrupt};
+use crate::repos::users::UserRow;
 use crate::schema::{personal_access_tokens as tokens, users};
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{RepoResult, TokenRepository, TokenWithOwner};
-use status_checks_core::token::{NewToken, PersonalAccessToken, TokenHash};
+use status_checks_core::users::{NewToken, PersonalAccessToken, TokenHash, TokenScope};
 use status_checks_core::{RepoError, TokenId, UserId};
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = tokens, check_for_backend(Sqlite))]
+struct TokenRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    token_hash: String,
+    scopes: String,
+    expires_at: Option<String>,
+    revoked: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+fn scopes_to_text(scopes: &[TokenScope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl TokenRow {
+    fn into_domain(self) -> Result<PersonalAccessToken, RepoError> {
+        let scopes = self
+            .scopes
+            .split(',')
+            .map(|s| TokenScope::parse(s).ok_or_else(|| corrupt("token scope", s)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let expires_at = self
+            .expires_at
+            .as_deref()
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| corrupt("expiry date", d))
+            })
+            .transpose()?;
+        Ok(PersonalAccessToken {
+            id: TokenId(self.id),
+            user_id: UserId(self.user_id),
+            name: self.name,
+            scopes,
+            expires_at,
+            revoked: self.revoked,
+            created_at: from_millis(self.created_at)?,
+            last_used_at: from_millis_opt(self.last_used_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = tokens)]
+struct NewTokenRow<'a> {
+    user_id: i64,
+    name: &'a str,
+    token_hash: &'a str,
+    scopes: String,
+    expires_at: Option<String>,
+    created_at: i64,
+}
 
 fn load_token(
     conn: &mut SqliteConnection,
@@ -91,7 +156,6 @@ impl TokenRepository for Store {
     ) -> RepoResult<Page<PersonalAccessToken>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = tokens::table.into_boxed();
                     if let Some(user) = user {
@@ -99,33 +163,18 @@ impl TokenRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(tokens::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(TokenRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(TokenRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, tokens::id.asc(), TokenRow)
             })
             .await
     }
 
     async fn revoke_token(&self, id: TokenId) -> RepoResult<bool> {
-        let revoked = self
-            .connections
-            .write(move |conn| {
-                Ok(diesel::update(tokens::table.find(id.0))
-                    .set(tokens::revoked.eq(true))
-                    .execute(conn)?
-                    > 0)
-            })
-            .await;
-        self.caches.tokens.clear();
-        revoked
+        self.write_and_forget(Invalidation::TokenRevoked, move |conn| {
+            Ok(diesel::update(tokens::table.find(id.0))
+                .set(tokens::revoked.eq(true))
+                .execute(conn)?
+                > 0)
+        })
+        .await
     }
 }

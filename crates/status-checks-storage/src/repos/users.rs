@@ -1,18 +1,55 @@
-//! `UserRepository` and `TokenRepository` helpers for users.
+//! `UserRepository`, and the user row that tokens and members read joined to theirs.
 
-use super::{inserted_id, limit_offset, page};
+use super::inserted_id;
 use crate::Store;
-use crate::error::TxError;
-use crate::models::*;
+use crate::cache::Invalidation;
+use crate::columns::{from_millis, millis};
+use crate::error::{TxError, corrupt};
 use crate::schema::users;
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{RepoResult, UserRepository};
-use status_checks_core::user::{NewUser, User};
+use status_checks_core::users::{NewUser, User, Username};
 use status_checks_core::{RepoError, UserId};
 
-pub(crate) fn load_user(conn: &mut SqliteConnection, id: i64) -> Result<Option<User>, TxError> {
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = users, check_for_backend(Sqlite))]
+pub(crate) struct UserRow {
+    id: i64,
+    username: String,
+    name: String,
+    email: Option<String>,
+    is_admin: bool,
+    created_at: i64,
+}
+
+impl UserRow {
+    pub(crate) fn into_domain(self) -> Result<User, RepoError> {
+        Ok(User {
+            id: UserId(self.id),
+            username: Username::new(self.username.clone())
+                .map_err(|_| corrupt("username", &self.username))?,
+            name: self.name,
+            email: self.email,
+            is_admin: self.is_admin,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUserRow<'a> {
+    username: &'a str,
+    name: &'a str,
+    email: Option<&'a str>,
+    is_admin: bool,
+    created_at: i64,
+}
+
+fn load_user(conn: &mut SqliteConnection, id: i64) -> Result<Option<User>, TxError> {
     let row = users::table
         .find(id)
         .select(UserRow::as_select())
@@ -68,7 +105,6 @@ impl UserRepository for Store {
     ) -> RepoResult<Page<User>> {
         self.connections
             .read(move |conn| {
-                let (limit, offset) = limit_offset(request);
                 let filtered = || {
                     let mut query = users::table.into_boxed();
                     if let Some(name) = username.clone() {
@@ -76,29 +112,15 @@ impl UserRepository for Store {
                     }
                     query
                 };
-                let total: i64 = filtered().count().get_result(conn)?;
-                let rows = filtered()
-                    .order(users::id.asc())
-                    .limit(limit)
-                    .offset(offset)
-                    .select(UserRow::as_select())
-                    .load(conn)?;
-                let items = rows
-                    .into_iter()
-                    .map(UserRow::into_domain)
-                    .collect::<Result<_, _>>()?;
-                Ok(page(items, total, request))
+                page_of!(conn, request, filtered, users::id.asc(), UserRow)
             })
             .await
     }
 
     async fn delete_user(&self, id: UserId) -> RepoResult<bool> {
-        let deleted = self
-            .connections
-            .write(move |conn| Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0))
-            .await;
-        self.caches.tokens.clear();
-        self.caches.access.clear();
-        deleted
+        self.write_and_forget(Invalidation::UserDeleted, move |conn| {
+            Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0)
+        })
+        .await
     }
 }

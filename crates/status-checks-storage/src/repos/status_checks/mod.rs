@@ -1,23 +1,68 @@
 //! `StatusCheckRepository`: a check with its protected branches costs two queries for any number of checks.
+//! Its responses are in [`responses`].
+
+pub(crate) mod responses;
 
 use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
-use crate::error::TxError;
-use crate::models::*;
+use crate::cache::Invalidation;
+use crate::columns::{from_millis, millis};
+use crate::error::{TxError, corrupt};
+use crate::repos::protected_branches::ProtectedBranchRow;
 use crate::schema::{
     external_status_checks as checks, protected_branches as branches,
     status_check_protected_branches as scoped,
 };
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{RepoResult, StatusCheckRepository};
-use status_checks_core::status_check::{ExternalStatusCheck, NewStatusCheck, StatusCheckUpdate};
+use status_checks_core::protected_branches::ProtectedBranch;
+use status_checks_core::status_checks::{
+    CheckName, ExternalStatusCheck, ExternalUrl, NewStatusCheck, SharedSecret, StatusCheckUpdate,
+};
 use status_checks_core::{ProjectId, ProtectedBranchId, RepoError, StatusCheckId};
 use std::collections::HashMap;
 
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = checks, check_for_backend(Sqlite))]
+struct CheckRow {
+    id: i64,
+    project_id: i64,
+    name: String,
+    external_url: String,
+    shared_secret: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl CheckRow {
+    fn into_domain(
+        self,
+        protected_branches: Vec<ProtectedBranch>,
+    ) -> Result<ExternalStatusCheck, RepoError> {
+        let shared_secret = match self.shared_secret.as_deref() {
+            Some(raw) => {
+                SharedSecret::parse(raw).map_err(|_| corrupt("shared secret", "[redacted]"))?
+            }
+            None => None,
+        };
+        Ok(ExternalStatusCheck {
+            id: StatusCheckId(self.id),
+            project_id: ProjectId(self.project_id),
+            name: CheckName::parse(&self.name).map_err(|_| corrupt("check name", &self.name))?,
+            external_url: ExternalUrl::from_stored(self.external_url),
+            shared_secret,
+            protected_branches,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
 /// Attaches to each check its protected branches, in one query.
-pub(crate) fn with_branches(
+fn with_branches(
     conn: &mut SqliteConnection,
     rows: Vec<CheckRow>,
 ) -> Result<Vec<ExternalStatusCheck>, TxError> {
@@ -127,8 +172,8 @@ impl StatusCheckRepository for Store {
         project: ProjectId,
         request: PageRequest,
     ) -> RepoResult<Page<ExternalStatusCheck>> {
-        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements; the
-        // third alone (branches by a list of ids, prepared anew each time) was 49 % of its instructions.
+        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements, one
+        // of them (branches by a list of ids) prepared anew each time: see docs/benchmarks.md.
         let all = self.all_checks(project).await?;
         Ok(Page::from_slice(&all, request))
     }
@@ -173,24 +218,23 @@ impl StatusCheckRepository for Store {
 
     async fn create_check(&self, new: NewStatusCheck) -> RepoResult<ExternalStatusCheck> {
         let project = new.project_id;
-        self.forgetting(move |c| c.checks.remove(&project))
-            .write(move |conn| {
-                let at = millis(new.created_at);
-                diesel::insert_into(checks::table)
-                    .values((
-                        checks::project_id.eq(new.project_id.0),
-                        checks::name.eq(new.name.as_str()),
-                        checks::external_url.eq(new.external_url.as_str()),
-                        checks::shared_secret.eq(new.shared_secret.as_ref().map(|s| s.expose())),
-                        checks::created_at.eq(at),
-                        checks::updated_at.eq(at),
-                    ))
-                    .execute(conn)?;
-                let id = inserted_id(conn)?;
-                set_branches(conn, new.project_id.0, id, &new.protected_branch_ids)?;
-                load_check(conn, new.project_id.0, id)?.ok_or(TxError::Repo(RepoError::NotFound))
-            })
-            .await
+        self.write_and_forget(Invalidation::ChecksChanged(project), move |conn| {
+            let at = millis(new.created_at);
+            diesel::insert_into(checks::table)
+                .values((
+                    checks::project_id.eq(new.project_id.0),
+                    checks::name.eq(new.name.as_str()),
+                    checks::external_url.eq(new.external_url.as_str()),
+                    checks::shared_secret.eq(new.shared_secret.as_ref().map(|s| s.expose())),
+                    checks::created_at.eq(at),
+                    checks::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+            let id = inserted_id(conn)?;
+            set_branches(conn, new.project_id.0, id, &new.protected_branch_ids)?;
+            load_check(conn, new.project_id.0, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+        })
+        .await
     }
 
     async fn update_check(
@@ -199,42 +243,40 @@ impl StatusCheckRepository for Store {
         id: StatusCheckId,
         update: StatusCheckUpdate,
     ) -> RepoResult<ExternalStatusCheck> {
-        self.forgetting(move |c| c.checks.remove(&project))
-            .write(move |conn| {
-                let changes = CheckChangeset {
-                    name: update.name.map(|n| n.as_str().to_owned()),
-                    external_url: update.external_url.map(|u| u.as_str().to_owned()),
-                    shared_secret: update
-                        .shared_secret
-                        .map(|s| s.map(|s| s.expose().to_owned())),
-                    updated_at: millis(update.updated_at),
-                };
-                let updated = diesel::update(
-                    checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
-                )
-                .set(changes)
-                .execute(conn)?;
-                if updated == 0 {
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                if let Some(ids) = &update.protected_branch_ids {
-                    set_branches(conn, project.0, id.0, ids)?;
-                }
-                load_check(conn, project.0, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-            })
-            .await
+        self.write_and_forget(Invalidation::ChecksChanged(project), move |conn| {
+            let changes = CheckChangeset {
+                name: update.name.map(|n| n.as_str().to_owned()),
+                external_url: update.external_url.map(|u| u.as_str().to_owned()),
+                shared_secret: update
+                    .shared_secret
+                    .map(|s| s.map(|s| s.expose().to_owned())),
+                updated_at: millis(update.updated_at),
+            };
+            let updated = diesel::update(
+                checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
+            )
+            .set(changes)
+            .execute(conn)?;
+            if updated == 0 {
+                return Err(TxError::Repo(RepoError::NotFound));
+            }
+            if let Some(ids) = &update.protected_branch_ids {
+                set_branches(conn, project.0, id.0, ids)?;
+            }
+            load_check(conn, project.0, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+        })
+        .await
     }
 
     async fn delete_check(&self, project: ProjectId, id: StatusCheckId) -> RepoResult<bool> {
         // Responses, scope rows and deliveries go with it (ON DELETE CASCADE).
-        self.forgetting(move |c| c.checks.remove(&project))
-            .write(move |conn| {
-                let deleted = diesel::delete(
-                    checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
-                )
-                .execute(conn)?;
-                Ok(deleted > 0)
-            })
-            .await
+        self.write_and_forget(Invalidation::ChecksChanged(project), move |conn| {
+            let deleted = diesel::delete(
+                checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
+            )
+            .execute(conn)?;
+            Ok(deleted > 0)
+        })
+        .await
     }
 }

@@ -1,0 +1,94 @@
+//! `ResponseRepository`: responses recorded (a retry with the deliveries it causes, in one transaction), and
+//! the newest response per (merge request, check) at a sha, by the scan in [`crate::statements`].
+
+use crate::Store;
+use crate::columns::{from_millis, millis};
+use crate::error::TxError;
+use crate::repos::deliveries::record_deliveries;
+use crate::repos::inserted_id;
+use crate::repos::merge_requests::load_merge_request;
+use crate::schema::status_check_responses as responses;
+use crate::statements::newest_at;
+use async_trait::async_trait;
+use diesel::prelude::*;
+use status_checks_core::deliveries::DeliveryDraft;
+use status_checks_core::ids::CommitSha;
+use status_checks_core::ports::{RepoResult, ResponseRepository};
+use status_checks_core::status_checks::{NewResponse, StatusCheckResponse};
+use status_checks_core::{MergeRequestId, RepoError, ResponseId};
+
+fn insert_response(
+    conn: &mut SqliteConnection,
+    new: &NewResponse,
+) -> Result<StatusCheckResponse, TxError> {
+    diesel::insert_into(responses::table)
+        .values((
+            responses::merge_request_id.eq(new.merge_request_id.0),
+            responses::external_status_check_id.eq(new.external_status_check_id.0),
+            responses::sha.eq(new.sha.as_str()),
+            responses::status.eq(new.status.as_str()),
+            responses::created_at.eq(millis(new.created_at)),
+            responses::retried_at.eq(new.retried_at.map(millis)),
+        ))
+        .execute(conn)?;
+    let id = inserted_id(conn)?;
+    // Built from what was written (at the millisecond precision stored) rather than read back.
+    Ok(StatusCheckResponse {
+        id: ResponseId(id),
+        merge_request_id: new.merge_request_id,
+        external_status_check_id: new.external_status_check_id,
+        sha: new.sha.clone(),
+        status: new.status,
+        created_at: from_millis(millis(new.created_at))?,
+        retried_at: new
+            .retried_at
+            .map(|at| from_millis(millis(at)))
+            .transpose()?,
+    })
+}
+
+#[async_trait]
+impl ResponseRepository for Store {
+    async fn record_response(&self, new: NewResponse) -> RepoResult<StatusCheckResponse> {
+        self.connections
+            .write(move |conn| insert_response(conn, &new))
+            .await
+    }
+
+    async fn record_retry(
+        &self,
+        new: NewResponse,
+        drafts: Vec<DeliveryDraft>,
+    ) -> RepoResult<StatusCheckResponse> {
+        self.connections
+            .write(move |conn| {
+                let stored = insert_response(conn, &new)?;
+                let mr = load_merge_request(conn, new.merge_request_id.0)?
+                    .ok_or(TxError::Repo(RepoError::NotFound))?;
+                record_deliveries(conn, &mr, &drafts)?;
+                Ok(stored)
+            })
+            .await
+    }
+
+    async fn newest_responses(
+        &self,
+        heads: Vec<(MergeRequestId, CommitSha)>,
+    ) -> RepoResult<Vec<StatusCheckResponse>> {
+        if heads.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One read; per head the covering-index scan E5 uses, prepared once per connection. (One statement
+        // with an `OR` of the heads was prepared anew on every call and went through a row-id set and a
+        // temporary B-tree: see docs/benchmarks.md.)
+        self.connections
+            .read(move |conn| {
+                let mut newest = Vec::new();
+                for (mr, sha) in &heads {
+                    newest.extend(newest_at(conn, *mr, sha)?);
+                }
+                Ok(newest)
+            })
+            .await
+    }
+}
