@@ -66,42 +66,26 @@ pub use status_checks::{CheckName, CheckStatus, ExternalStatusCheck, ExternalUrl
 
 /// The module paths from before the one-folder-per-concept layout (docs/architecture.md), kept so that
 /// embedders' code written against them still compiles. New code uses the concept modules.
-#[doc(hidden)]
-pub mod branch {
-    pub use crate::protected_branches::*;
+macro_rules! former_paths {
+    ($($old:ident => $new:ident $(+ $extra:path)?),* $(,)?) => {$(
+        #[doc(hidden)]
+        pub mod $old {
+            pub use crate::$new::*;
+            $(pub use $extra;)?
+        }
+    )*};
 }
-#[doc(hidden)]
-pub mod delivery {
-    pub use crate::deliveries::*;
-}
-#[doc(hidden)]
-pub mod member {
-    pub use crate::members::*;
-}
-#[doc(hidden)]
-pub mod merge_request {
-    pub use crate::ids::CommitSha;
-    pub use crate::merge_requests::*;
-}
-#[doc(hidden)]
-pub mod project {
-    pub use crate::projects::*;
-}
-#[doc(hidden)]
-pub mod response {
-    pub use crate::status_checks::*;
-}
-#[doc(hidden)]
-pub mod status_check {
-    pub use crate::status_checks::*;
-}
-#[doc(hidden)]
-pub mod token {
-    pub use crate::users::*;
-}
-#[doc(hidden)]
-pub mod user {
-    pub use crate::users::*;
+
+former_paths! {
+    branch => protected_branches,
+    delivery => deliveries,
+    member => members,
+    merge_request => merge_requests + crate::ids::CommitSha,
+    project => projects,
+    response => status_checks,
+    status_check => status_checks,
+    token => users,
+    user => users,
 }
 
 /// The README's Rust examples, run as doc tests; they use the `mock` and `testkit` features, so they run only

@@ -16,8 +16,6 @@ pub use crate::users::UserView;
 use crate::Timestamp;
 use crate::access::AccessLevel;
 use crate::error::{DomainError, ParamErrors, Resource};
-use crate::ids::{MergeRequestIid, ProjectId};
-use crate::merge_requests::MergeRequest;
 use crate::policy::{self, Actor, Denial, ProjectAction};
 use crate::ports::*;
 use crate::projects::{Project, ProjectRef};
@@ -140,6 +138,34 @@ impl StatusChecksService {
         }
     }
 
+    /// The start of a project-scoped read: the visible project, then the caller's role in it.
+    pub(crate) async fn project_for(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        action: ProjectAction,
+    ) -> DomainResult<ProjectAccess> {
+        let access = self.visible_project(actor, reference).await?;
+        Self::authorize(actor, &access, action)?;
+        Ok(access)
+    }
+
+    /// The start of a project-scoped write, in GitLab's order: a writing token, the visible project, the
+    /// parameters, then the caller's role.
+    pub(crate) async fn project_write<T>(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        params: Params<T>,
+        action: ProjectAction,
+    ) -> DomainResult<(ProjectAccess, T)> {
+        Self::require_write(actor)?;
+        let access = self.visible_project(actor, reference).await?;
+        let input = params?;
+        Self::authorize(actor, &access, action)?;
+        Ok((access, input))
+    }
+
     /// The policy's answer as a domain error.
     pub(crate) fn authorize(
         actor: &Actor,
@@ -151,46 +177,9 @@ impl StatusChecksService {
             Denial::Forbidden => DomainError::Forbidden,
         })
     }
+}
 
-    /// The merge request with the newest responses at its HEAD, or 404.
-    pub(crate) async fn merge_request_at_head(
-        &self,
-        project: ProjectId,
-        iid: MergeRequestIid,
-    ) -> DomainResult<(MergeRequest, Vec<crate::status_checks::StatusCheckResponse>)> {
-        self.ports
-            .merge_requests
-            .find_merge_request_at_head(project, iid)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::MergeRequest))
-    }
-
-    /// The merge request's HEAD with the newest responses about it, or 404.
-    pub(crate) async fn merge_request_head(
-        &self,
-        project: ProjectId,
-        iid: MergeRequestIid,
-    ) -> DomainResult<(
-        crate::MergeRequestHead,
-        Vec<crate::status_checks::StatusCheckResponse>,
-    )> {
-        self.ports
-            .merge_requests
-            .find_merge_request_head(project, iid)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::MergeRequest))
-    }
-
-    /// The merge request of the project with this iid, or 404.
-    pub(crate) async fn merge_request(
-        &self,
-        project: ProjectId,
-        iid: MergeRequestIid,
-    ) -> DomainResult<MergeRequest> {
-        self.ports
-            .merge_requests
-            .find_merge_request(project, iid)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::MergeRequest))
-    }
+/// A merge request the store did not find: 404 `Not found`.
+pub(crate) fn found_merge_request<T>(found: Option<T>) -> DomainResult<T> {
+    found.ok_or(DomainError::NotFound(Resource::MergeRequest))
 }

@@ -58,8 +58,9 @@ impl StatusChecksService {
         id: StatusCheckId,
         page: PageRequest,
     ) -> DomainResult<Page<Delivery>> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let access = self
+            .project_for(actor, reference, ProjectAction::ManageStatusChecks)
+            .await?;
         if self
             .ports
             .status_checks

@@ -8,7 +8,7 @@ use crate::members::{Member, NewMemberInput};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{self, Actor, ProjectAction};
 use crate::projects::ProjectRef;
-use crate::service::{DomainResult, Params, StatusChecksService};
+use crate::service::{DomainResult, Params, ProjectAccess, StatusChecksService};
 
 impl StatusChecksService {
     /// `GET /projects/:id/members`.
@@ -18,8 +18,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         page: PageRequest,
     ) -> DomainResult<Page<Member>> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ReadMembers)?;
+        let access = self
+            .project_for(actor, reference, ProjectAction::ReadMembers)
+            .await?;
         Ok(self
             .ports
             .members
@@ -34,8 +35,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         user: UserId,
     ) -> DomainResult<Member> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ReadMembers)?;
+        let access = self
+            .project_for(actor, reference, ProjectAction::ReadMembers)
+            .await?;
         self.ports
             .members
             .find_member(access.project.id, user)
@@ -50,10 +52,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         params: Params<NewMemberInput>,
     ) -> DomainResult<Member> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let input = params?;
-        Self::authorize(actor, &access, ProjectAction::ManageMembers)?;
+        let (access, input) = self
+            .project_write(actor, reference, params, ProjectAction::ManageMembers)
+            .await?;
         if self.ports.users.find_user(input.user_id).await?.is_none() {
             return Err(DomainError::NotFound(Resource::User));
         }
@@ -86,25 +87,11 @@ impl StatusChecksService {
         user: UserId,
         params: Params<AccessLevel>,
     ) -> DomainResult<Member> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let level = params?;
-        Self::authorize(actor, &access, ProjectAction::ManageMembers)?;
-        let member = self
-            .ports
-            .members
-            .find_member(access.project.id, user)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::Member))?;
-        if !policy::may_change_member(
-            actor,
-            access.level,
-            user,
-            Some(member.access_level),
-            Some(level),
-        ) {
-            return Err(DomainError::Forbidden);
-        }
+        let (access, level) = self
+            .project_write(actor, reference, params, ProjectAction::ManageMembers)
+            .await?;
+        self.check_member_change(actor, &access, user, Some(level))
+            .await?;
         self.ports
             .members
             .update_member(access.project.id, user, level)
@@ -124,15 +111,7 @@ impl StatusChecksService {
         if user != actor.user_id {
             Self::authorize(actor, &access, ProjectAction::ManageMembers)?;
         }
-        let member = self
-            .ports
-            .members
-            .find_member(access.project.id, user)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::Member))?;
-        if !policy::may_change_member(actor, access.level, user, Some(member.access_level), None) {
-            return Err(DomainError::Forbidden);
-        }
+        self.check_member_change(actor, &access, user, None).await?;
         let gone = DomainError::NotFound(Resource::Member);
         match self
             .ports
@@ -143,6 +122,28 @@ impl StatusChecksService {
             Ok(true) => Ok(()),
             Ok(false) => Err(gone),
             Err(e) => Err(e.refusal(gone)),
+        }
+    }
+
+    /// Whether the caller may change `user`'s level to `to` (`None`: remove them): 404 if not a member, 403
+    /// if the policy refuses (never above one's own level).
+    async fn check_member_change(
+        &self,
+        actor: &Actor,
+        access: &ProjectAccess,
+        user: UserId,
+        to: Option<AccessLevel>,
+    ) -> DomainResult<()> {
+        let member = self
+            .ports
+            .members
+            .find_member(access.project.id, user)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::Member))?;
+        if policy::may_change_member(actor, access.level, user, Some(member.access_level), to) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden)
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::merge_requests::{
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
 use crate::projects::{Project, ProjectRef};
-use crate::service::{DomainResult, Params, StatusChecksService};
+use crate::service::{DomainResult, Params, StatusChecksService, found_merge_request};
 use crate::status_checks::{
     CheckStatus, ExternalStatusCheck, StatusCheckResponse, applicable_statuses,
 };
@@ -200,7 +200,12 @@ impl StatusChecksService {
         iid: MergeRequestIid,
     ) -> DomainResult<MergeRequestView> {
         let access = self.visible_project(actor, reference).await?;
-        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
+        let (mr, responses) = found_merge_request(
+            self.ports
+                .merge_requests
+                .find_merge_request_at_head(access.project.id, iid)
+                .await?,
+        )?;
         Self::authorize(actor, &access, ProjectAction::ReadMergeRequests)?;
         self.view_at_head(&access.project, mr, &responses).await
     }
@@ -212,10 +217,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         params: Params<NewMergeRequestInput>,
     ) -> DomainResult<MergeRequestView> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let input = params?;
-        Self::authorize(actor, &access, ProjectAction::WriteMergeRequests)?;
+        let (access, input) = self
+            .project_write(actor, reference, params, ProjectAction::WriteMergeRequests)
+            .await?;
         let project = &access.project;
         let now = self.now();
         let new = transitions::open(project.id, actor.user_id, input, now)?;
@@ -258,7 +262,12 @@ impl StatusChecksService {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
         let input = params?;
-        let mr = self.merge_request(access.project.id, iid).await?;
+        let mr = found_merge_request(
+            self.ports
+                .merge_requests
+                .find_merge_request(access.project.id, iid)
+                .await?,
+        )?;
         Self::authorize(actor, &access, ProjectAction::WriteMergeRequests)?;
         let Some(transition) = transitions::update(&mr, input, self.now())? else {
             return self.merge_request_view(&access.project, mr).await;
@@ -282,7 +291,12 @@ impl StatusChecksService {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
         let input = params?;
-        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
+        let (mr, responses) = found_merge_request(
+            self.ports
+                .merge_requests
+                .find_merge_request_at_head(access.project.id, iid)
+                .await?,
+        )?;
         Self::authorize(actor, &access, ProjectAction::WriteMergeRequests)?;
         transitions::may_try_to_merge(&mr, input.sha.as_deref())?;
         let view = self.view_at_head(&access.project, mr, &responses).await?;

@@ -69,8 +69,9 @@ impl StatusChecksService {
         actor: &Actor,
         reference: &ProjectRef,
     ) -> DomainResult<Project> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ReadProject)?;
+        let access = self
+            .project_for(actor, reference, ProjectAction::ReadProject)
+            .await?;
         Ok(access.project)
     }
 
@@ -81,10 +82,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         params: Params<ProjectUpdate>,
     ) -> DomainResult<Project> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let update = params?;
-        Self::authorize(actor, &access, ProjectAction::UpdateProject)?;
+        let (access, update) = self
+            .project_write(actor, reference, params, ProjectAction::UpdateProject)
+            .await?;
         if let Some(e) = update.name.as_deref().and_then(crate::projects::name_error) {
             return Err(DomainError::attributes(vec![("name", e)]));
         }
@@ -97,9 +97,9 @@ impl StatusChecksService {
 
     /// `DELETE /projects/:id` (Owner): everything in the project goes with it, at once.
     pub async fn delete_project(&self, actor: &Actor, reference: &ProjectRef) -> DomainResult<()> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::DeleteProject)?;
+        let (access, ()) = self
+            .project_write(actor, reference, Ok(()), ProjectAction::DeleteProject)
+            .await?;
         self.ports
             .projects
             .delete_project(access.project.id)

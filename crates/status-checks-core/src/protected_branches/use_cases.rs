@@ -16,8 +16,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         page: PageRequest,
     ) -> DomainResult<Page<ProtectedBranch>> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ReadProtectedBranches)?;
+        let access = self
+            .project_for(actor, reference, ProjectAction::ReadProtectedBranches)
+            .await?;
         Ok(self
             .ports
             .protected_branches
@@ -32,8 +33,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         name: &str,
     ) -> DomainResult<ProtectedBranch> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ReadProtectedBranches)?;
+        let access = self
+            .project_for(actor, reference, ProjectAction::ReadProtectedBranches)
+            .await?;
         self.ports
             .protected_branches
             .find_protected_branch(access.project.id, name)
@@ -48,10 +50,14 @@ impl StatusChecksService {
         reference: &ProjectRef,
         params: Params<String>,
     ) -> DomainResult<ProtectedBranch> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let name = params?;
-        Self::authorize(actor, &access, ProjectAction::ManageProtectedBranches)?;
+        let (access, name) = self
+            .project_write(
+                actor,
+                reference,
+                params,
+                ProjectAction::ManageProtectedBranches,
+            )
+            .await?;
         let pattern = BranchPattern::new(name.clone()).map_err(|e| {
             DomainError::Validation(vec![match e {
                 BranchNameError::Blank => "Name can't be blank".to_owned(),
@@ -73,9 +79,14 @@ impl StatusChecksService {
         reference: &ProjectRef,
         name: &str,
     ) -> DomainResult<()> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ManageProtectedBranches)?;
+        let (access, ()) = self
+            .project_write(
+                actor,
+                reference,
+                Ok(()),
+                ProjectAction::ManageProtectedBranches,
+            )
+            .await?;
         let branch = self
             .ports
             .protected_branches

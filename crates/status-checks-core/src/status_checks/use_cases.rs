@@ -8,8 +8,10 @@ use crate::pagination::{Page, PageRequest};
 use crate::policy::{self, Actor, ProjectAction};
 use crate::projects::ProjectRef;
 use crate::protected_branches::ProtectedBranch;
-use crate::service::{DomainResult, MergeRequestView, Params, StatusChecksService};
-use crate::status_checks::fields::{self, RawFields, Write};
+use crate::service::{
+    DomainResult, MergeRequestView, Params, StatusChecksService, found_merge_request,
+};
+use crate::status_checks::fields::{self, Fields, RawFields, Write};
 use crate::status_checks::{
     CheckStatus, ExternalStatusCheck, NewResponse, NewStatusCheck, ResponseInput, StatusCheckInput,
     StatusCheckResponse, StatusCheckUpdate, StatusCheckUpdateInput, UrlVisibility,
@@ -71,24 +73,35 @@ pub struct RecordedResponse {
 }
 
 impl StatusChecksService {
-    /// Whether every id in `ids` is a protected branch of the project.
-    async fn branches_exist(
+    /// A check's fields validated for `write` ([`fields::validate`]) against the project's `others` checks;
+    /// `scope`, if sent, must name protected branches of the project only. 422 with every message.
+    async fn check_fields(
         &self,
+        write: Write,
         project: ProjectId,
-        ids: &[ProtectedBranchId],
-    ) -> DomainResult<bool> {
-        if ids.is_empty() {
-            return Ok(true);
-        }
-        let mut wanted = ids.to_vec();
+        raw: RawFields<'_>,
+        others: &[&ExternalStatusCheck],
+        scope: Option<&[ProtectedBranchId]>,
+    ) -> DomainResult<Fields> {
+        let mut wanted = scope.unwrap_or_default().to_vec();
         wanted.sort();
         wanted.dedup();
-        let found = self
-            .ports
-            .protected_branches
-            .find_protected_branches(project, wanted.clone())
-            .await?;
-        Ok(found.len() == wanted.len())
+        let branches_exist = wanted.is_empty()
+            || self
+                .ports
+                .protected_branches
+                .find_protected_branches(project, wanted.clone())
+                .await?
+                .len()
+                == wanted.len();
+        fields::validate(
+            write,
+            raw,
+            others,
+            branches_exist,
+            self.settings.allow_local_requests,
+        )
+        .map_err(DomainError::Validation)
     }
 
     /// E1 `GET /projects/:id/external_status_checks` (Maintainer+).
@@ -98,8 +111,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         page: PageRequest,
     ) -> DomainResult<Page<StatusCheckView>> {
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let access = self
+            .project_for(actor, reference, ProjectAction::ManageStatusChecks)
+            .await?;
         let checks = self
             .ports
             .status_checks
@@ -115,29 +129,21 @@ impl StatusChecksService {
         reference: &ProjectRef,
         params: Params<StatusCheckInput>,
     ) -> DomainResult<StatusCheckView> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let input = params?;
-        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let (access, input) = self
+            .project_write(actor, reference, params, ProjectAction::ManageStatusChecks)
+            .await?;
         let project = access.project.id;
         let existing = self.ports.status_checks.all_checks(project).await?;
-        let branches_exist = self
-            .branches_exist(project, &input.protected_branch_ids)
-            .await?;
-        let others: Vec<&ExternalStatusCheck> = existing.iter().collect();
         let raw = RawFields {
             name: Some(&input.name),
             external_url: Some(&input.external_url),
             shared_secret: Some(input.shared_secret.as_deref().unwrap_or("")),
         };
-        let fields = fields::validate(
-            Write::Create,
-            raw,
-            &others,
-            branches_exist,
-            self.settings.allow_local_requests,
-        )
-        .map_err(DomainError::Validation)?;
+        let others: Vec<&ExternalStatusCheck> = existing.iter().collect();
+        let scope = Some(input.protected_branch_ids.as_slice());
+        let fields = self
+            .check_fields(Write::Create, project, raw, &others, scope)
+            .await?;
         let (Some(name), Some(external_url)) = (fields.name, fields.external_url) else {
             return Err(DomainError::Internal(
                 "a created check's name and URL are validated".into(),
@@ -168,33 +174,24 @@ impl StatusChecksService {
         id: StatusCheckId,
         params: Params<StatusCheckUpdateInput>,
     ) -> DomainResult<StatusCheckView> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let input = params?;
-        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let (access, input) = self
+            .project_write(actor, reference, params, ProjectAction::ManageStatusChecks)
+            .await?;
         let project = access.project.id;
         let existing = self.ports.status_checks.all_checks(project).await?;
         if !existing.iter().any(|c| c.id == id) {
             return Err(DomainError::NotFound(Resource::StatusCheck));
         }
         let others: Vec<&ExternalStatusCheck> = existing.iter().filter(|c| c.id != id).collect();
-        let branches_exist = match &input.protected_branch_ids {
-            Some(ids) => self.branches_exist(project, ids).await?,
-            None => true,
-        };
         let raw = RawFields {
             name: input.name.as_deref(),
             external_url: input.external_url.as_deref(),
             shared_secret: input.shared_secret.as_deref(),
         };
-        let fields = fields::validate(
-            Write::Update,
-            raw,
-            &others,
-            branches_exist,
-            self.settings.allow_local_requests,
-        )
-        .map_err(DomainError::Validation)?;
+        let scope = input.protected_branch_ids.as_deref();
+        let fields = self
+            .check_fields(Write::Update, project, raw, &others, scope)
+            .await?;
         let update = StatusCheckUpdate {
             name: fields.name,
             external_url: fields.external_url,
@@ -219,9 +216,9 @@ impl StatusChecksService {
         reference: &ProjectRef,
         id: StatusCheckId,
     ) -> DomainResult<()> {
-        Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        Self::authorize(actor, &access, ProjectAction::ManageStatusChecks)?;
+        let (access, ()) = self
+            .project_write(actor, reference, Ok(()), ProjectAction::ManageStatusChecks)
+            .await?;
         self.ports
             .status_checks
             .delete_check(access.project.id, id)
@@ -239,7 +236,12 @@ impl StatusChecksService {
         iid: MergeRequestIid,
     ) -> DomainResult<Vec<MergeRequestStatusCheck>> {
         let access = self.visible_project(actor, reference).await?;
-        let (head, responses) = self.merge_request_head(access.project.id, iid).await?;
+        let (head, responses) = found_merge_request(
+            self.ports
+                .merge_requests
+                .find_merge_request_head(access.project.id, iid)
+                .await?,
+        )?;
         Self::authorize(actor, &access, ProjectAction::ReadStatusChecks)?;
         let checks = self
             .ports
@@ -277,7 +279,12 @@ impl StatusChecksService {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
         let input = params?;
-        let (mr, mut responses) = self.merge_request_at_head(access.project.id, iid).await?;
+        let (mr, mut responses) = found_merge_request(
+            self.ports
+                .merge_requests
+                .find_merge_request_at_head(access.project.id, iid)
+                .await?,
+        )?;
         Self::authorize(actor, &access, ProjectAction::RespondToStatusChecks)?;
         let check = self
             .ports
@@ -324,7 +331,12 @@ impl StatusChecksService {
     ) -> DomainResult<()> {
         Self::require_write(actor)?;
         let access = self.visible_project(actor, reference).await?;
-        let (mr, responses) = self.merge_request_at_head(access.project.id, iid).await?;
+        let (mr, responses) = found_merge_request(
+            self.ports
+                .merge_requests
+                .find_merge_request_at_head(access.project.id, iid)
+                .await?,
+        )?;
         Self::authorize(actor, &access, ProjectAction::RetryStatusChecks)?;
         let check = self
             .ports
