@@ -16,9 +16,11 @@ pub use crate::users::UserView;
 use crate::Timestamp;
 use crate::access::AccessLevel;
 use crate::error::{DomainError, ParamErrors, Resource};
+use crate::ids::ProjectId;
 use crate::policy::{self, Actor, Denial, ProjectAction};
 use crate::ports::*;
 use crate::projects::{Project, ProjectRef};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,6 +168,29 @@ impl StatusChecksService {
         Ok((access, input))
     }
 
+    /// The start of a use case on one merge request, in GitLab's order: the visible project, the parameters,
+    /// the merge request as `load` reads it from the project (404 `Not found` if missing), then the caller's
+    /// role. A write checks the token's scope before calling this.
+    pub(crate) async fn merge_request_for<T, M, F>(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+        params: Params<T>,
+        action: ProjectAction,
+        load: impl FnOnce(ProjectId) -> F,
+    ) -> DomainResult<(ProjectAccess, T, M)>
+    where
+        F: Future<Output = RepoResult<Option<M>>>,
+    {
+        let access = self.visible_project(actor, reference).await?;
+        let input = params?;
+        let found = load(access.project.id)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::MergeRequest))?;
+        Self::authorize(actor, &access, action)?;
+        Ok((access, input, found))
+    }
+
     /// The policy's answer as a domain error.
     pub(crate) fn authorize(
         actor: &Actor,
@@ -177,9 +202,4 @@ impl StatusChecksService {
             Denial::Forbidden => DomainError::Forbidden,
         })
     }
-}
-
-/// A merge request the store did not find: 404 `Not found`.
-pub(crate) fn found_merge_request<T>(found: Option<T>) -> DomainResult<T> {
-    found.ok_or(DomainError::NotFound(Resource::MergeRequest))
 }

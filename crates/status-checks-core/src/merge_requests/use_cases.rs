@@ -14,7 +14,7 @@ use crate::merge_requests::{
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
 use crate::projects::{Project, ProjectRef};
-use crate::service::{DomainResult, Params, StatusChecksService, found_merge_request};
+use crate::service::{DomainResult, Params, StatusChecksService};
 use crate::status_checks::{
     CheckStatus, ExternalStatusCheck, StatusCheckResponse, applicable_statuses,
 };
@@ -199,14 +199,19 @@ impl StatusChecksService {
         reference: &ProjectRef,
         iid: MergeRequestIid,
     ) -> DomainResult<MergeRequestView> {
-        let access = self.visible_project(actor, reference).await?;
-        let (mr, responses) = found_merge_request(
-            self.ports
-                .merge_requests
-                .find_merge_request_at_head(access.project.id, iid)
-                .await?,
-        )?;
-        Self::authorize(actor, &access, ProjectAction::ReadMergeRequests)?;
+        let (access, (), (mr, responses)) = self
+            .merge_request_for(
+                actor,
+                reference,
+                Ok(()),
+                ProjectAction::ReadMergeRequests,
+                |project| {
+                    self.ports
+                        .merge_requests
+                        .find_merge_request_at_head(project, iid)
+                },
+            )
+            .await?;
         self.view_at_head(&access.project, mr, &responses).await
     }
 
@@ -260,15 +265,15 @@ impl StatusChecksService {
         params: Params<MergeRequestUpdateInput>,
     ) -> DomainResult<MergeRequestView> {
         Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let input = params?;
-        let mr = found_merge_request(
-            self.ports
-                .merge_requests
-                .find_merge_request(access.project.id, iid)
-                .await?,
-        )?;
-        Self::authorize(actor, &access, ProjectAction::WriteMergeRequests)?;
+        let (access, input, mr) = self
+            .merge_request_for(
+                actor,
+                reference,
+                params,
+                ProjectAction::WriteMergeRequests,
+                |project| self.ports.merge_requests.find_merge_request(project, iid),
+            )
+            .await?;
         let Some(transition) = transitions::update(&mr, input, self.now())? else {
             return self.merge_request_view(&access.project, mr).await;
         };
@@ -289,15 +294,19 @@ impl StatusChecksService {
         params: Params<MergeInput>,
     ) -> DomainResult<MergeRequestView> {
         Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let input = params?;
-        let (mr, responses) = found_merge_request(
-            self.ports
-                .merge_requests
-                .find_merge_request_at_head(access.project.id, iid)
-                .await?,
-        )?;
-        Self::authorize(actor, &access, ProjectAction::WriteMergeRequests)?;
+        let (access, input, (mr, responses)) = self
+            .merge_request_for(
+                actor,
+                reference,
+                params,
+                ProjectAction::WriteMergeRequests,
+                |project| {
+                    self.ports
+                        .merge_requests
+                        .find_merge_request_at_head(project, iid)
+                },
+            )
+            .await?;
         transitions::may_try_to_merge(&mr, input.sha.as_deref())?;
         let view = self.view_at_head(&access.project, mr, &responses).await?;
         let transition = transitions::merge(view.detailed_merge_status, self.now())?;

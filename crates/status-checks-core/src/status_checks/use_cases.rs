@@ -8,9 +8,7 @@ use crate::pagination::{Page, PageRequest};
 use crate::policy::{self, Actor, ProjectAction};
 use crate::projects::ProjectRef;
 use crate::protected_branches::ProtectedBranch;
-use crate::service::{
-    DomainResult, MergeRequestView, Params, StatusChecksService, found_merge_request,
-};
+use crate::service::{DomainResult, MergeRequestView, Params, StatusChecksService};
 use crate::status_checks::fields::{self, Fields, RawFields, Write};
 use crate::status_checks::{
     CheckStatus, ExternalStatusCheck, NewResponse, NewStatusCheck, ResponseInput, StatusCheckInput,
@@ -235,14 +233,19 @@ impl StatusChecksService {
         reference: &ProjectRef,
         iid: MergeRequestIid,
     ) -> DomainResult<Vec<MergeRequestStatusCheck>> {
-        let access = self.visible_project(actor, reference).await?;
-        let (head, responses) = found_merge_request(
-            self.ports
-                .merge_requests
-                .find_merge_request_head(access.project.id, iid)
-                .await?,
-        )?;
-        Self::authorize(actor, &access, ProjectAction::ReadStatusChecks)?;
+        let (access, (), (head, responses)) = self
+            .merge_request_for(
+                actor,
+                reference,
+                Ok(()),
+                ProjectAction::ReadStatusChecks,
+                |project| {
+                    self.ports
+                        .merge_requests
+                        .find_merge_request_head(project, iid)
+                },
+            )
+            .await?;
         let checks = self
             .ports
             .status_checks
@@ -277,15 +280,19 @@ impl StatusChecksService {
         params: Params<ResponseInput>,
     ) -> DomainResult<RecordedResponse> {
         Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let input = params?;
-        let (mr, mut responses) = found_merge_request(
-            self.ports
-                .merge_requests
-                .find_merge_request_at_head(access.project.id, iid)
-                .await?,
-        )?;
-        Self::authorize(actor, &access, ProjectAction::RespondToStatusChecks)?;
+        let (access, input, (mr, mut responses)) = self
+            .merge_request_for(
+                actor,
+                reference,
+                params,
+                ProjectAction::RespondToStatusChecks,
+                |project| {
+                    self.ports
+                        .merge_requests
+                        .find_merge_request_at_head(project, iid)
+                },
+            )
+            .await?;
         let check = self
             .ports
             .status_checks
@@ -330,14 +337,19 @@ impl StatusChecksService {
         id: StatusCheckId,
     ) -> DomainResult<()> {
         Self::require_write(actor)?;
-        let access = self.visible_project(actor, reference).await?;
-        let (mr, responses) = found_merge_request(
-            self.ports
-                .merge_requests
-                .find_merge_request_at_head(access.project.id, iid)
-                .await?,
-        )?;
-        Self::authorize(actor, &access, ProjectAction::RetryStatusChecks)?;
+        let (access, (), (mr, responses)) = self
+            .merge_request_for(
+                actor,
+                reference,
+                Ok(()),
+                ProjectAction::RetryStatusChecks,
+                |project| {
+                    self.ports
+                        .merge_requests
+                        .find_merge_request_at_head(project, iid)
+                },
+            )
+            .await?;
         let check = self
             .ports
             .status_checks
