@@ -3,7 +3,6 @@
 
 use crate::Timestamp;
 use crate::deliveries::{Delivery, DeliveryDraft, Event, HookProject, HookUser};
-use crate::error::{DomainError, Resource};
 use crate::ids::StatusCheckId;
 use crate::merge_requests::DetailedMergeStatus;
 use crate::pagination::{Page, PageRequest};
@@ -61,15 +60,7 @@ impl StatusChecksService {
         let access = self
             .project_for(actor, reference, ProjectAction::ManageStatusChecks)
             .await?;
-        if self
-            .ports
-            .status_checks
-            .find_check(access.project.id, id)
-            .await?
-            .is_none()
-        {
-            return Err(DomainError::NotFound(Resource::StatusCheck));
-        }
+        self.status_check(access.project.id, id).await?;
         Ok(self
             .ports
             .deliveries

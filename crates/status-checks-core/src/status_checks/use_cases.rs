@@ -71,6 +71,19 @@ pub struct RecordedResponse {
 }
 
 impl StatusChecksService {
+    /// The check of the project with this id, or 404 `Not found`.
+    pub(crate) async fn status_check(
+        &self,
+        project: ProjectId,
+        id: StatusCheckId,
+    ) -> DomainResult<ExternalStatusCheck> {
+        self.ports
+            .status_checks
+            .find_check(project, id)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::StatusCheck))
+    }
+
     /// A check's fields validated for `write` ([`fields::validate`]) against the project's `others` checks;
     /// `scope`, if sent, must name protected branches of the project only. 422 with every message.
     async fn check_fields(
@@ -294,11 +307,8 @@ impl StatusChecksService {
             )
             .await?;
         let check = self
-            .ports
-            .status_checks
-            .find_check(access.project.id, input.external_status_check_id)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::StatusCheck))?;
+            .status_check(access.project.id, input.external_status_check_id)
+            .await?;
         if !crate::status_checks::sha_matches_head(&input.sha, &mr.sha) {
             return Err(DomainError::sha_mismatch(&mr.sha));
         }
@@ -350,12 +360,7 @@ impl StatusChecksService {
                 },
             )
             .await?;
-        let check = self
-            .ports
-            .status_checks
-            .find_check(access.project.id, id)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::StatusCheck))?;
+        let check = self.status_check(access.project.id, id).await?;
         let now = self.now();
         let own = responses
             .iter()
