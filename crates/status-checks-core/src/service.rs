@@ -16,16 +16,22 @@ pub use crate::users::UserView;
 use crate::Timestamp;
 use crate::access::AccessLevel;
 use crate::error::{DomainError, ParamErrors, Resource};
-use crate::ids::ProjectId;
+use crate::ids::{MergeRequestIid, ProjectId};
+use crate::merge_requests::{MergeRequest, MergeRequestHead};
 use crate::policy::{self, Actor, Denial, ProjectAction};
 use crate::ports::*;
 use crate::projects::{Project, ProjectRef};
+use crate::status_checks::StatusCheckResponse;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Parameters as the HTTP adapter parsed them: the values, or the 400 messages.
 pub type Params<T> = Result<T, ParamErrors>;
+
+/// A read of a port, as `async-trait` returns it.
+pub(crate) type Found<'a, M> = Pin<Box<dyn Future<Output = RepoResult<Option<M>>> + Send + 'a>>;
 
 /// The result of a use case.
 pub type DomainResult<T> = Result<T, DomainError>;
@@ -189,6 +195,40 @@ impl StatusChecksService {
             .ok_or(DomainError::NotFound(Resource::MergeRequest))?;
         Self::authorize(actor, &access, action)?;
         Ok((access, input, found))
+    }
+
+    /// The `load` of [`Self::merge_request_for`] that reads the whole merge request.
+    pub(crate) fn whole<'a>(
+        &'a self,
+        iid: MergeRequestIid,
+    ) -> impl FnOnce(ProjectId) -> Found<'a, MergeRequest> + 'a {
+        move |project| self.ports.merge_requests.find_merge_request(project, iid)
+    }
+
+    /// The `load` of [`Self::merge_request_for`] that reads the merge request with the newest responses at its
+    /// HEAD.
+    pub(crate) fn at_head<'a>(
+        &'a self,
+        iid: MergeRequestIid,
+    ) -> impl FnOnce(ProjectId) -> Found<'a, (MergeRequest, Vec<StatusCheckResponse>)> + 'a {
+        move |project| {
+            self.ports
+                .merge_requests
+                .find_merge_request_at_head(project, iid)
+        }
+    }
+
+    /// The `load` of [`Self::merge_request_for`] that reads only the HEAD, with the newest responses about it.
+    pub(crate) fn head<'a>(
+        &'a self,
+        iid: MergeRequestIid,
+    ) -> impl FnOnce(ProjectId) -> Found<'a, (MergeRequestHead, Vec<StatusCheckResponse>)> + 'a
+    {
+        move |project| {
+            self.ports
+                .merge_requests
+                .find_merge_request_head(project, iid)
+        }
     }
 
     /// The policy's answer as a domain error.

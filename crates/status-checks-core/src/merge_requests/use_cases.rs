@@ -205,11 +205,7 @@ impl StatusChecksService {
                 reference,
                 Ok(()),
                 ProjectAction::ReadMergeRequests,
-                |project| {
-                    self.ports
-                        .merge_requests
-                        .find_merge_request_at_head(project, iid)
-                },
+                self.at_head(iid),
             )
             .await?;
         self.view_at_head(&access.project, mr, &responses).await
@@ -271,7 +267,7 @@ impl StatusChecksService {
                 reference,
                 params,
                 ProjectAction::WriteMergeRequests,
-                |project| self.ports.merge_requests.find_merge_request(project, iid),
+                self.whole(iid),
             )
             .await?;
         let Some(transition) = transitions::update(&mr, input, self.now())? else {
@@ -300,11 +296,7 @@ impl StatusChecksService {
                 reference,
                 params,
                 ProjectAction::WriteMergeRequests,
-                |project| {
-                    self.ports
-                        .merge_requests
-                        .find_merge_request_at_head(project, iid)
-                },
+                self.at_head(iid),
             )
             .await?;
         transitions::may_try_to_merge(&mr, input.sha.as_deref())?;

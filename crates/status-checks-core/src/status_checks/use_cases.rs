@@ -252,11 +252,7 @@ impl StatusChecksService {
                 reference,
                 Ok(()),
                 ProjectAction::ReadStatusChecks,
-                |project| {
-                    self.ports
-                        .merge_requests
-                        .find_merge_request_head(project, iid)
-                },
+                self.head(iid),
             )
             .await?;
         let checks = self
@@ -299,11 +295,7 @@ impl StatusChecksService {
                 reference,
                 params,
                 ProjectAction::RespondToStatusChecks,
-                |project| {
-                    self.ports
-                        .merge_requests
-                        .find_merge_request_at_head(project, iid)
-                },
+                self.at_head(iid),
             )
             .await?;
         let check = self
@@ -353,11 +345,7 @@ impl StatusChecksService {
                 reference,
                 Ok(()),
                 ProjectAction::RetryStatusChecks,
-                |project| {
-                    self.ports
-                        .merge_requests
-                        .find_merge_request_at_head(project, iid)
-                },
+                self.at_head(iid),
             )
             .await?;
         let check = self.status_check(access.project.id, id).await?;
