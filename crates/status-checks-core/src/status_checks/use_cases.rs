@@ -84,16 +84,28 @@ impl StatusChecksService {
             .ok_or(DomainError::NotFound(Resource::StatusCheck))
     }
 
-    /// A check's fields validated for `write` ([`fields::validate`]) against the project's `others` checks;
+    /// A check's fields, validated ([`fields::validate`]) for creating one (`updating: None`) or updating
+    /// the check `updating` (404 if the project has no such check), against the project's other checks;
     /// `scope`, if sent, must name protected branches of the project only. 422 with every message.
     async fn check_fields(
         &self,
-        write: Write,
         project: ProjectId,
+        updating: Option<StatusCheckId>,
         raw: RawFields<'_>,
-        others: &[&ExternalStatusCheck],
         scope: Option<&[ProtectedBranchId]>,
     ) -> DomainResult<Fields> {
+        let existing = self.ports.status_checks.all_checks(project).await?;
+        if let Some(id) = updating
+            && !existing.iter().any(|c| c.id == id)
+        {
+            return Err(DomainError::NotFound(Resource::StatusCheck));
+        }
+        let others: Vec<&ExternalStatusCheck> =
+            existing.iter().filter(|c| Some(c.id) != updating).collect();
+        let write = match updating {
+            None => Write::Create,
+            Some(_) => Write::Update,
+        };
         let mut wanted = scope.unwrap_or_default().to_vec();
         wanted.sort();
         wanted.dedup();
@@ -108,7 +120,7 @@ impl StatusChecksService {
         fields::validate(
             write,
             raw,
-            others,
+            &others,
             branches_exist,
             self.settings.allow_local_requests,
         )
@@ -144,17 +156,13 @@ impl StatusChecksService {
             .project_write(actor, reference, params, ProjectAction::ManageStatusChecks)
             .await?;
         let project = access.project.id;
-        let existing = self.ports.status_checks.all_checks(project).await?;
         let raw = RawFields {
             name: Some(&input.name),
             external_url: Some(&input.external_url),
             shared_secret: Some(input.shared_secret.as_deref().unwrap_or("")),
         };
-        let others: Vec<&ExternalStatusCheck> = existing.iter().collect();
         let scope = Some(input.protected_branch_ids.as_slice());
-        let fields = self
-            .check_fields(Write::Create, project, raw, &others, scope)
-            .await?;
+        let fields = self.check_fields(project, None, raw, scope).await?;
         let (Some(name), Some(external_url)) = (fields.name, fields.external_url) else {
             return Err(DomainError::Internal(
                 "a created check's name and URL are validated".into(),
@@ -189,20 +197,13 @@ impl StatusChecksService {
             .project_write(actor, reference, params, ProjectAction::ManageStatusChecks)
             .await?;
         let project = access.project.id;
-        let existing = self.ports.status_checks.all_checks(project).await?;
-        if !existing.iter().any(|c| c.id == id) {
-            return Err(DomainError::NotFound(Resource::StatusCheck));
-        }
-        let others: Vec<&ExternalStatusCheck> = existing.iter().filter(|c| c.id != id).collect();
         let raw = RawFields {
             name: input.name.as_deref(),
             external_url: input.external_url.as_deref(),
             shared_secret: input.shared_secret.as_deref(),
         };
         let scope = input.protected_branch_ids.as_deref();
-        let fields = self
-            .check_fields(Write::Update, project, raw, &others, scope)
-            .await?;
+        let fields = self.check_fields(project, Some(id), raw, scope).await?;
         let update = StatusCheckUpdate {
             name: fields.name,
             external_url: fields.external_url,
