@@ -246,6 +246,14 @@ impl Mocks {
         self
     }
 
+    /// Every user asked for exists.
+    pub(crate) fn with_users(mut self) -> Self {
+        self.users
+            .expect_find_user()
+            .returning(|id| Ok(Some(user(id.0))));
+        self
+    }
+
     /// The project's protected branches, whichever are asked for, are `main` (id 1) alone.
     pub(crate) fn with_main_branch(mut self) -> Self {
         self.branches
