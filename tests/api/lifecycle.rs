@@ -47,22 +47,13 @@ fn the_whole_flow_survives_a_restart() {
         json!({"user_id": alice_id, "access_level": 30}),
     )
     .expect(201);
-    let main = s
-        .json(
-            Method::POST,
-            &format!("/api/v4/projects/{p}/protected_branches"),
-            ROOT_TOKEN,
-            json!({"name": "main"}),
-        )
-        .expect(201);
-    let release = s
-        .json(
-            Method::POST,
-            &format!("/api/v4/projects/{p}/protected_branches"),
-            ROOT_TOKEN,
-            json!({"name": "release/*"}),
-        )
-        .expect(201);
+    let branches = format!("/api/v4/projects/{p}/protected_branches");
+    let protect = |name: &str| {
+        s.json(Method::POST, &branches, ROOT_TOKEN, json!({"name": name}))
+            .expect(201)
+    };
+    let main = protect("main");
+    let release = protect("release/*");
     let check = s.json(Method::POST, &format!("/api/v4/projects/{p}/external_status_checks"), ROOT_TOKEN, json!({"name": "QA", "external_url": "https://qa.example.com/hook?token=x", "protected_branch_ids": [main["id"]]})).expect(201);
     let c = check["id"].as_i64().unwrap();
     s.json(Method::POST, &format!("/api/v4/projects/{p}/external_status_checks"), ROOT_TOKEN, json!({"name": "Release", "external_url": "https://rel.example.com", "protected_branch_ids": [release["id"]]})).expect(201);
@@ -87,20 +78,16 @@ fn the_whole_flow_survives_a_restart() {
 
     // The external service answers; a stale SHA is refused.
     let respond = format!("/api/v4/projects/{p}/merge_requests/{iid}/status_check_responses");
+    let answer = |sha: &str, status: &str| json!({"external_status_check_id": c, "sha": sha, "status": status});
     s.json(
         Method::POST,
         &respond,
         &alice_token,
-        json!({"external_status_check_id": c, "sha": PUSHED, "status": "passed"}),
+        answer(PUSHED, "passed"),
     )
     .expect(409);
-    s.json(
-        Method::POST,
-        &respond,
-        &alice_token,
-        json!({"external_status_check_id": c, "sha": HEAD, "status": "failed"}),
-    )
-    .expect(201);
+    s.json(Method::POST, &respond, &alice_token, answer(HEAD, "failed"))
+        .expect(201);
     assert_eq!(
         s.get(&checks_uri, &alice_token).expect(200)[0]["status"],
         "failed"
@@ -116,13 +103,8 @@ fn the_whole_flow_survives_a_restart() {
         s.get(&checks_uri, &alice_token).expect(200)[0]["status"],
         "pending"
     );
-    s.json(
-        Method::POST,
-        &respond,
-        &alice_token,
-        json!({"external_status_check_id": c, "sha": HEAD, "status": "passed"}),
-    )
-    .expect(201);
+    s.json(Method::POST, &respond, &alice_token, answer(HEAD, "passed"))
+        .expect(201);
     assert_eq!(
         s.get(
             &format!("/api/v4/projects/{p}/merge_requests/{iid}"),
@@ -148,7 +130,7 @@ fn the_whole_flow_survives_a_restart() {
         Method::POST,
         &respond,
         &alice_token,
-        json!({"external_status_check_id": c, "sha": PUSHED, "status": "passed"}),
+        answer(PUSHED, "passed"),
     )
     .expect(201);
 

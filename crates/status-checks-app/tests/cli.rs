@@ -54,33 +54,19 @@ fn version_and_help() {
 
 #[test]
 fn bad_values_stop_with_one_line_naming_the_flag() {
+    // `serve` with one flag given a bad value: (args, env, the flag the error names).
+    let bad = |flag, value| (vec!["serve", flag, value], vec![], flag);
     for (args, env, flag) in [
-        (
-            vec!["serve", "--pending-timeout", "soon"],
-            vec![],
-            "--pending-timeout",
-        ),
-        (
-            vec!["serve", "--max-body-size", "huge"],
-            vec![],
-            "--max-body-size",
-        ),
-        (vec!["serve", "--listen", "nowhere"], vec![], "--listen"),
+        bad("--pending-timeout", "soon"),
+        bad("--max-body-size", "huge"),
+        bad("--listen", "nowhere"),
         (
             vec!["serve"],
             vec![("STATUS_CHECKS_DELIVERY_TIMEOUT", "0s")],
             "--delivery-timeout",
         ),
-        (
-            vec!["serve", "--root-token", "too-short-secret"],
-            vec![],
-            "--root-token",
-        ),
-        (
-            vec!["serve", "--database-url", "sqlite::memory:"],
-            vec![],
-            "--database-url",
-        ),
+        bad("--root-token", "too-short-secret"),
+        bad("--database-url", "sqlite::memory:"),
         (vec!["serve", "--bogus"], vec![], "--bogus"),
     ] {
         let output = run(&args, &env);
@@ -105,7 +91,9 @@ fn bad_values_stop_with_one_line_naming_the_flag() {
 fn offline_administration_on_a_fresh_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("admin.db").display());
-    let migrated = run(&["migrate", "--database-url", &db], &[]);
+    // The command with `--database-url` last, as each of these is typed.
+    let on_db = |args: &[&str]| run(&[args, &["--database-url", &db]].concat(), &[]);
+    let migrated = on_db(&["migrate"]);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
     // A fresh database gets every migration: the schema and the covering index of responses.
     assert_eq!(stdout(&migrated).trim(), "applied 3 migration(s)");
@@ -114,47 +102,21 @@ fn offline_administration_on_a_fresh_database() {
         "applied 0 migration(s)"
     );
 
-    let created = run(
-        &[
-            "users",
-            "create",
-            "--username",
-            "alice",
-            "--admin",
-            "--database-url",
-            &db,
-        ],
-        &[],
-    );
+    let created = on_db(&["users", "create", "--username", "alice", "--admin"]);
     assert!(created.status.success(), "{}", stderr(&created));
     assert!(stdout(&created).contains("alice"));
-    let again = run(
-        &[
-            "users",
-            "create",
-            "--username",
-            "alice",
-            "--database-url",
-            &db,
-        ],
-        &[],
-    );
+    let again = on_db(&["users", "create", "--username", "alice"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("Username has already been taken"));
 
-    let token = run(
-        &[
-            "tokens",
-            "create",
-            "--username",
-            "alice",
-            "--scope",
-            "read_api",
-            "--database-url",
-            &db,
-        ],
-        &[],
-    );
+    let token = on_db(&[
+        "tokens",
+        "create",
+        "--username",
+        "alice",
+        "--scope",
+        "read_api",
+    ]);
     assert!(token.status.success(), "{}", stderr(&token));
     let printed = stdout(&token);
     assert_eq!(
@@ -163,17 +125,7 @@ fn offline_administration_on_a_fresh_database() {
         "the token and nothing else: {printed}"
     );
     assert!(printed.trim().starts_with("glpat-") && printed.trim().len() >= 20);
-    let unknown = run(
-        &[
-            "tokens",
-            "create",
-            "--username",
-            "nobody",
-            "--database-url",
-            &db,
-        ],
-        &[],
-    );
+    let unknown = on_db(&["tokens", "create", "--username", "nobody"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("no such user"));
 }

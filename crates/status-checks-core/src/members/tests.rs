@@ -12,12 +12,9 @@ fn member(id: i64, level: AccessLevel) -> Member {
 
 #[tokio::test]
 async fn members_cannot_be_granted_above_ones_own_level_nor_leave_no_owner() {
-    let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Maintainer));
-    mocks
-        .users
-        .expect_find_user()
-        .returning(|id| Ok(Some(user(id.0))));
-    let service = mocks.service();
+    let service = Mocks::member(AccessLevel::Maintainer)
+        .with_users()
+        .service();
     let grant = |level| {
         Ok(NewMemberInput {
             user_id: UserId(9),
@@ -31,7 +28,7 @@ async fn members_cannot_be_granted_above_ones_own_level_nor_leave_no_owner() {
         Err(DomainError::Forbidden)
     );
 
-    let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Owner));
+    let mut mocks = Mocks::member(AccessLevel::Owner);
     mocks
         .members
         .expect_find_member()
@@ -56,11 +53,7 @@ async fn members_cannot_be_granted_above_ones_own_level_nor_leave_no_owner() {
         Err(DomainError::Forbidden)
     );
 
-    let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Maintainer));
-    mocks
-        .users
-        .expect_find_user()
-        .returning(|id| Ok(Some(user(id.0))));
+    let mut mocks = Mocks::member(AccessLevel::Maintainer).with_users();
     mocks
         .members
         .expect_add_member()

@@ -12,15 +12,49 @@ fn new_mr_input(source: &str, target: &str) -> Params<NewMergeRequestInput> {
     })
 }
 
+async fn update(
+    service: &StatusChecksService,
+    input: MergeRequestUpdateInput,
+) -> DomainResult<MergeRequestView> {
+    service
+        .update_merge_request(&actor(3), &here(), MergeRequestIid(2), Ok(input))
+        .await
+}
+
+async fn merge(service: &StatusChecksService, input: MergeInput) -> DomainResult<MergeRequestView> {
+    service
+        .merge_merge_request(&actor(3), &here(), MergeRequestIid(2), Ok(input))
+        .await
+}
+
+/// A Developer on the open !2 of a project requiring `checks` to pass, of which check 1 passed at HEAD.
+fn gated_with_check_1_passed(checks: Vec<ExternalStatusCheck>) -> Mocks {
+    Mocks::gated_member(AccessLevel::Developer)
+        .with_mr(mr(MergeRequestState::Opened))
+        .with_checks(checks)
+        .with_responses(vec![response(1, 1, HEAD, CheckStatus::Passed, t0())])
+}
+
+/// The store is asked once to update !2 with what `matches`, and applies the changes to the open !2.
+fn expect_one_update(
+    mocks: &mut Mocks,
+    matches: impl Fn(&MergeRequestChanges, &Vec<DeliveryDraft>) -> bool + Send + 'static,
+) {
+    mocks
+        .mrs
+        .expect_update_merge_request()
+        .withf(move |_, changes, drafts| matches(changes, drafts))
+        .times(1)
+        .returning(|_, changes, _| Ok(changes.apply_to(&mr(MergeRequestState::Opened))));
+}
+
 #[tokio::test]
 async fn opening_a_merge_request_notifies_exactly_the_applicable_checks() {
-    let mut mocks = Mocks::new()
-        .with_project(project(true), Some(AccessLevel::Developer))
-        .with_checks(vec![
-            check(1, &[]),
-            check(2, &["release/*"]),
-            check(3, &["main"]),
-        ]);
+    let mut mocks = Mocks::gated_member(AccessLevel::Developer).with_checks(vec![
+        check(1, &[]),
+        check(2, &["release/*"]),
+        check(3, &["main"]),
+    ]);
     mocks
         .mrs
         .expect_create_merge_request()
@@ -47,9 +81,7 @@ async fn opening_a_merge_request_notifies_exactly_the_applicable_checks() {
 
 #[tokio::test]
 async fn opening_needs_distinct_branches_a_title_and_developer() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .service();
+    let service = Mocks::member(AccessLevel::Developer).service();
     assert_eq!(
         service
             .create_merge_request(&actor(3), &here(), new_mr_input("main", "main"))
@@ -64,9 +96,7 @@ async fn opening_needs_distinct_branches_a_title_and_developer() {
         service.create_merge_request(&actor(3), &here(), Ok(blank)).await,
         Err(DomainError::InvalidAttributes(m)) if m.contains_key("title")
     ));
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Reporter))
-        .service();
+    let service = Mocks::member(AccessLevel::Reporter).service();
     assert_eq!(
         service
             .create_merge_request(&actor(3), &here(), new_mr_input("a", "b"))
@@ -77,30 +107,19 @@ async fn opening_needs_distinct_branches_a_title_and_developer() {
 
 #[tokio::test]
 async fn a_push_records_the_new_head_and_notifies_with_oldrev() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &[])]);
+    let mut mocks = Mocks::on_open_mr(AccessLevel::Developer).with_checks(vec![check(1, &[])]);
     let now = mocks.now;
-    mocks
-        .mrs
-        .expect_update_merge_request()
-        .withf(move |_, changes, drafts| {
-            changes.head == Some((sha(OLD), now))
-                && drafts.len() == 1
-                && drafts[0].action == Some(HookAction::Update)
-                && drafts[0].oldrev == Some(sha(HEAD))
-        })
-        .times(1)
-        .returning(|_, changes, _| Ok(changes.apply_to(&mr(MergeRequestState::Opened))));
+    expect_one_update(&mut mocks, move |changes, drafts| {
+        changes.head == Some((sha(OLD), now))
+            && drafts.len() == 1
+            && drafts[0].action == Some(HookAction::Update)
+            && drafts[0].oldrev == Some(sha(HEAD))
+    });
     let input = MergeRequestUpdateInput {
         sha: Some(sha(OLD)),
         ..Default::default()
     };
-    let view = mocks
-        .service()
-        .update_merge_request(&actor(3), &here(), MergeRequestIid(2), Ok(input))
-        .await;
+    let view = update(&mocks.service(), input).await;
     assert!(
         view.is_ok_and(
             |v| v.merge_request.sha == sha(OLD) && v.merge_request.head_recorded_at == now
@@ -110,98 +129,53 @@ async fn a_push_records_the_new_head_and_notifies_with_oldrev() {
 
 #[tokio::test]
 async fn an_update_that_changes_nothing_writes_nothing() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .service();
+    let service = Mocks::on_open_mr(AccessLevel::Developer).service();
     let input = MergeRequestUpdateInput {
         sha: Some(sha(HEAD)),
         title: Some("Change".into()),
         ..Default::default()
     };
-    assert!(
-        service
-            .update_merge_request(&actor(3), &here(), MergeRequestIid(2), Ok(input))
-            .await
-            .is_ok()
-    );
+    assert!(update(&service, input).await.is_ok());
 }
 
 #[tokio::test]
 async fn closing_notifies_with_close_and_a_title_change_carries_changes() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &[])]);
-    mocks
-        .mrs
-        .expect_update_merge_request()
-        .withf(|_, changes, drafts| {
-            changes.state == Some(MergeRequestState::Closed)
-                && drafts[0].action == Some(HookAction::Close)
-                && drafts[0].changes["title"]["previous"] == "Change"
-                && drafts[0].changes["title"]["current"] == "New"
-        })
-        .times(1)
-        .returning(|_, changes, _| Ok(changes.apply_to(&mr(MergeRequestState::Opened))));
+    let mut mocks = Mocks::on_open_mr(AccessLevel::Developer).with_checks(vec![check(1, &[])]);
+    expect_one_update(&mut mocks, |changes, drafts| {
+        changes.state == Some(MergeRequestState::Closed)
+            && drafts[0].action == Some(HookAction::Close)
+            && drafts[0].changes["title"]["previous"] == "Change"
+            && drafts[0].changes["title"]["current"] == "New"
+    });
     let input = MergeRequestUpdateInput {
         state_event: Some(StateEvent::Close),
         title: Some("New".into()),
         ..Default::default()
     };
-    let view = mocks
-        .service()
-        .update_merge_request(&actor(3), &here(), MergeRequestIid(2), Ok(input))
-        .await;
+    let view = update(&mocks.service(), input).await;
     assert!(view.is_ok_and(|v| v.detailed_merge_status == DetailedMergeStatus::NotOpen));
 }
 
 #[tokio::test]
 async fn merging_is_405_when_closed_or_blocked_and_409_on_a_stale_sha() {
-    let service = Mocks::new()
-        .with_project(project(true), Some(AccessLevel::Developer))
+    let service = Mocks::gated_member(AccessLevel::Developer)
         .with_mr(mr(MergeRequestState::Closed))
         .service();
     assert_eq!(
-        service
-            .merge_merge_request(
-                &actor(3),
-                &here(),
-                MergeRequestIid(2),
-                Ok(MergeInput::default())
-            )
-            .await,
+        merge(&service, MergeInput::default()).await,
         Err(DomainError::NotAllowed)
     );
 
-    let service = Mocks::new()
-        .with_project(project(true), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &[]), check(2, &[])])
-        .with_responses(vec![response(1, 1, HEAD, CheckStatus::Passed, t0())])
-        .service();
+    let service = gated_with_check_1_passed(vec![check(1, &[]), check(2, &[])]).service();
     assert_eq!(
-        service
-            .merge_merge_request(
-                &actor(3),
-                &here(),
-                MergeRequestIid(2),
-                Ok(MergeInput::default())
-            )
-            .await,
+        merge(&service, MergeInput::default()).await,
         Err(DomainError::NotAllowed)
     );
+    let stale = MergeInput {
+        sha: Some(OLD.into()),
+    };
     assert_eq!(
-        service
-            .merge_merge_request(
-                &actor(3),
-                &here(),
-                MergeRequestIid(2),
-                Ok(MergeInput {
-                    sha: Some(OLD.into())
-                })
-            )
-            .await,
+        merge(&service, stale).await,
         Err(DomainError::Conflict(format!(
             "SHA does not match HEAD of source branch: {HEAD}"
         )))
@@ -210,39 +184,20 @@ async fn merging_is_405_when_closed_or_blocked_and_409_on_a_stale_sha() {
 
 #[tokio::test]
 async fn merging_when_every_check_passed_records_the_merge_and_notifies() {
-    let mut mocks = Mocks::new()
-        .with_project(project(true), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &[]), check(2, &["other"])])
-        .with_responses(vec![response(1, 1, HEAD, CheckStatus::Passed, t0())]);
-    mocks
-        .mrs
-        .expect_update_merge_request()
-        .withf(|_, changes, drafts| {
-            changes.state == Some(MergeRequestState::Merged)
-                && changes.merged_at.is_some()
-                && drafts.len() == 1
-                && drafts[0].action == Some(HookAction::Merge)
-        })
-        .times(1)
-        .returning(|_, changes, _| Ok(changes.apply_to(&mr(MergeRequestState::Opened))));
-    let view = mocks
-        .service()
-        .merge_merge_request(
-            &actor(3),
-            &here(),
-            MergeRequestIid(2),
-            Ok(MergeInput::default()),
-        )
-        .await;
+    let mut mocks = gated_with_check_1_passed(vec![check(1, &[]), check(2, &["other"])]);
+    expect_one_update(&mut mocks, |changes, drafts| {
+        changes.state == Some(MergeRequestState::Merged)
+            && changes.merged_at.is_some()
+            && drafts.len() == 1
+            && drafts[0].action == Some(HookAction::Merge)
+    });
+    let view = merge(&mocks.service(), MergeInput::default()).await;
     assert!(view.is_ok_and(|v| v.merge_request.state == MergeRequestState::Merged));
 }
 
 #[tokio::test]
 async fn listing_merge_requests_batches_status_queries() {
-    let mut mocks = Mocks::new()
-        .with_project(project(true), Some(AccessLevel::Reporter))
-        .with_checks(vec![check(1, &[])]);
+    let mut mocks = Mocks::gated_member(AccessLevel::Reporter).with_checks(vec![check(1, &[])]);
     let mut second = mr(MergeRequestState::Opened);
     second.id = MergeRequestId(41);
     second.iid = MergeRequestIid(3);

@@ -26,9 +26,7 @@ async fn project_paths_are_unique_and_only_owners_delete() {
         matches!(err, Err(DomainError::InvalidAttributes(m)) if m["path"] == vec!["has already been taken".to_owned()])
     );
 
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .service();
+    let service = Mocks::member(AccessLevel::Maintainer).service();
     assert_eq!(
         service.delete_project(&actor(3), &here()).await,
         Err(DomainError::Forbidden)

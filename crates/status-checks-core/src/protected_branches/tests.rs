@@ -4,7 +4,7 @@ use crate::service::fixtures::*;
 
 #[tokio::test]
 async fn protected_branches_conflict_with_gitlabs_message_and_need_maintainers() {
-    let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Maintainer));
+    let mut mocks = Mocks::member(AccessLevel::Maintainer);
     mocks
         .branches
         .expect_create_protected_branch()
@@ -18,16 +18,14 @@ async fn protected_branches_conflict_with_gitlabs_message_and_need_maintainers()
             "Protected branch 'release/*' already exists".into()
         ))
     );
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .service();
+    let service = Mocks::member(AccessLevel::Developer).service();
     assert_eq!(
         service
             .protect_branch(&actor(3), &here(), Ok("main".into()))
             .await,
         Err(DomainError::Forbidden)
     );
-    let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Reporter));
+    let mut mocks = Mocks::member(AccessLevel::Reporter);
     mocks.branches.expect_list_protected_branches().never();
     assert_eq!(
         mocks

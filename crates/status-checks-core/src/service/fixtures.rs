@@ -16,13 +16,13 @@ pub(crate) use crate::ports::*;
 pub(crate) use crate::projects::{NewProjectInput, ProjectUpdate};
 pub(crate) use crate::projects::{Project, ProjectRef};
 pub(crate) use crate::protected_branches::{BranchPattern, ProtectedBranch};
-pub(crate) use crate::service::{Params, Ports, Settings, StatusChecksService};
+pub(crate) use crate::service::{DomainResult, Params, Ports, Settings, StatusChecksService};
 pub(crate) use crate::status_checks::{
     CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret, StatusCheckInput,
     StatusCheckUpdateInput,
 };
 pub(crate) use crate::status_checks::{
-    CheckStatus, NewResponse, ResponseInput, StatusCheckResponse,
+    CheckStatus, NewResponse, RecordedResponse, ResponseInput, StatusCheckResponse, StatusCheckView,
 };
 pub(crate) use crate::users::{NewTokenInput, PersonalAccessToken, TokenHash, TokenScope};
 pub(crate) use crate::users::{NewUserInput, User, Username};
@@ -156,8 +156,18 @@ pub(crate) fn response(
     }
 }
 
+/// A response as a store records `new`, under `id`, about check `check`.
+pub(crate) fn stored(id: i64, check: i64, new: &NewResponse) -> StatusCheckResponse {
+    response(id, check, new.sha.as_str(), new.status, new.created_at)
+}
+
 pub(crate) fn here() -> ProjectRef {
     ProjectRef::Id(ProjectId(5))
+}
+
+/// The 422 of a failed validation, with its messages in order.
+pub(crate) fn invalid(messages: &[&str]) -> DomainError {
+    DomainError::Validation(messages.iter().map(|m| (*m).into()).collect())
 }
 
 /// Every port as a mock, with a fixed clock and predictable secrets.
@@ -196,6 +206,21 @@ impl Mocks {
         }
     }
 
+    /// The project (not requiring checks) exists and the caller has `level` in it.
+    pub(crate) fn member(level: AccessLevel) -> Self {
+        Mocks::new().with_project(project(false), Some(level))
+    }
+
+    /// The project requiring checks to pass exists and the caller has `level` in it.
+    pub(crate) fn gated_member(level: AccessLevel) -> Self {
+        Mocks::new().with_project(project(true), Some(level))
+    }
+
+    /// As `member`, and the open merge request !2 exists.
+    pub(crate) fn on_open_mr(level: AccessLevel) -> Self {
+        Self::member(level).with_mr(mr(MergeRequestState::Opened))
+    }
+
     /// The project exists and the caller has `level` in it.
     pub(crate) fn with_project(mut self, project: Project, level: Option<AccessLevel>) -> Self {
         self.projects
@@ -218,6 +243,22 @@ impl Mocks {
         self.checks
             .expect_find_check()
             .returning(move |_, id| Ok(checks.iter().find(|c| c.id == id).cloned()));
+        self
+    }
+
+    /// Every user asked for exists.
+    pub(crate) fn with_users(mut self) -> Self {
+        self.users
+            .expect_find_user()
+            .returning(|id| Ok(Some(user(id.0))));
+        self
+    }
+
+    /// The project's protected branches, whichever are asked for, are `main` (id 1) alone.
+    pub(crate) fn with_main_branch(mut self) -> Self {
+        self.branches
+            .expect_find_protected_branches()
+            .returning(|_, _| Ok(vec![branch(1, "main")]));
         self
     }
 

@@ -138,11 +138,7 @@ async fn only_admins_create_users_and_usernames_are_unique() {
 
 #[tokio::test]
 async fn tokens_are_created_once_hashed_and_expire_in_the_future_only() {
-    let mut mocks = Mocks::new();
-    mocks
-        .users
-        .expect_find_user()
-        .returning(|id| Ok(Some(user(id.0))));
+    let mut mocks = Mocks::new().with_users();
     mocks
         .tokens
         .expect_create_token()

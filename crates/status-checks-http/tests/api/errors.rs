@@ -3,6 +3,19 @@
 use super::*;
 use insta::assert_json_snapshot;
 
+const JSON: &str = "application/json";
+
+/// A raw request as root, with this content type and body as sent (not necessarily valid).
+fn as_root(method: Method, uri: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("private-token", ROOT_TOKEN)
+        .header("content-type", content_type)
+        .body(body.into())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn error_shapes() {
     let app = TestApp::with_limit(256).await;
@@ -56,23 +69,12 @@ async fn error_shapes() {
         .await,
         400,
     );
-    let malformed = Request::post("/api/v4/projects")
-        .header("private-token", ROOT_TOKEN)
-        .header("content-type", "application/json")
-        .body(Body::from("{\"name\": "))
-        .unwrap();
+    let malformed = as_root(Method::POST, "/api/v4/projects", JSON, "{\"name\": ");
     record("400 malformed json", app.send(malformed).await, 400);
-    let big = Request::post("/api/v4/projects")
-        .header("private-token", ROOT_TOKEN)
-        .header("content-type", "application/json")
-        .body(Body::from(format!("{{\"name\": \"{}\"}}", "x".repeat(300))))
-        .unwrap();
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(300));
+    let big = as_root(Method::POST, "/api/v4/projects", JSON, big);
     record("413", app.send(big).await, 413);
-    let xml = Request::post("/api/v4/projects")
-        .header("private-token", ROOT_TOKEN)
-        .header("content-type", "application/xml")
-        .body(Body::from("<a/>"))
-        .unwrap();
+    let xml = as_root(Method::POST, "/api/v4/projects", "application/xml", "<a/>");
     record("415", app.send(xml).await, 415);
     record(
         "409",
@@ -108,11 +110,7 @@ async fn a_streamed_body_over_the_limit_is_413() {
     let app = TestApp::with_limit(64).await;
     let chunks = vec![Ok::<_, std::io::Error>(vec![b'{'; 50]), Ok(vec![b' '; 50])];
     let body = Body::from_stream(futures_stream(chunks));
-    let request = Request::post("/api/v4/projects")
-        .header("private-token", ROOT_TOKEN)
-        .header("content-type", "application/json")
-        .body(body)
-        .unwrap();
+    let request = as_root(Method::POST, "/api/v4/projects", JSON, body);
     assert_eq!(
         app.send(request).await.expect(413),
         json!({"message": "413 Request Entity Too Large"})
@@ -137,9 +135,7 @@ fn futures_stream(
 
 #[tokio::test]
 async fn hostile_input_never_answers_500() {
-    let app = TestApp::new().await;
-    let project = app.project("proj", false).await;
-    let iid = app.merge_request(project, "main").await;
+    let (app, project, iid) = TestApp::with_merge_request(false).await;
     let nasty = [
         json!({"name": null, "external_url": null}),
         json!({"name": ["a"], "external_url": {"x": 1}}),
@@ -196,18 +192,11 @@ async fn hostile_input_never_answers_500() {
 #[tokio::test]
 async fn get_and_delete_ignore_any_body_and_content_type() {
     let app = TestApp::new().await;
-    let request = Request::get("/api/v4/user")
-        .header("private-token", ROOT_TOKEN)
-        .header("content-type", "application/json")
-        .body(Body::from("{not json"))
-        .unwrap();
+    let request = as_root(Method::GET, "/api/v4/user", JSON, "{not json");
     app.send(request).await.expect(200);
     let project = app.project("proj", false).await;
-    let request = Request::delete(format!("/api/v4/projects/{project}"))
-        .header("private-token", ROOT_TOKEN)
-        .header("content-type", "text/plain")
-        .body(Body::from("junk"))
-        .unwrap();
+    let uri = format!("/api/v4/projects/{project}");
+    let request = as_root(Method::DELETE, &uri, "text/plain", "junk");
     app.send(request).await.expect(202);
 }
 
@@ -219,14 +208,8 @@ async fn entity_shapes() {
     let (alice, _) = app.user("alice").await;
     app.member(project, alice, 30).await;
     let main = app.branch(project, "main").await;
-    let check = app
-        .check(
-            project,
-            "QA",
-            "https://qa.example.com/hook?token=secret",
-            &[main],
-        )
-        .await;
+    let url = "https://qa.example.com/hook?token=secret";
+    let check = app.check(project, "QA", url, &[main]).await;
     let iid = app.merge_request(project, "main").await;
     let base = format!("/api/v4/projects/{project}");
     let mut shapes = serde_json::Map::new();
@@ -269,11 +252,8 @@ async fn a_body_that_breaks_off_is_400_not_413() {
         Ok(b"{\"name\":".to_vec()),
         Err(std::io::Error::other("connection reset")),
     ];
-    let request = Request::post("/api/v4/projects")
-        .header("private-token", ROOT_TOKEN)
-        .header("content-type", "application/json")
-        .body(Body::from_stream(futures_stream(chunks)))
-        .unwrap();
+    let body = Body::from_stream(futures_stream(chunks));
+    let request = as_root(Method::POST, "/api/v4/projects", JSON, body);
     let answer = app.send(request).await;
     assert_eq!(answer.status.as_u16(), 400, "{}", answer.body);
 }
@@ -315,9 +295,7 @@ async fn a_unicode_case_variant_of_a_path_does_not_hide_the_real_project() {
 
 #[tokio::test]
 async fn path_ids_that_do_not_parse_are_400_after_authentication_and_undecodable_segments_404() {
-    let app = TestApp::new().await;
-    let project = app.project("proj", false).await;
-    let iid = app.merge_request(project, "main").await;
+    let (app, project, iid) = TestApp::with_merge_request(false).await;
     let p = format!("/api/v4/projects/{project}");
     let invalid = [
         (Method::GET, "/api/v4/users/abc".to_owned(), "id"),

@@ -70,6 +70,14 @@ impl TestApp {
         Self::with_limit(1024 * 1024).await
     }
 
+    /// A fresh app with project "proj" (gated as given) and its merge request into `main`: (app, project, iid).
+    pub(crate) async fn with_merge_request(gated: bool) -> (Self, i64, i64) {
+        let app = Self::new().await;
+        let project = app.project("proj", gated).await;
+        let iid = app.merge_request(project, "main").await;
+        (app, project, iid)
+    }
+
     pub(crate) async fn with_limit(max_body_bytes: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(

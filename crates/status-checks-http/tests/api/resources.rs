@@ -544,13 +544,8 @@ async fn pagination_headers_and_links_on_every_list() {
     let app = TestApp::new().await;
     let project = app.project("proj", false).await;
     for i in 0..5 {
-        app.check(
-            project,
-            &format!("c{i}"),
-            &format!("https://c{i}.example.com"),
-            &[],
-        )
-        .await;
+        let (name, url) = (format!("c{i}"), format!("https://c{i}.example.com"));
+        app.check(project, &name, &url, &[]).await;
     }
     let answer = app
         .get(

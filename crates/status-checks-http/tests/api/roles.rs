@@ -15,9 +15,7 @@ type Case = (&'static str, Method, String, Option<Value>, u16, i64);
 
 #[tokio::test]
 async fn every_status_check_endpoint_for_every_role() {
-    let app = TestApp::new().await;
-    let project = app.project("proj", false).await;
-    let iid = app.merge_request(project, "main").await;
+    let (app, project, iid) = TestApp::with_merge_request(false).await;
     let base = format!("/api/v4/projects/{project}");
     let roles = [
         Who::Anonymous,
@@ -42,22 +40,13 @@ async fn every_status_check_endpoint_for_every_role() {
             Who::Admin => Some(ROOT_TOKEN.to_owned()),
         };
         let token = token.as_deref();
-        let check = app
-            .check(
-                project,
-                &format!("check{n}"),
-                &format!("https://c{n}.example.com/h?k=v"),
-                &[],
-            )
-            .await;
-        let doomed = app
-            .check(
-                project,
-                &format!("doomed{n}"),
-                &format!("https://d{n}.example.com"),
-                &[],
-            )
-            .await;
+        let (name, url) = (
+            format!("check{n}"),
+            format!("https://c{n}.example.com/h?k=v"),
+        );
+        let check = app.check(project, &name, &url, &[]).await;
+        let (name, url) = (format!("doomed{n}"), format!("https://d{n}.example.com"));
+        let doomed = app.check(project, &name, &url, &[]).await;
         // A failed answer, so that a retry passes the status rule and only the role decides.
         app.respond(project, iid, check, "failed").await;
 
@@ -157,36 +146,19 @@ async fn every_status_check_endpoint_for_every_role() {
 
 #[tokio::test]
 async fn a_read_api_token_reads_but_never_writes() {
-    let app = TestApp::new().await;
-    let project = app.project("proj", false).await;
-    let iid = app.merge_request(project, "main").await;
+    let (app, project, iid) = TestApp::with_merge_request(false).await;
     let (id, token) = app.user_with_scope("reader", "read_api").await;
     app.member(project, id, 40).await;
-    app.get(
-        &format!("/api/v4/projects/{project}/external_status_checks"),
-        &token,
-    )
-    .await
-    .expect(200);
-    app.get(
-        &format!("/api/v4/projects/{project}/merge_requests/{iid}/status_checks"),
-        &token,
-    )
-    .await
-    .expect(200);
-    let refused = app
-        .post(
-            &format!("/api/v4/projects/{project}/external_status_checks"),
-            &token,
-            json!({"name": "x", "external_url": "https://x.example.com"}),
-        )
-        .await
-        .expect(403);
+    let checks = format!("/api/v4/projects/{project}/external_status_checks");
+    app.get(&checks, &token).await.expect(200);
+    let e5 = format!("/api/v4/projects/{project}/merge_requests/{iid}/status_checks");
+    app.get(&e5, &token).await.expect(200);
+    let body = json!({"name": "x", "external_url": "https://x.example.com"});
+    let refused = app.post(&checks, &token, body).await.expect(403);
     assert_eq!(refused["error"], "insufficient_scope");
     assert_eq!(refused["scope"], "api");
-    app.delete(&format!("/api/v4/projects/{project}"), &token)
-        .await
-        .expect(403);
+    let project = format!("/api/v4/projects/{project}");
+    app.delete(&project, &token).await.expect(403);
 }
 
 #[tokio::test]
@@ -218,13 +190,8 @@ async fn revoked_and_expired_tokens_are_refused() {
     let app = TestApp::new().await;
     let (id, token) = app.user("alice").await;
     app.get("/api/v4/user", &token).await.expect(200);
-    let tokens = app
-        .get(
-            &format!("/api/v4/personal_access_tokens?user_id={id}"),
-            ROOT_TOKEN,
-        )
-        .await
-        .expect(200);
+    let tokens = format!("/api/v4/personal_access_tokens?user_id={id}");
+    let tokens = app.get(&tokens, ROOT_TOKEN).await.expect(200);
     let token_id = tokens[0]["id"].clone();
     app.delete(
         &format!("/api/v4/personal_access_tokens/{token_id}"),

@@ -14,9 +14,7 @@ async fn statements_for(app: &TestApp, request: impl AsyncFn() -> Answer) -> u64
 
 #[tokio::test]
 async fn e5_and_e6_cost_the_same_with_one_check_or_many() {
-    let app = TestApp::new().await;
-    let project = app.project("proj", true).await;
-    let iid = app.merge_request(project, "main").await;
+    let (app, project, iid) = TestApp::with_merge_request(true).await;
     let first = app
         .check(project, "first", "https://first.example.com", &[])
         .await;

@@ -3,10 +3,7 @@
 use super::*;
 
 async fn setup(gated: bool) -> (TestApp, i64, i64) {
-    let app = TestApp::new().await;
-    let project = app.project("proj", gated).await;
-    let iid = app.merge_request(project, "main").await;
-    (app, project, iid)
+    TestApp::with_merge_request(gated).await
 }
 
 /// `setup`, and one check, "QA", for every branch.

@@ -11,6 +11,36 @@ fn check_input(name: &str, url: &str) -> Params<StatusCheckInput> {
     })
 }
 
+/// A check's input protecting the branches `ids`.
+fn scoped_input(name: &str, url: &str, ids: &[i64]) -> StatusCheckInput {
+    StatusCheckInput {
+        protected_branch_ids: ids.iter().map(|id| ProtectedBranchId(*id)).collect(),
+        ..check_input(name, url).unwrap_or_else(|_| panic!("input"))
+    }
+}
+
+/// A Maintainer of the project, whose checks are `checks`.
+fn maintainer(checks: Vec<ExternalStatusCheck>) -> Mocks {
+    Mocks::member(AccessLevel::Maintainer).with_checks(checks)
+}
+
+async fn create(
+    service: &StatusChecksService,
+    input: Params<StatusCheckInput>,
+) -> DomainResult<StatusCheckView> {
+    service.create_status_check(&actor(3), &here(), input).await
+}
+
+async fn update(
+    service: &StatusChecksService,
+    id: i64,
+    input: StatusCheckUpdateInput,
+) -> DomainResult<StatusCheckView> {
+    service
+        .update_status_check(&actor(3), &here(), StatusCheckId(id), Ok(input))
+        .await
+}
+
 #[tokio::test]
 async fn e1_to_e4_are_for_maintainers_only() {
     for level in [
@@ -18,9 +48,7 @@ async fn e1_to_e4_are_for_maintainers_only() {
         AccessLevel::Reporter,
         AccessLevel::Developer,
     ] {
-        let service = Mocks::new()
-            .with_project(project(false), Some(level))
-            .service();
+        let service = Mocks::member(level).service();
         let a = actor(3);
         assert_eq!(
             service
@@ -56,23 +84,16 @@ async fn e1_to_e4_are_for_maintainers_only() {
 
 #[tokio::test]
 async fn e2_collects_every_validation_message() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![])
-        .service();
-    let err = service
-        .create_status_check(&actor(3), &here(), check_input(" ", "ftp://x"))
-        .await;
+    let service = maintainer(vec![]).service();
+    let err = create(&service, check_input(" ", "ftp://x")).await;
     assert_eq!(
         err,
-        Err(DomainError::Validation(vec![
-            "Name can't be blank".into(),
-            "External url must be a valid URL".into()
+        Err(invalid(&[
+            "Name can't be blank",
+            "External url must be a valid URL"
         ]))
     );
-    let err = service
-        .create_status_check(&actor(3), &here(), check_input("n", "http://127.1/hook"))
-        .await;
+    let err = create(&service, check_input("n", "http://127.1/hook")).await;
     assert!(
         matches!(err, Err(DomainError::Validation(m)) if m.len() == 1 && m[0].starts_with("External url is blocked: "))
     );
@@ -81,83 +102,43 @@ async fn e2_collects_every_validation_message() {
 #[tokio::test]
 async fn e2_name_and_url_are_unique_per_project() {
     let existing = check(1, &[]);
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![existing.clone()])
-        .service();
-    let err = service
-        .create_status_check(
-            &actor(3),
-            &here(),
-            check_input(existing.name.as_str(), existing.external_url.as_str()),
-        )
-        .await;
+    let service = maintainer(vec![existing.clone()]).service();
+    let input = check_input(existing.name.as_str(), existing.external_url.as_str());
     assert_eq!(
-        err,
-        Err(DomainError::Validation(vec![
-            "Name has already been taken".into(),
-            "External url has already been taken".into()
+        create(&service, input).await,
+        Err(invalid(&[
+            "Name has already been taken",
+            "External url has already been taken"
         ]))
     );
 }
 
 #[tokio::test]
 async fn e2_a_race_lost_at_the_unique_index_is_still_a_422() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![]);
+    let mut mocks = maintainer(vec![]);
     mocks
         .checks
         .expect_create_check()
         .returning(|_| Err(RepoError::Duplicate(Duplicate::CheckUrl)));
-    let err = mocks
-        .service()
-        .create_status_check(&actor(3), &here(), check_input("n", "https://e.com"))
-        .await;
-    assert_eq!(
-        err,
-        Err(DomainError::Validation(vec![
-            "External url has already been taken".into()
-        ]))
-    );
+    let err = create(&mocks.service(), check_input("n", "https://e.com")).await;
+    assert_eq!(err, Err(invalid(&["External url has already been taken"])));
 }
 
 #[tokio::test]
 async fn e2_protected_branches_must_exist_in_the_project() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![]);
-    mocks
-        .branches
-        .expect_find_protected_branches()
-        .returning(|_, _| Ok(vec![branch(1, "main")]));
-    let input = StatusCheckInput {
-        name: "n".into(),
-        external_url: "https://e.com".into(),
-        shared_secret: None,
-        protected_branch_ids: vec![ProtectedBranchId(1), ProtectedBranchId(2)],
-    };
-    let err = mocks
-        .service()
-        .create_status_check(&actor(3), &here(), Ok(input))
-        .await;
+    let service = maintainer(vec![]).with_main_branch().service();
+    let err = create(&service, Ok(scoped_input("n", "https://e.com", &[1, 2]))).await;
     assert_eq!(
         err,
-        Err(DomainError::Validation(vec![
-            "all protected branches must exist within the project".into()
+        Err(invalid(&[
+            "all protected branches must exist within the project"
         ]))
     );
 }
 
 #[tokio::test]
 async fn e2_creates_and_shows_the_full_url_to_maintainers() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![]);
-    mocks
-        .branches
-        .expect_find_protected_branches()
-        .returning(|_, _| Ok(vec![branch(1, "main")]));
+    let mut mocks = maintainer(vec![]).with_main_branch();
     mocks
         .checks
         .expect_create_check()
@@ -175,14 +156,10 @@ async fn e2_creates_and_shows_the_full_url_to_maintainers() {
             })
         });
     let input = StatusCheckInput {
-        name: "QA".into(),
-        external_url: "https://qa.example.com/hook?token=x".into(),
         shared_secret: Some("s3cret".into()),
-        protected_branch_ids: vec![ProtectedBranchId(1), ProtectedBranchId(1)],
+        ..scoped_input("QA", "https://qa.example.com/hook?token=x", &[1, 1])
     };
-    let view = mocks
-        .service()
-        .create_status_check(&actor(3), &here(), Ok(input))
+    let view = create(&mocks.service(), Ok(input))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(view.external_url, "https://qa.example.com/hook?token=x");
@@ -192,25 +169,13 @@ async fn e2_creates_and_shows_the_full_url_to_maintainers() {
 
 #[tokio::test]
 async fn e3_unknown_check_is_404_and_only_sent_keys_change() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![])
-        .service();
+    let service = maintainer(vec![]).service();
     assert_eq!(
-        service
-            .update_status_check(
-                &actor(3),
-                &here(),
-                StatusCheckId(9),
-                Ok(StatusCheckUpdateInput::default())
-            )
-            .await,
+        update(&service, 9, StatusCheckUpdateInput::default()).await,
         Err(DomainError::NotFound(Resource::StatusCheck))
     );
 
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![check(1, &[]), check(2, &[])]);
+    let mut mocks = maintainer(vec![check(1, &[]), check(2, &[])]);
     mocks
         .checks
         .expect_update_check()
@@ -228,51 +193,33 @@ async fn e3_unknown_check_is_404_and_only_sent_keys_change() {
         protected_branch_ids: Some(vec![]),
         ..Default::default()
     };
-    let view = mocks
-        .service()
-        .update_status_check(&actor(3), &here(), StatusCheckId(1), Ok(input))
-        .await;
+    let view = update(&mocks.service(), 1, input).await;
     assert!(view.is_ok_and(|v| !v.hmac));
 }
 
 #[tokio::test]
 async fn e3_renaming_to_another_checks_name_is_422_but_keeping_ones_own_is_fine() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Maintainer))
-        .with_checks(vec![check(1, &[]), check(2, &[])]);
+    let mut mocks = maintainer(vec![check(1, &[]), check(2, &[])]);
     mocks
         .checks
         .expect_update_check()
         .times(1)
         .returning(|_, _, _| Ok(check(1, &[])));
     let service = mocks.service();
-    let taken = StatusCheckUpdateInput {
-        name: Some("check 2".into()),
+    let rename = |name: &str| StatusCheckUpdateInput {
+        name: Some(name.into()),
         ..Default::default()
     };
     assert_eq!(
-        service
-            .update_status_check(&actor(3), &here(), StatusCheckId(1), Ok(taken))
-            .await,
-        Err(DomainError::Validation(vec![
-            "Name has already been taken".into()
-        ]))
+        update(&service, 1, rename("check 2")).await,
+        Err(invalid(&["Name has already been taken"]))
     );
-    let own = StatusCheckUpdateInput {
-        name: Some("check 1".into()),
-        ..Default::default()
-    };
-    assert!(
-        service
-            .update_status_check(&actor(3), &here(), StatusCheckId(1), Ok(own))
-            .await
-            .is_ok()
-    );
+    assert!(update(&service, 1, rename("check 1")).await.is_ok());
 }
 
 #[tokio::test]
 async fn e4_unknown_check_is_404() {
-    let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Owner));
+    let mut mocks = Mocks::member(AccessLevel::Owner);
     mocks
         .checks
         .expect_delete_check()

@@ -10,6 +10,43 @@ fn respond_input(sha_raw: &str) -> Params<ResponseInput> {
     })
 }
 
+/// E6 by user 3 on !2: check 1 passed at `sha_raw`.
+async fn respond(service: &StatusChecksService, sha_raw: &str) -> DomainResult<RecordedResponse> {
+    service
+        .set_check_status(
+            &actor(3),
+            &here(),
+            MergeRequestIid(2),
+            respond_input(sha_raw),
+        )
+        .await
+}
+
+/// E7 by user 3: retry check 1 on !2.
+async fn retry(service: &StatusChecksService) -> DomainResult<()> {
+    service
+        .retry_status_check(&actor(3), &here(), MergeRequestIid(2), StatusCheckId(1))
+        .await
+}
+
+/// The store is asked once to record a retry that `matches`, and stores it as response 2.
+fn expect_one_retry(
+    mocks: &mut Mocks,
+    matches: impl Fn(&NewResponse, &Vec<DeliveryDraft>) -> bool + Send + 'static,
+) {
+    mocks
+        .responses
+        .expect_record_retry()
+        .withf(move |new, drafts| matches(new, drafts))
+        .times(1)
+        .returning(|new, _| Ok(stored(2, 1, &new)));
+}
+
+/// A Developer on the open !2 of a project whose checks are `checks`.
+fn developer(checks: Vec<ExternalStatusCheck>) -> Mocks {
+    Mocks::on_open_mr(AccessLevel::Developer).with_checks(checks)
+}
+
 #[tokio::test]
 async fn e6_read_only_token_is_insufficient_scope_before_anything_else() {
     let service = Mocks::new().service();
@@ -31,25 +68,18 @@ async fn e6_unknown_project_and_non_member_are_both_project_not_found() {
         .projects
         .expect_find_project_with_access()
         .returning(|_, _| Ok(None));
-    let err = mocks
-        .service()
-        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
-        .await;
+    let err = respond(&mocks.service(), HEAD).await;
     assert_eq!(err, Err(DomainError::ProjectNotFound));
 
     let service = Mocks::new().with_project(project(false), None).service();
-    let err = service
-        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
-        .await;
+    let err = respond(&service, HEAD).await;
     assert_eq!(err, Err(DomainError::ProjectNotFound));
 }
 
 #[tokio::test]
 async fn e6_bad_parameters_come_after_the_project_and_before_the_merge_request() {
     // A Guest (who would get 403) with bad parameters on a missing MR still sees the 400 first.
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Guest))
-        .service();
+    let service = Mocks::member(AccessLevel::Guest).service();
     let bad = ParamErrors(vec![
         "sha is missing".into(),
         "status does not have a valid value".into(),
@@ -62,7 +92,7 @@ async fn e6_bad_parameters_come_after_the_project_and_before_the_merge_request()
 
 #[tokio::test]
 async fn e6_unknown_merge_request_is_404_even_for_a_guest() {
-    let mut mocks = Mocks::new().with_project(project(false), Some(AccessLevel::Guest));
+    let mut mocks = Mocks::member(AccessLevel::Guest);
     mocks
         .mrs
         .expect_find_merge_request_at_head()
@@ -77,41 +107,24 @@ async fn e6_unknown_merge_request_is_404_even_for_a_guest() {
 #[tokio::test]
 async fn e6_guests_and_reporters_are_forbidden() {
     for level in [AccessLevel::Guest, AccessLevel::Reporter] {
-        let service = Mocks::new()
-            .with_project(project(false), Some(level))
-            .with_mr(mr(MergeRequestState::Opened))
-            .service();
-        let err = service
-            .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
-            .await;
+        let service = Mocks::on_open_mr(level).service();
+        let err = respond(&service, HEAD).await;
         assert_eq!(err, Err(DomainError::Forbidden), "{level}");
     }
 }
 
 #[tokio::test]
 async fn e6_check_of_another_project_is_404() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(7, &[])])
-        .service();
-    let err = service
-        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
-        .await;
+    let service = developer(vec![check(7, &[])]).service();
+    let err = respond(&service, HEAD).await;
     assert_eq!(err, Err(DomainError::NotFound(Resource::StatusCheck)));
 }
 
 #[tokio::test]
 async fn e6_sha_mismatch_is_409_naming_the_head_and_stores_nothing() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &[])])
-        .service();
+    let service = developer(vec![check(1, &[])]).service();
     for given in [OLD, "", "not-a-sha"] {
-        let err = service
-            .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(given))
-            .await;
+        let err = respond(&service, given).await;
         assert_eq!(
             err,
             Err(DomainError::Conflict(format!(
@@ -123,8 +136,7 @@ async fn e6_sha_mismatch_is_409_naming_the_head_and_stores_nothing() {
 
 #[tokio::test]
 async fn e6_records_the_answer_about_head_and_redacts_the_check_for_the_caller() {
-    let mut mocks = Mocks::new()
-        .with_project(project(true), Some(AccessLevel::Developer))
+    let mut mocks = Mocks::gated_member(AccessLevel::Developer)
         .with_mr(mr(MergeRequestState::Opened))
         .with_checks(vec![check(1, &[])]);
     let now = mocks.now;
@@ -139,17 +151,10 @@ async fn e6_records_the_answer_about_head_and_redacts_the_check_for_the_caller()
                 && new.retried_at.is_none()
         })
         .times(1)
-        .returning(move |new| Ok(response(9, 1, new.sha.as_str(), new.status, new.created_at)));
+        .returning(|new| Ok(stored(9, 1, &new)));
     let stored_now = now;
     mocks = mocks.with_responses(vec![response(9, 1, HEAD, CheckStatus::Passed, stored_now)]);
-    let recorded = mocks
-        .service()
-        .set_check_status(
-            &actor(3),
-            &here(),
-            MergeRequestIid(2),
-            respond_input(&HEAD.to_uppercase()),
-        )
+    let recorded = respond(&mocks.service(), &HEAD.to_uppercase())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(recorded.response.id, ResponseId(9));
@@ -183,9 +188,7 @@ async fn e5_lists_applicable_checks_with_status_at_head_and_redacts_by_role() {
         (AccessLevel::Developer, "https://ci1.example.com/hook"),
         (AccessLevel::Owner, "https://ci1.example.com/hook"),
     ] {
-        let service = Mocks::new()
-            .with_project(project(false), Some(level))
-            .with_mr(mr(MergeRequestState::Opened))
+        let service = Mocks::on_open_mr(level)
             .with_checks(checks.clone())
             .with_responses(rows.clone())
             .service();
@@ -208,10 +211,7 @@ async fn e5_lists_applicable_checks_with_status_at_head_and_redacts_by_role() {
 
 #[tokio::test]
 async fn e5_guest_is_forbidden_after_the_merge_request_is_found() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Guest))
-        .with_mr(mr(MergeRequestState::Opened))
-        .service();
+    let service = Mocks::on_open_mr(AccessLevel::Guest).service();
     let err = service
         .list_merge_request_checks(&actor(3), &here(), MergeRequestIid(2))
         .await;
@@ -220,11 +220,7 @@ async fn e5_guest_is_forbidden_after_the_merge_request_is_found() {
 
 #[tokio::test]
 async fn e5_pending_past_the_timeout_reads_failed_without_any_sweep() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &[])])
-        .with_responses(vec![]);
+    let mut mocks = developer(vec![check(1, &[])]).with_responses(vec![]);
     mocks.now = t0() + TimeDelta::seconds(121);
     let listed = mocks
         .service()
@@ -240,15 +236,10 @@ async fn e5_pending_past_the_timeout_reads_failed_without_any_sweep() {
 #[tokio::test]
 async fn e7_refuses_unless_failed() {
     for status in [CheckStatus::Passed, CheckStatus::Pending] {
-        let service = Mocks::new()
-            .with_project(project(false), Some(AccessLevel::Developer))
-            .with_mr(mr(MergeRequestState::Opened))
-            .with_checks(vec![check(1, &[])])
+        let service = developer(vec![check(1, &[])])
             .with_responses(vec![response(1, 1, HEAD, status, t0())])
             .service();
-        let err = service
-            .retry_status_check(&actor(3), &here(), MergeRequestIid(2), StatusCheckId(1))
-            .await;
+        let err = retry(&service).await;
         assert_eq!(
             err,
             Err(DomainError::Unprocessable(
@@ -267,92 +258,49 @@ async fn e7_retries_a_failed_or_timed_out_check_and_notifies_it() {
         ),
         (vec![], t0() + TimeDelta::seconds(500)),
     ] {
-        let mut mocks = Mocks::new()
-            .with_project(project(false), Some(AccessLevel::Developer))
-            .with_mr(mr(MergeRequestState::Opened))
-            .with_checks(vec![check(1, &[])])
-            .with_responses(rows);
+        let mut mocks = developer(vec![check(1, &[])]).with_responses(rows);
         mocks.now = now;
-        mocks
-            .responses
-            .expect_record_retry()
-            .withf(move |new: &NewResponse, drafts: &Vec<DeliveryDraft>| {
-                new.status == CheckStatus::Pending
-                    && new.retried_at == Some(now)
-                    && drafts.len() == 1
-                    && drafts[0].external_status_check_id == StatusCheckId(1)
-                    && drafts[0].action.is_none()
-            })
-            .times(1)
-            .returning(|new, _| Ok(response(2, 1, new.sha.as_str(), new.status, new.created_at)));
-        let done = mocks
-            .service()
-            .retry_status_check(&actor(3), &here(), MergeRequestIid(2), StatusCheckId(1))
-            .await;
+        expect_one_retry(&mut mocks, move |new, drafts| {
+            new.status == CheckStatus::Pending
+                && new.retried_at == Some(now)
+                && drafts.len() == 1
+                && drafts[0].external_status_check_id == StatusCheckId(1)
+                && drafts[0].action.is_none()
+        });
+        let done = retry(&mocks.service()).await;
         assert_eq!(done, Ok(()));
     }
 }
 
 #[tokio::test]
 async fn e7_unknown_check_is_404_and_guest_is_403() {
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![])
-        .service();
+    let service = developer(vec![]).service();
     assert_eq!(
-        service
-            .retry_status_check(&actor(3), &here(), MergeRequestIid(2), StatusCheckId(1))
-            .await,
+        retry(&service).await,
         Err(DomainError::NotFound(Resource::StatusCheck))
     );
-    let service = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Guest))
-        .with_mr(mr(MergeRequestState::Opened))
-        .service();
-    assert_eq!(
-        service
-            .retry_status_check(&actor(3), &here(), MergeRequestIid(2), StatusCheckId(1))
-            .await,
-        Err(DomainError::Forbidden)
-    );
+    let service = Mocks::on_open_mr(AccessLevel::Guest).service();
+    assert_eq!(retry(&service).await, Err(DomainError::Forbidden));
 }
 
 #[tokio::test]
 async fn e7_retry_of_a_check_scoped_elsewhere_notifies_nobody() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &["release/*"])])
-        .with_responses(vec![response(1, 1, HEAD, CheckStatus::Failed, t0())]);
-    mocks
-        .responses
-        .expect_record_retry()
-        .withf(|new: &NewResponse, drafts: &Vec<DeliveryDraft>| {
-            new.status == CheckStatus::Pending && drafts.is_empty()
-        })
-        .times(1)
-        .returning(|new, _| Ok(response(2, 1, new.sha.as_str(), new.status, new.created_at)));
-    let done = mocks
-        .service()
-        .retry_status_check(&actor(3), &here(), MergeRequestIid(2), StatusCheckId(1))
-        .await;
+    let failed = response(1, 1, HEAD, CheckStatus::Failed, t0());
+    let mut mocks = developer(vec![check(1, &["release/*"])]).with_responses(vec![failed]);
+    expect_one_retry(&mut mocks, |new, drafts| {
+        new.status == CheckStatus::Pending && drafts.is_empty()
+    });
+    let done = retry(&mocks.service()).await;
     assert_eq!(done, Ok(()));
 }
 
 #[tokio::test]
 async fn a_merge_request_deleted_during_e6_is_404_not_500() {
-    let mut mocks = Mocks::new()
-        .with_project(project(false), Some(AccessLevel::Developer))
-        .with_mr(mr(MergeRequestState::Opened))
-        .with_checks(vec![check(1, &[])]);
+    let mut mocks = developer(vec![check(1, &[])]);
     mocks
         .responses
         .expect_record_response()
         .returning(|_| Err(RepoError::NotFound));
-    let err = mocks
-        .service()
-        .set_check_status(&actor(3), &here(), MergeRequestIid(2), respond_input(HEAD))
-        .await;
+    let err = respond(&mocks.service(), HEAD).await;
     assert_eq!(err, Err(DomainError::NotFound(Resource::MergeRequest)));
 }

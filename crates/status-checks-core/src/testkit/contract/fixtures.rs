@@ -147,15 +147,32 @@ pub(super) fn new_check(
     }
 }
 
+/// Asks the port to create `new_check(project, name, url, branches)`.
+pub(super) async fn create_check(
+    ports: &Ports,
+    project: &Project,
+    name: &str,
+    url: &str,
+    branches: Vec<ProtectedBranchId>,
+) -> RepoResult<ExternalStatusCheck> {
+    let new = new_check(project, name, url, branches);
+    ports.status_checks.create_check(new).await
+}
+
 pub(super) async fn check(ports: &Ports, project: &Project, name: &str) -> ExternalStatusCheck {
     let url = format!("https://{}.example.com/hook", name.replace(' ', "-"));
     ok(
-        ports
-            .status_checks
-            .create_check(new_check(project, name, &url, vec![]))
-            .await,
+        create_check(ports, project, name, &url, vec![]).await,
         "create check",
     )
+}
+
+/// The common start of several scenarios: alice, her project "proj" and her project "other".
+pub(super) async fn alice_with_two_projects(ports: &Ports) -> (User, Project, Project) {
+    let alice = user(ports, "alice").await;
+    let p = project(ports, &alice, "proj").await;
+    let q = project(ports, &alice, "other").await;
+    (alice, p, q)
 }
 
 pub(super) async fn branch(ports: &Ports, project: &Project, name: &str) -> ProtectedBranch {

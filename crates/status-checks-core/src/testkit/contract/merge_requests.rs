@@ -10,9 +10,7 @@ use crate::service::Ports;
 
 /// Merge requests: iids from 1 per project, deliveries rendered against the stored row, updates, filters.
 pub async fn merge_requests_and_their_deliveries(ports: &Ports) {
-    let alice = user(ports, "alice").await;
-    let p = project(ports, &alice, "proj").await;
-    let q = project(ports, &alice, "other").await;
+    let (alice, p, q) = alice_with_two_projects(ports).await;
     let c = check(ports, &p, "qa").await;
 
     // A check deleted after the drafts were made: the change succeeds and records no notification for it.

@@ -9,9 +9,7 @@ use crate::service::Ports;
 
 /// Protected branches: unique names per project, exact lookup, and unprotecting unscopes checks.
 pub async fn protected_branches_round_trip(ports: &Ports) {
-    let alice = user(ports, "alice").await;
-    let p = project(ports, &alice, "proj").await;
-    let q = project(ports, &alice, "other").await;
+    let (_alice, p, q) = alice_with_two_projects(ports).await;
     let main = branch(ports, &p, "main").await;
     let release = branch(ports, &p, "release/*").await;
     assert_eq!(main.name.as_str(), "main");
@@ -70,18 +68,9 @@ pub async fn protected_branches_round_trip(ports: &Ports) {
         (2, vec![main.clone()])
     );
 
-    let scoped = ok(
-        ports
-            .status_checks
-            .create_check(new_check(
-                &p,
-                "scoped",
-                "https://s.example.com",
-                vec![main.id, release.id],
-            ))
-            .await,
-        "check",
-    );
+    let both = vec![main.id, release.id];
+    let scoped = create_check(ports, &p, "scoped", "https://s.example.com", both).await;
+    let scoped = ok(scoped, "check");
     assert_eq!(
         scoped.protected_branches,
         vec![main.clone(), release.clone()]

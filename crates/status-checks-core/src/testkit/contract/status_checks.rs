@@ -23,22 +23,13 @@ fn unchanged(second: i64) -> StatusCheckUpdate {
 
 /// Checks: names and URLs unique per project, scopes within the project, partial updates, cascades.
 pub async fn status_checks_round_trip(ports: &Ports) {
-    let alice = user(ports, "alice").await;
-    let p = project(ports, &alice, "proj").await;
-    let q = project(ports, &alice, "other").await;
+    let (_alice, p, q) = alice_with_two_projects(ports).await;
     let main = branch(ports, &p, "main").await;
     let foreign = branch(ports, &q, "main").await;
 
+    let url = "http://qa.example.com:8080?x=1";
     let c = ok(
-        ports
-            .status_checks
-            .create_check(new_check(
-                &p,
-                "QA",
-                "http://qa.example.com:8080?x=1",
-                vec![main.id, main.id],
-            ))
-            .await,
+        create_check(ports, &p, "QA", url, vec![main.id, main.id]).await,
         "create",
     );
     assert_eq!(
@@ -53,47 +44,22 @@ pub async fn status_checks_round_trip(ports: &Ports) {
     assert_eq!(c.protected_branches, vec![main.clone()]);
     assert_eq!((c.created_at, c.updated_at), (at(4), at(4)));
 
+    let other_url = "https://other.example.com";
     assert_eq!(
-        ports
-            .status_checks
-            .create_check(new_check(&p, "QA", "https://other.example.com", vec![]))
-            .await,
+        create_check(ports, &p, "QA", other_url, vec![]).await,
         Err(RepoError::Duplicate(Duplicate::CheckName))
     );
     assert_eq!(
-        ports
-            .status_checks
-            .create_check(new_check(
-                &p,
-                "QA2",
-                "http://qa.example.com:8080?x=1",
-                vec![]
-            ))
-            .await,
+        create_check(ports, &p, "QA2", url, vec![]).await,
         Err(RepoError::Duplicate(Duplicate::CheckUrl))
     );
+    let foreign_scope = vec![foreign.id];
     assert_eq!(
-        ports
-            .status_checks
-            .create_check(new_check(
-                &p,
-                "QA3",
-                "https://3.example.com",
-                vec![foreign.id]
-            ))
-            .await,
+        create_check(ports, &p, "QA3", "https://3.example.com", foreign_scope).await,
         Err(RepoError::ForeignProtectedBranch)
     );
     ok(
-        ports
-            .status_checks
-            .create_check(new_check(
-                &q,
-                "QA",
-                "http://qa.example.com:8080?x=1",
-                vec![],
-            ))
-            .await,
+        create_check(ports, &q, "QA", url, vec![]).await,
         "same values in another project",
     );
     assert_eq!(
