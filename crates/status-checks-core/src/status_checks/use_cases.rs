@@ -196,13 +196,13 @@ impl StatusChecksService {
         let (access, input) = self
             .project_write(actor, reference, params, ProjectAction::ManageStatusChecks)
             .await?;
-        let project = access.project.id;
         let raw = RawFields {
             name: input.name.as_deref(),
             external_url: input.external_url.as_deref(),
             shared_secret: input.shared_secret.as_deref(),
         };
         let scope = input.protected_branch_ids.as_deref();
+        let project = access.project.id;
         let fields = self.check_fields(project, Some(id), raw, scope).await?;
         let update = StatusCheckUpdate {
             name: fields.name,
