@@ -222,7 +222,8 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
             ..status_checks_notify::WorkerConfig::default()
         },
         metrics.clone(),
-    );
+    )
+    .woken_by(store.deliveries_recorded());
 
     tracing::info!(%address, "listening on {address}");
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

@@ -10,7 +10,7 @@
 
 use crate::Timestamp;
 use crate::access::AccessLevel;
-use crate::deliveries::{Delivery, DeliveryDraft};
+use crate::deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryDraft};
 use crate::error::RepoError;
 use crate::ids::CommitSha;
 use crate::ids::*;
@@ -323,6 +323,21 @@ pub trait DeliveryRepository: Send + Sync {
         error: String,
         retry_at: Option<Timestamp>,
     ) -> RepoResult<()>;
+    /// Records the outcomes of several attempts, each as [`Self::record_delivered`] or [`Self::record_failed`]
+    /// would; an attempt at a delivery deleted meanwhile changes nothing. A store records them in one
+    /// transaction where it can: the delivery worker hands over the outcomes of a whole batch at once.
+    async fn record_attempts(&self, attempts: Vec<Attempt>) -> RepoResult<()> {
+        for attempt in attempts {
+            match attempt.outcome {
+                AttemptOutcome::Delivered => self.record_delivered(attempt.id, attempt.at).await?,
+                AttemptOutcome::Failed { error, retry_at } => {
+                    self.record_failed(attempt.id, attempt.at, error, retry_at)
+                        .await?
+                }
+            }
+        }
+        Ok(())
+    }
     /// How many deliveries are pending.
     async fn count_pending(&self) -> RepoResult<u64>;
 }

@@ -1,17 +1,23 @@
 //! The delivery worker: claims due deliveries from the outbox, sends them concurrently (bounded), and records
-//! each outcome — delivered, retried later with exponential backoff and jitter, or dead.
+//! the outcomes — delivered, retried later with exponential backoff and jitter, or dead.
 //!
 //! Claims are leases: a claimed delivery's due time moves past the send timeout, so deliveries claimed by a
 //! process that crashes come due again and are sent after the restart (at least once). A check deleted
 //! meanwhile takes its deliveries with it; recording the outcome of one in flight then changes nothing.
+//!
+//! The worker keeps up with the network rather than with a clock (docs/notifications.md §4): it claims as
+//! soon as deliveries are recorded (the store's wake-up) or a send slot frees, a batch at a time, and a
+//! recorder task writes the outcomes of all the attempts that ended meanwhile in one transaction. The poll
+//! interval only matters for retries coming due.
 
 use crate::sender::{Failure, Sender};
 use status_checks_core::deliveries;
+use status_checks_core::deliveries::{Attempt, AttemptOutcome};
 use status_checks_core::ports::{Clock, DeliveryRepository, DueDelivery};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// The outcome of an attempt, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +62,9 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     /// Deliveries in flight at once.
     pub concurrency: u32,
-    /// How often the outbox is polled when idle.
+    /// The most deliveries claimed by one query, and the most outcomes recorded in one transaction.
+    pub batch_size: u32,
+    /// How often the outbox is polled for retries coming due (new deliveries wake the worker at once).
     pub poll_interval: Duration,
     /// The per-request timeout (the lease of a claim is longer).
     pub timeout: Duration,
@@ -69,6 +77,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             max_attempts: 10,
             concurrency: 16,
+            batch_size: 64,
             poll_interval: Duration::from_millis(250),
             timeout: Duration::from_secs(10),
             first_retry_delay: Duration::from_secs(1),
@@ -83,6 +92,8 @@ pub struct DeliveryWorker {
     sender: Sender,
     config: WorkerConfig,
     observer: Arc<dyn DeliveryObserver>,
+    wake: Arc<Notify>,
+    freed: Notify,
 }
 
 /// Up to ±20 % of `delay`, so that retries of many deliveries do not arrive together.
@@ -119,38 +130,66 @@ impl DeliveryWorker {
             sender,
             config,
             observer,
+            wake: Arc::new(Notify::new()),
+            freed: Notify::new(),
         }
     }
 
-    /// Runs until `shutdown` resolves, then waits (at most one timeout) for the attempts in flight.
+    /// Wakes the worker whenever `recorded` is notified (the store's signal that deliveries were recorded),
+    /// instead of waiting for the next poll.
+    pub fn woken_by(mut self, recorded: Arc<Notify>) -> Self {
+        self.wake = recorded;
+        self
+    }
+
+    /// Runs until `shutdown` resolves, then waits (at most one timeout) for the attempts in flight and the
+    /// recording of their outcomes.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let concurrency = self.config.concurrency.max(1);
+        let batch = self.config.batch_size.max(1) as usize;
+        let (outcomes, received) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_outcomes(self.outbox.clone(), received, batch));
         let worker = Arc::new(self);
-        let permits = Arc::new(Semaphore::new(worker.config.concurrency.max(1) as usize));
+        let permits = Arc::new(Semaphore::new(concurrency as usize));
         tokio::pin!(shutdown);
         loop {
-            let free = permits.available_permits();
+            let free = permits.available_permits().min(batch);
             let claimed = if free == 0 {
                 0
             } else {
-                worker.claim_and_send(&permits, free).await
+                worker.claim_and_send(&permits, free, &outcomes).await
             };
-            // A full batch means more may be due: claim again at once. Otherwise wait for the next poll.
-            if claimed < free || free == 0 {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = tokio::time::sleep(worker.config.poll_interval) => {}
-                }
+            // A full batch: more may be due at once.
+            let more = free > 0 && claimed == free;
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = std::future::ready(()), if more => {}
+                () = worker.wake.notified() => {}
+                () = worker.freed.notified(), if free == 0 => {}
+                () = tokio::time::sleep(worker.config.poll_interval) => {}
             }
         }
-        let _ = tokio::time::timeout(
-            worker.config.timeout,
-            permits.acquire_many(worker.config.concurrency.max(1)),
-        )
-        .await;
+        let _ =
+            tokio::time::timeout(worker.config.timeout, permits.acquire_many(concurrency)).await;
+        drop(outcomes);
+        if tokio::time::timeout(worker.config.timeout, recorder)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "outcomes of the last attempts not recorded in time; they will be sent again"
+            );
+        }
         tracing::info!("delivery worker stopped");
     }
 
-    async fn claim_and_send(self: &Arc<Self>, permits: &Arc<Semaphore>, free: usize) -> usize {
+    async fn claim_and_send(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        free: usize,
+        outcomes: &mpsc::UnboundedSender<Attempt>,
+    ) -> usize {
         let now = self.clock.now();
         let lease = now
             + chrono::TimeDelta::from_std(
@@ -174,16 +213,20 @@ impl DeliveryWorker {
                 break;
             };
             let worker = self.clone();
+            let outcomes = outcomes.clone();
             tokio::spawn(async move {
-                worker.attempt(delivery).await;
+                let attempt = worker.attempt(delivery).await;
+                // The receiver lives until every sender is gone: this only fails after a panic there.
+                let _ = outcomes.send(attempt);
                 drop(permit);
+                worker.freed.notify_one();
             });
         }
         claimed
     }
 
-    /// One attempt and its record.
-    pub async fn attempt(&self, due: DueDelivery) {
+    /// One attempt: sends, and says how it ended (the caller records it).
+    pub async fn attempt(&self, due: DueDelivery) -> Attempt {
         let started = Instant::now();
         let result = self.sender.send(&due).await;
         let elapsed = started.elapsed();
@@ -193,10 +236,7 @@ impl DeliveryWorker {
         let (outcome, recorded) = match result {
             Ok(()) => {
                 tracing::info!(delivery = %id, check = %due.delivery.external_status_check_id, attempts, "delivered");
-                (
-                    Outcome::Delivered,
-                    self.outbox.record_delivered(id, now).await,
-                )
+                (Outcome::Delivered, AttemptOutcome::Delivered)
             }
             Err(Failure { reason, retryable }) => {
                 let retry_at = (retryable && attempts < self.config.max_attempts).then(|| {
@@ -212,14 +252,37 @@ impl DeliveryWorker {
                 tracing::warn!(delivery = %id, check = %due.delivery.external_status_check_id, attempts, reason = %reason, outcome = outcome.as_str(), "delivery failed");
                 (
                     outcome,
-                    self.outbox.record_failed(id, now, reason, retry_at).await,
+                    AttemptOutcome::Failed {
+                        error: reason,
+                        retry_at,
+                    },
                 )
             }
         };
-        if let Err(e) = recorded {
-            tracing::error!(delivery = %id, error = %e, "cannot record a delivery outcome");
-        }
         self.observer.attempted(outcome, elapsed);
+        Attempt {
+            id,
+            at: now,
+            outcome: recorded,
+        }
+    }
+}
+
+/// Records outcomes as they come, all those waiting (up to `batch`) in one call: under load, one transaction
+/// for many attempts; when idle, each at once.
+async fn record_outcomes(
+    outbox: Arc<dyn DeliveryRepository>,
+    mut received: mpsc::UnboundedReceiver<Attempt>,
+    batch: usize,
+) {
+    let mut waiting = Vec::with_capacity(batch);
+    while received.recv_many(&mut waiting, batch).await > 0 {
+        let attempts = std::mem::take(&mut waiting);
+        let count = attempts.len();
+        if let Err(e) = outbox.record_attempts(attempts).await {
+            // Not recorded: the claims' leases run out and the deliveries are sent again (at least once).
+            tracing::error!(error = %e, count, "cannot record delivery outcomes");
+        }
     }
 }
 

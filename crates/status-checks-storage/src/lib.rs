@@ -75,6 +75,7 @@ use std::sync::Arc;
 pub struct Store {
     connections: Arc<connection::Connections>,
     caches: Arc<cache::Caches>,
+    recorded: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,7 +110,28 @@ impl Store {
         Ok(Store {
             connections: Arc::new(connections),
             caches: Arc::new(cache::Caches::new()),
+            recorded: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// Runs `f` in one write transaction that records deliveries when `records` is true; once it committed,
+    /// wakes the delivery worker ([`Store::deliveries_recorded`]).
+    pub(crate) async fn write_recording<T, F>(&self, records: bool, f: F) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut diesel::SqliteConnection) -> Result<T, error::TxError> + Send + 'static,
+    {
+        let result = self.connections.write(f).await;
+        if records && result.is_ok() {
+            self.recorded.notify_one();
+        }
+        result
+    }
+
+    /// Notified after every commit that recorded deliveries: the delivery worker waits on it instead of the
+    /// next poll, so a notification leaves as soon as its change is stored.
+    pub fn deliveries_recorded(&self) -> Arc<tokio::sync::Notify> {
+        self.recorded.clone()
     }
 
     /// The database file.

@@ -129,3 +129,28 @@ pub struct Delivery {
     /// When it was recorded.
     pub created_at: Timestamp,
 }
+
+/// One attempt at a delivery, as the outbox records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The delivery attempted.
+    pub id: DeliveryId,
+    /// When the attempt ended.
+    pub at: Timestamp,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The external service answered 2xx: the delivery is delivered.
+    Delivered,
+    /// It failed with `error`; it is tried again at `retry_at`, or, with `None`, never again (dead).
+    Failed {
+        /// Why, for `last_error`.
+        error: String,
+        /// When to try again; `None` marks the delivery dead.
+        retry_at: Option<Timestamp>,
+    },
+}

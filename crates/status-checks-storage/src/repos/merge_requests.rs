@@ -129,36 +129,35 @@ impl MergeRequestRepository for Store {
         new: NewMergeRequest,
         drafts: Vec<DeliveryDraft>,
     ) -> RepoResult<MergeRequest> {
-        self.connections
-            .write(move |conn| {
-                // Inside BEGIN IMMEDIATE no other writer can interleave: iids stay unique and gap-free.
-                let last: Option<i64> = mrs::table
-                    .filter(mrs::project_id.eq(new.project_id.0))
-                    .select(max(mrs::iid))
-                    .first(conn)?;
-                let at = millis(new.created_at);
-                diesel::insert_into(mrs::table)
-                    .values(NewMergeRequestRow {
-                        project_id: new.project_id.0,
-                        iid: last.unwrap_or(0) + 1,
-                        title: &new.title,
-                        description: &new.description,
-                        source_branch: &new.source_branch,
-                        target_branch: &new.target_branch,
-                        sha: new.sha.as_str(),
-                        head_recorded_at: at,
-                        state: MergeRequestState::Opened.as_str(),
-                        author_id: new.author_id.0,
-                        created_at: at,
-                        updated_at: at,
-                    })
-                    .execute(conn)?;
-                let id = inserted_id(conn)?;
-                let mr = load_merge_request(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))?;
-                record_deliveries(conn, &mr, &drafts)?;
-                Ok(mr)
-            })
-            .await
+        self.write_recording(!drafts.is_empty(), move |conn| {
+            // Inside BEGIN IMMEDIATE no other writer can interleave: iids stay unique and gap-free.
+            let last: Option<i64> = mrs::table
+                .filter(mrs::project_id.eq(new.project_id.0))
+                .select(max(mrs::iid))
+                .first(conn)?;
+            let at = millis(new.created_at);
+            diesel::insert_into(mrs::table)
+                .values(NewMergeRequestRow {
+                    project_id: new.project_id.0,
+                    iid: last.unwrap_or(0) + 1,
+                    title: &new.title,
+                    description: &new.description,
+                    source_branch: &new.source_branch,
+                    target_branch: &new.target_branch,
+                    sha: new.sha.as_str(),
+                    head_recorded_at: at,
+                    state: MergeRequestState::Opened.as_str(),
+                    author_id: new.author_id.0,
+                    created_at: at,
+                    updated_at: at,
+                })
+                .execute(conn)?;
+            let id = inserted_id(conn)?;
+            let mr = load_merge_request(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))?;
+            record_deliveries(conn, &mr, &drafts)?;
+            Ok(mr)
+        })
+        .await
     }
 
     async fn find_merge_request_at_head(
@@ -233,42 +232,40 @@ impl MergeRequestRepository for Store {
         changes: MergeRequestChanges,
         drafts: Vec<DeliveryDraft>,
     ) -> RepoResult<MergeRequest> {
-        self.connections
-            .write(move |conn| {
-                let (sha, head_recorded_at) = match &changes.head {
-                    Some((sha, at)) => (Some(sha.as_str().to_owned()), Some(millis(*at))),
-                    None => (None, None),
-                };
-                let set = MergeRequestChangeset {
-                    title: changes.title.clone(),
-                    description: changes.description.clone(),
-                    target_branch: changes.target_branch.clone(),
-                    sha,
-                    head_recorded_at,
-                    state: changes.state.map(|s| s.as_str().to_owned()),
-                    merged_at: changes.merged_at.map(millis),
-                    closed_at: changes.closed_at.map(millis),
-                    updated_at: Some(millis(changes.updated_at)),
-                };
-                let updated = match changes.require_state {
-                    Some(state) => diesel::update(
-                        mrs::table.filter(mrs::id.eq(id.0).and(mrs::state.eq(state.as_str()))),
-                    )
+        self.write_recording(!drafts.is_empty(), move |conn| {
+            let (sha, head_recorded_at) = match &changes.head {
+                Some((sha, at)) => (Some(sha.as_str().to_owned()), Some(millis(*at))),
+                None => (None, None),
+            };
+            let set = MergeRequestChangeset {
+                title: changes.title.clone(),
+                description: changes.description.clone(),
+                target_branch: changes.target_branch.clone(),
+                sha,
+                head_recorded_at,
+                state: changes.state.map(|s| s.as_str().to_owned()),
+                merged_at: changes.merged_at.map(millis),
+                closed_at: changes.closed_at.map(millis),
+                updated_at: Some(millis(changes.updated_at)),
+            };
+            let updated = match changes.require_state {
+                Some(state) => diesel::update(
+                    mrs::table.filter(mrs::id.eq(id.0).and(mrs::state.eq(state.as_str()))),
+                )
+                .set(set)
+                .execute(conn)?,
+                None => diesel::update(mrs::table.find(id.0))
                     .set(set)
                     .execute(conn)?,
-                    None => diesel::update(mrs::table.find(id.0))
-                        .set(set)
-                        .execute(conn)?,
-                };
-                if updated == 0 {
-                    return Err(TxError::Repo(RepoError::NotFound));
-                }
-                let mr =
-                    load_merge_request(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))?;
-                record_deliveries(conn, &mr, &drafts)?;
-                Ok(mr)
-            })
-            .await
+            };
+            if updated == 0 {
+                return Err(TxError::Repo(RepoError::NotFound));
+            }
+            let mr = load_merge_request(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))?;
+            record_deliveries(conn, &mr, &drafts)?;
+            Ok(mr)
+        })
+        .await
     }
 }
 

@@ -1,8 +1,8 @@
 //! Contract of the delivery outbox port (`DeliveryRepository`): due deliveries claimed oldest first under a
-//! lease, then recorded as delivered, failed and due again, or dead.
+//! lease, then recorded as delivered, failed and due again, or dead, one by one or in batches.
 
 use super::fixtures::*;
-use crate::deliveries::{DeliveryStatus, HookAction};
+use crate::deliveries::{Attempt, AttemptOutcome, DeliveryStatus, HookAction};
 use crate::service::Ports;
 use crate::status_checks::SharedSecret;
 
@@ -139,4 +139,142 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         (DeliveryStatus::Dead, 1, None, Some("connection refused"))
     );
     assert_eq!(dead[0].merge_request_iid, mr.iid);
+}
+
+/// A batch of attempts (`record_attempts`) leaves each delivery as recording them one by one would: delivered,
+/// pending with its retry time and error, or dead; an attempt at a delivery deleted meanwhile is ignored.
+pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
+    let alice = user(ports, "alice").await;
+    let p = project(ports, &alice, "proj").await;
+    let checks = [
+        check(ports, &p, "delivered").await,
+        check(ports, &p, "retried").await,
+        check(ports, &p, "dead").await,
+        check(ports, &p, "deleted").await,
+    ];
+    let drafts = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| draft(c, &p, Some(HookAction::Open), &format!("k-{i}")))
+        .collect();
+    merge_request(ports, &p, "main", drafts).await;
+    let claimed = ok(
+        ports.deliveries.claim_due(at(6), 10, at(100)).await,
+        "claim all four",
+    );
+    assert_eq!(claimed.len(), 4, "every recorded delivery is due at once");
+    let id_of = |c: &crate::status_checks::ExternalStatusCheck| {
+        claimed
+            .iter()
+            .find(|due| due.delivery.external_status_check_id == c.id)
+            .map(|due| due.delivery.id)
+            .unwrap_or_else(|| panic!("a claimed delivery to {}", c.name.as_str()))
+    };
+    let [delivered, retried, dead, deleted] = [
+        id_of(&checks[0]),
+        id_of(&checks[1]),
+        id_of(&checks[2]),
+        id_of(&checks[3]),
+    ];
+    assert!(
+        ok(
+            ports.status_checks.delete_check(p.id, checks[3].id).await,
+            "delete a check with a delivery in flight"
+        ),
+        "the check existed"
+    );
+    let failed = |error: &str, retry_at| AttemptOutcome::Failed {
+        error: error.into(),
+        retry_at,
+    };
+    ok(
+        ports
+            .deliveries
+            .record_attempts(vec![
+                Attempt {
+                    id: delivered,
+                    at: at(10),
+                    outcome: AttemptOutcome::Delivered,
+                },
+                Attempt {
+                    id: retried,
+                    at: at(11),
+                    outcome: failed("HTTP 503", Some(at(20))),
+                },
+                Attempt {
+                    id: dead,
+                    at: at(12),
+                    outcome: failed("HTTP 404", None),
+                },
+                Attempt {
+                    id: deleted,
+                    at: at(13),
+                    outcome: AttemptOutcome::Delivered,
+                },
+            ])
+            .await,
+        "a batch with an attempt at a deleted delivery is recorded, not refused",
+    );
+    ok(
+        ports.deliveries.record_attempts(Vec::new()).await,
+        "an empty batch records nothing",
+    );
+    let state = |items: Vec<crate::deliveries::Delivery>| {
+        items.first().map(|d| {
+            (
+                d.status,
+                d.attempts,
+                d.last_attempt_at,
+                d.next_attempt_at,
+                d.last_error.clone(),
+            )
+        })
+    };
+    assert_eq!(
+        state(
+            deliveries_to(ports, &p, &checks[0], "delivered")
+                .await
+                .items
+        ),
+        Some((DeliveryStatus::Delivered, 1, Some(at(10)), None, None)),
+        "a delivered attempt: delivered, one attempt, no error, nothing due"
+    );
+    assert_eq!(
+        state(deliveries_to(ports, &p, &checks[1], "retried").await.items),
+        Some((
+            DeliveryStatus::Pending,
+            1,
+            Some(at(11)),
+            Some(at(20)),
+            Some("HTTP 503".to_owned())
+        )),
+        "a failed attempt with a retry time: pending again at that time, with its error"
+    );
+    assert_eq!(
+        state(deliveries_to(ports, &p, &checks[2], "dead").await.items),
+        Some((
+            DeliveryStatus::Dead,
+            1,
+            Some(at(12)),
+            None,
+            Some("HTTP 404".to_owned())
+        )),
+        "a failed attempt without a retry time: dead"
+    );
+    assert_eq!(
+        ok(ports.deliveries.count_pending().await, "pending"),
+        1,
+        "only the retried delivery is pending"
+    );
+    assert_eq!(
+        ok(
+            ports.deliveries.claim_due(at(20), 10, at(300)).await,
+            "the retry comes due"
+        )
+        .iter()
+        .map(|due| due.delivery.id)
+        .collect::<Vec<_>>(),
+        vec![retried],
+        "the retried delivery comes due at its retry time"
+    );
 }

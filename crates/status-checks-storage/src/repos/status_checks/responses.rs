@@ -60,15 +60,14 @@ impl ResponseRepository for Store {
         new: NewResponse,
         drafts: Vec<DeliveryDraft>,
     ) -> RepoResult<StatusCheckResponse> {
-        self.connections
-            .write(move |conn| {
-                let stored = insert_response(conn, &new)?;
-                let mr = load_merge_request(conn, new.merge_request_id.0)?
-                    .ok_or(TxError::Repo(RepoError::NotFound))?;
-                record_deliveries(conn, &mr, &drafts)?;
-                Ok(stored)
-            })
-            .await
+        self.write_recording(!drafts.is_empty(), move |conn| {
+            let stored = insert_response(conn, &new)?;
+            let mr = load_merge_request(conn, new.merge_request_id.0)?
+                .ok_or(TxError::Repo(RepoError::NotFound))?;
+            record_deliveries(conn, &mr, &drafts)?;
+            Ok(stored)
+        })
+        .await
     }
 
     async fn newest_responses(
