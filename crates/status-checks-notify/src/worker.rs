@@ -14,10 +14,11 @@ use crate::sender::{Failure, Sender};
 use status_checks_core::deliveries;
 use status_checks_core::deliveries::{Attempt, AttemptOutcome};
 use status_checks_core::ports::{Clock, DeliveryRepository, DueDelivery};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// The outcome of an attempt, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +78,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             max_attempts: 10,
             concurrency: 16,
-            batch_size: 64,
+            batch_size: 128,
             poll_interval: Duration::from_millis(250),
             timeout: Duration::from_secs(10),
             first_retry_delay: Duration::from_secs(1),
@@ -145,33 +146,48 @@ impl DeliveryWorker {
     /// Runs until `shutdown` resolves, then waits (at most one timeout) for the attempts in flight and the
     /// recording of their outcomes.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let concurrency = self.config.concurrency.max(1);
-        let batch = self.config.batch_size.max(1) as usize;
+        let concurrency = self.config.concurrency.max(1) as usize;
+        let batch = (self.config.batch_size.max(1) as usize).max(concurrency);
         let (outcomes, received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(self.outbox.clone(), received, batch));
         let worker = Arc::new(self);
-        let permits = Arc::new(Semaphore::new(concurrency as usize));
+        let permits = Arc::new(Semaphore::new(concurrency));
+        // Claimed deliveries waiting for a free slot: up to one batch, so that a slot that frees finds work
+        // without a trip to the database.
+        let mut queue: VecDeque<DueDelivery> = VecDeque::with_capacity(batch);
         tokio::pin!(shutdown);
         loop {
-            let free = permits.available_permits().min(batch);
-            let claimed = if free == 0 {
-                0
-            } else {
-                worker.claim_and_send(&permits, free, &outcomes).await
-            };
-            // A full batch: more may be due at once.
-            let more = free > 0 && claimed == free;
+            while !queue.is_empty() {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                if let Some(due) = queue.pop_front() {
+                    worker.spawn_attempt(due, permit, &outcomes);
+                }
+            }
+            let mut full_batch = false;
+            if queue.len() < concurrency {
+                let wanted = batch - queue.len();
+                let claimed = worker.claim(wanted, batch, concurrency).await;
+                full_batch = claimed.len() == wanted;
+                queue.extend(claimed);
+            }
+            let dispatchable = !queue.is_empty() && permits.available_permits() > 0;
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                () = std::future::ready(()), if more => {}
+                () = std::future::ready(()), if dispatchable || full_batch => {}
                 () = worker.wake.notified() => {}
-                () = worker.freed.notified(), if free == 0 => {}
+                () = worker.freed.notified(), if !queue.is_empty() => {}
                 () = tokio::time::sleep(worker.config.poll_interval) => {}
             }
         }
-        let _ =
-            tokio::time::timeout(worker.config.timeout, permits.acquire_many(concurrency)).await;
+        // Deliveries claimed but not sent stay leased: they are sent after the next start, once the lease ends.
+        let _ = tokio::time::timeout(
+            worker.config.timeout,
+            permits.acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX)),
+        )
+        .await;
         drop(outcomes);
         if tokio::time::timeout(worker.config.timeout, recorder)
             .await
@@ -184,45 +200,45 @@ impl DeliveryWorker {
         tracing::info!("delivery worker stopped");
     }
 
-    async fn claim_and_send(
-        self: &Arc<Self>,
-        permits: &Arc<Semaphore>,
-        free: usize,
-        outcomes: &mpsc::UnboundedSender<Attempt>,
-    ) -> usize {
+    /// Claims up to `wanted` due deliveries. The lease covers the wait of a whole batch in the queue behind
+    /// `concurrency` slots, each attempt taking at most the timeout.
+    async fn claim(&self, wanted: usize, batch: usize, concurrency: usize) -> Vec<DueDelivery> {
         let now = self.clock.now();
+        let waves = u32::try_from(batch.div_ceil(concurrency) + 1).unwrap_or(u32::MAX);
         let lease = now
             + chrono::TimeDelta::from_std(
-                self.config.timeout.saturating_mul(2) + Duration::from_secs(30),
+                self.config.timeout.saturating_mul(waves) + Duration::from_secs(30),
             )
             .unwrap_or_default();
-        let due = match self
+        match self
             .outbox
-            .claim_due(now, u32::try_from(free).unwrap_or(u32::MAX), lease)
+            .claim_due(now, u32::try_from(wanted).unwrap_or(u32::MAX), lease)
             .await
         {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim deliveries");
-                return 0;
+                Vec::new()
             }
-        };
-        let claimed = due.len();
-        for delivery in due {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let worker = self.clone();
-            let outcomes = outcomes.clone();
-            tokio::spawn(async move {
-                let attempt = worker.attempt(delivery).await;
-                // The receiver lives until every sender is gone: this only fails after a panic there.
-                let _ = outcomes.send(attempt);
-                drop(permit);
-                worker.freed.notify_one();
-            });
         }
-        claimed
+    }
+
+    /// Sends `due` in its own task, which hands the outcome to the recorder and frees its slot.
+    fn spawn_attempt(
+        self: &Arc<Self>,
+        due: DueDelivery,
+        permit: OwnedSemaphorePermit,
+        outcomes: &mpsc::UnboundedSender<Attempt>,
+    ) {
+        let worker = self.clone();
+        let outcomes = outcomes.clone();
+        tokio::spawn(async move {
+            let attempt = worker.attempt(due).await;
+            // The receiver lives until every sender is gone: this only fails after a panic there.
+            let _ = outcomes.send(attempt);
+            drop(permit);
+            worker.freed.notify_one();
+        });
     }
 
     /// One attempt: sends, and says how it ended (the caller records it).
