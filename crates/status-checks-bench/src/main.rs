@@ -6,10 +6,14 @@
 //! blocking strategy), and writes the table of requests/s, latency, peak RSS and ratios into
 //! `docs/benchmarks.md`.
 //!
+//! It also measures the fan-out of notifications: how fast the delivery worker drains 2 000 signed deliveries
+//! to a local sink, against ceiling D, a bare HTTP client sending the same requests (`fanout`).
+//!
 //! It is a tool, not part of the service: it may use the storage adapter's raw connections, which the
 //! service never does.
 
 mod ceiling;
+mod fanout;
 mod run;
 mod seed;
 

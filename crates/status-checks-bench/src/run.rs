@@ -248,6 +248,69 @@ fn median(what: &str, mut rounds: Vec<Row>) -> Row {
 /// How long the service took to be ready on a database.
 type Startup = (&'static str, Duration);
 
+/// The service with its delivery worker, on `db`, ready for the fan-out (local check URLs allowed).
+fn fan_out_service(db: &Path) -> Result<Server, String> {
+    let mut command = Command::new(bin("status-checks")?);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--allow-local-requests",
+            "--root-token",
+            ROOT_TOKEN,
+        ])
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .env("RUST_LOG", "warn,status_checks::serve=info");
+    Server::start(command).map(|(server, _)| server)
+}
+
+/// One fan-out round: the drain of a full outbox, then the same deliveries caused through the API.
+async fn fan_out(
+    dir: &Path,
+    n: u32,
+    plan: &crate::fanout::Plan,
+    sink: &std::sync::Arc<crate::fanout::SinkHandle>,
+    sink_address: &str,
+) -> Result<crate::fanout::Measured, String> {
+    let drain_db = dir.join(format!("drain-{n}.db"));
+    eprintln!(
+        "measuring the drain of {} queued deliveries…",
+        plan.merge_requests * plan.checks
+    );
+    crate::fanout::prefill(
+        &format!("sqlite://{}", drain_db.display()),
+        plan,
+        sink_address,
+    )
+    .await?;
+    let (drained, drain_duplicates, drain, server) =
+        crate::fanout::drain(plan, sink, || fan_out_service(&drain_db)).await?;
+    server.stop();
+
+    eprintln!(
+        "measuring the fan-out of {} merge requests × {} checks through the API…",
+        plan.merge_requests, plan.checks
+    );
+    let server = fan_out_service(&dir.join(format!("fanout-{n}.db")))?;
+    let measured = crate::fanout::measure(
+        plan,
+        &format!("http://{}", server.address),
+        sink_address,
+        sink,
+    )
+    .await;
+    server.stop();
+    let mut measured = measured?;
+    measured.drained = drained;
+    measured.drain = drain;
+    measured.duplicates += drain_duplicates;
+    Ok(measured)
+}
+
 /// One round: the three ceilings, then the service on each database, every row once.
 fn round(
     plan: &Plan,
@@ -389,12 +452,20 @@ pub async fn run(plan: Plan) -> Result<(), String> {
     // INSERT ceiling add responses that later reads would scan.
     let mut measured: Vec<(String, Vec<Row>)> = Vec::new();
     let mut startups: Vec<Startup> = Vec::new();
+    let (sink, sink_address) = crate::fanout::start_sink().await?;
+    let fan_out_plan = crate::fanout::Plan {
+        merge_requests: 200,
+        checks: 10,
+        concurrency: 16,
+    };
+    let mut fan_outs: Vec<crate::fanout::Measured> = Vec::new();
     for n in 1..=plan.rounds {
         eprintln!("round {n} of {}", plan.rounds);
         fresh_copy(&small_seeded, &ceiling_db)?;
         fresh_copy(&small_seeded, &small_db)?;
         fresh_copy(&large_seeded, &large_db)?;
         let (rows, round_startups) = round(&plan, &dir, &ceiling_db, &small_db, &large_db)?;
+        fan_outs.push(fan_out(&dir, n, &fan_out_plan, &sink, &sink_address).await?);
         for row in rows {
             match measured.iter_mut().find(|(what, _)| *what == row.what) {
                 Some((_, rounds)) => rounds.push(row),
@@ -414,7 +485,15 @@ pub async fn run(plan: Plan) -> Result<(), String> {
         .map(|(what, rounds)| median(&what, rounds))
         .partition(|row| row.what.starts_with('('));
 
-    let table = render(&plan, &rows, &ceilings, &startups, small_seed, large_seed);
+    // The median round by the ratio to its own ceiling D.
+    fan_outs
+        .sort_by(|a, b| (a.rate() / a.ceiling_rate()).total_cmp(&(b.rate() / b.ceiling_rate())));
+    let fan_out = fan_outs
+        .get((fan_outs.len().max(1) - 1) / 2)
+        .cloned()
+        .unwrap_or_default();
+    let mut table = render(&plan, &rows, &ceilings, &startups, small_seed, large_seed);
+    render_fan_out(&mut table, &fan_out_plan, &fan_out);
     println!("{table}");
     write_results(&plan.out, &table)?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -557,6 +636,53 @@ fn render(
         large_seed.as_secs_f64()
     );
     out
+}
+
+fn render_fan_out(out: &mut String, plan: &crate::fanout::Plan, m: &crate::fanout::Measured) {
+    let _ = writeln!(
+        out,
+        "\nFan-out: {} merge requests on a project with {} checks, each with a shared secret (so every delivery \
+         is signed), to a local sink that answers 200 at once; the median round by the drain's ratio. Ceiling (D): a \
+         bare reqwest client (the product's TLS stack and features) posting the same requests, headers and bodies \
+         to the same sink at the same concurrency ({}) over keep-alive connections. The drain starts the service on \
+         an outbox already holding every delivery; end to end, the merge requests are opened through the API (8 \
+         clients at once) while the worker sends.\n",
+        plan.merge_requests, plan.checks, plan.concurrency
+    );
+    let _ = writeln!(
+        out,
+        "| what | deliveries | seconds | deliveries/s | ratio to ceiling |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    let _ = writeln!(
+        out,
+        "| (D) bare client, same requests | {} | {:.3} | {:.0} | — |",
+        m.expected,
+        m.ceiling.as_secs_f64(),
+        m.ceiling_rate()
+    );
+    let ratio = |rate: f64| rate / m.ceiling_rate().max(1e-9) * 100.0;
+    let _ = writeln!(
+        out,
+        "| drain: service start to last delivery received | {} | {:.3} | {:.0} | {:.0} % of (D) |",
+        m.drained,
+        m.drain.as_secs_f64(),
+        m.rate(),
+        ratio(m.rate())
+    );
+    let _ = writeln!(
+        out,
+        "| end to end: first merge request opened to last delivery received | {} | {:.3} | {:.0} | {:.0} % of (D) |",
+        m.delivered,
+        m.end_to_end.as_secs_f64(),
+        m.end_to_end_rate(),
+        ratio(m.end_to_end_rate())
+    );
+    let _ = writeln!(
+        out,
+        "\nDeliveries received twice, over both: {}.",
+        m.duplicates
+    );
 }
 
 const START: &str = "<!-- results:start -->";

@@ -12,7 +12,7 @@ use status_checks_storage::{Store, StoreOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Now;
+pub(crate) struct Now;
 
 impl Clock for Now {
     fn now(&self) -> Timestamp {
@@ -21,7 +21,7 @@ impl Clock for Now {
 }
 
 #[derive(Default)]
-struct Counter(AtomicU64);
+pub(crate) struct Counter(AtomicU64);
 
 impl SecretGenerator for Counter {
     fn personal_access_token(&self) -> String {
