@@ -306,12 +306,15 @@ pub trait DeliveryRepository: Send + Sync {
         page: PageRequest,
     ) -> RepoResult<Page<Delivery>>;
     /// Claims up to `limit` pending deliveries due at `now`, oldest due first, by moving their due time to
-    /// `lease_until` (so a crashed sender's claims come due again).
+    /// `lease_until` (so a crashed sender's claims come due again). Deliveries to the checks in `except` are
+    /// left alone: the sender passes the checks whose receivers are busy, so that one slow service does not
+    /// fill its slots.
     async fn claim_due(
         &self,
         now: Timestamp,
         limit: u32,
         lease_until: Timestamp,
+        except: Vec<StatusCheckId>,
     ) -> RepoResult<Vec<DueDelivery>>;
     /// Records a successful attempt.
     async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()>;

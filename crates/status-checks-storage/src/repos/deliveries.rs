@@ -187,13 +187,22 @@ impl DeliveryRepository for Store {
         now: Timestamp,
         limit: u32,
         lease_until: Timestamp,
+        except: Vec<StatusCheckId>,
     ) -> RepoResult<Vec<DueDelivery>> {
+        // A longer list than a statement may bind is cut: the sender then claims some deliveries of busy
+        // checks, which only wait in its queue.
+        let except: Vec<i64> = except
+            .iter()
+            .take(IDS_PER_STATEMENT)
+            .map(|check| check.0)
+            .collect();
         self.connections
             .write(move |conn| {
                 let due = deliveries::table
                     .inner_join(checks::table)
                     .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
                     .filter(deliveries::next_attempt_at.le(millis(now)))
+                    .filter(deliveries::external_status_check_id.ne_all(&except))
                     .order((deliveries::next_attempt_at.asc(), deliveries::id.asc()))
                     .limit(i64::from(limit))
                     .select((

@@ -26,13 +26,19 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
 
     assert!(
         ok(
-            ports.deliveries.claim_due(at(5), 10, at(100)).await,
+            ports
+                .deliveries
+                .claim_due(at(5), 10, at(100), Vec::new())
+                .await,
             "nothing due yet"
         )
         .is_empty()
     );
     let claimed = ok(
-        ports.deliveries.claim_due(at(6), 1, at(100)).await,
+        ports
+            .deliveries
+            .claim_due(at(6), 1, at(100), Vec::new())
+            .await,
         "claim one",
     );
     assert_eq!(claimed.len(), 1);
@@ -51,7 +57,10 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         "claimed under a lease"
     );
     let rest = ok(
-        ports.deliveries.claim_due(at(7), 10, at(100)).await,
+        ports
+            .deliveries
+            .claim_due(at(7), 10, at(100), Vec::new())
+            .await,
         "claim the rest",
     );
     assert_eq!(
@@ -62,7 +71,10 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
     );
     assert!(
         ok(
-            ports.deliveries.claim_due(at(99), 10, at(200)).await,
+            ports
+                .deliveries
+                .claim_due(at(99), 10, at(200), Vec::new())
+                .await,
             "leased"
         )
         .is_empty()
@@ -76,7 +88,10 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         "fail",
     );
     let again = ok(
-        ports.deliveries.claim_due(at(9), 10, at(300)).await,
+        ports
+            .deliveries
+            .claim_due(at(9), 10, at(300), Vec::new())
+            .await,
         "due again",
     );
     assert_eq!(again.len(), 1);
@@ -112,7 +127,10 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
     );
     assert!(
         ok(
-            ports.deliveries.claim_due(at(1000), 10, at(2000)).await,
+            ports
+                .deliveries
+                .claim_due(at(1000), 10, at(2000), Vec::new())
+                .await,
             "nothing left"
         )
         .is_empty()
@@ -158,10 +176,26 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         .map(|(i, c)| draft(c, &p, Some(HookAction::Open), &format!("k-{i}")))
         .collect();
     merge_request(ports, &p, "main", drafts).await;
-    let claimed = ok(
-        ports.deliveries.claim_due(at(6), 10, at(100)).await,
-        "claim all four",
+    let busy = vec![checks[1].id, checks[2].id, checks[3].id];
+    let mut claimed = ok(
+        ports.deliveries.claim_due(at(6), 10, at(100), busy).await,
+        "claim all but the deliveries to busy checks",
     );
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|due| due.delivery.external_status_check_id)
+            .collect::<Vec<_>>(),
+        vec![checks[0].id],
+        "deliveries to the checks in `except` are not claimed"
+    );
+    claimed.extend(ok(
+        ports
+            .deliveries
+            .claim_due(at(6), 10, at(100), Vec::new())
+            .await,
+        "claim the rest",
+    ));
     assert_eq!(claimed.len(), 4, "every recorded delivery is due at once");
     let id_of = |c: &crate::status_checks::ExternalStatusCheck| {
         claimed
@@ -268,7 +302,10 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
     );
     assert_eq!(
         ok(
-            ports.deliveries.claim_due(at(20), 10, at(300)).await,
+            ports
+                .deliveries
+                .claim_due(at(20), 10, at(300), Vec::new())
+                .await,
             "the retry comes due"
         )
         .iter()
