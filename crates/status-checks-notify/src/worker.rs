@@ -11,10 +11,11 @@
 //! interval only matters for retries coming due.
 
 use crate::sender::{Failure, Sender};
+use status_checks_core::StatusCheckId;
 use status_checks_core::deliveries;
 use status_checks_core::deliveries::{Attempt, AttemptOutcome};
 use status_checks_core::ports::{Clock, DeliveryRepository, DueDelivery};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +64,9 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     /// Deliveries in flight at once.
     pub concurrency: u32,
+    /// Deliveries in flight at once to one receiver (scheme, host and port of the check's URL): a receiver
+    /// that hangs holds at most these slots, and the others keep theirs.
+    pub concurrency_per_receiver: u32,
     /// The most deliveries claimed by one query, and the most outcomes recorded in one transaction.
     pub batch_size: u32,
     /// How often the outbox is polled for retries coming due (new deliveries wake the worker at once).
@@ -77,7 +81,8 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             max_attempts: 10,
-            concurrency: 16,
+            concurrency: 64,
+            concurrency_per_receiver: 16,
             batch_size: 128,
             poll_interval: Duration::from_millis(250),
             timeout: Duration::from_secs(10),
@@ -147,39 +152,54 @@ impl DeliveryWorker {
     /// recording of their outcomes.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let concurrency = self.config.concurrency.max(1) as usize;
+        let per_receiver = (self.config.concurrency_per_receiver.max(1) as usize).min(concurrency);
         let batch = (self.config.batch_size.max(1) as usize).max(concurrency);
         let (outcomes, received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(self.outbox.clone(), received, batch));
         let worker = Arc::new(self);
         let permits = Arc::new(Semaphore::new(concurrency));
-        // Claimed deliveries waiting for a free slot: up to one batch, so that a slot that frees finds work
-        // without a trip to the database.
-        let mut queue: VecDeque<DueDelivery> = VecDeque::with_capacity(batch);
+        let mut queue = Queue::new(per_receiver);
+        let (ended, mut endings) = mpsc::unbounded_channel::<usize>();
+        let (mut exhausted, mut last_except) = (false, Vec::new());
         tokio::pin!(shutdown);
         loop {
-            while !queue.is_empty() {
+            while let Ok(receiver) = endings.try_recv() {
+                queue.ended(receiver);
+            }
+            while permits.available_permits() > 0 {
+                let Some((due, receiver)) = queue.next() else {
+                    break;
+                };
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     break;
                 };
-                if let Some(due) = queue.pop_front() {
-                    worker.spawn_attempt(due, permit, &outcomes);
+                worker.spawn_attempt(due, receiver, permit, &ended, &outcomes);
+            }
+            // Claim when fewer deliveries are ready than there are slots, skipping busy receivers; at most two
+            // batches wait, so that their leases hold.
+            // A claim that found fewer than it wanted is not repeated (a write transaction each time) until
+            // deliveries are recorded, the poll comes round, or a busy receiver frees a slot.
+            let mut full_batch = false;
+            if queue.ready(concurrency) < concurrency && queue.len() < 2 * batch {
+                let except = queue.busy_checks();
+                if !exhausted || except != last_except {
+                    let wanted = batch.min(2 * batch - queue.len());
+                    let waves = (2 * batch).div_ceil(per_receiver) + 1;
+                    let claimed = worker.claim(wanted, waves, except.clone()).await;
+                    full_batch = claimed.len() == wanted;
+                    exhausted = !full_batch;
+                    last_except = except;
+                    queue.extend(claimed);
                 }
             }
-            let mut full_batch = false;
-            if queue.len() < concurrency {
-                let wanted = batch - queue.len();
-                let claimed = worker.claim(wanted, batch, concurrency).await;
-                full_batch = claimed.len() == wanted;
-                queue.extend(claimed);
-            }
-            let dispatchable = !queue.is_empty() && permits.available_permits() > 0;
+            let dispatchable = permits.available_permits() > 0 && queue.ready(1) > 0;
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 () = std::future::ready(()), if dispatchable || full_batch => {}
-                () = worker.wake.notified() => {}
-                () = worker.freed.notified(), if !queue.is_empty() => {}
-                () = tokio::time::sleep(worker.config.poll_interval) => {}
+                () = worker.wake.notified() => exhausted = false,
+                () = worker.freed.notified() => {}
+                () = tokio::time::sleep(worker.config.poll_interval) => exhausted = false,
             }
         }
         // Deliveries claimed but not sent stay leased: they are sent after the next start, once the lease ends.
@@ -200,11 +220,16 @@ impl DeliveryWorker {
         tracing::info!("delivery worker stopped");
     }
 
-    /// Claims up to `wanted` due deliveries. The lease covers the wait of a whole batch in the queue behind
-    /// `concurrency` slots, each attempt taking at most the timeout.
-    async fn claim(&self, wanted: usize, batch: usize, concurrency: usize) -> Vec<DueDelivery> {
+    /// Claims up to `wanted` due deliveries, none to the checks in `except`. The lease covers `waves`
+    /// attempts one after the other, each taking at most the timeout: the longest a claimed delivery waits.
+    async fn claim(
+        &self,
+        wanted: usize,
+        waves: usize,
+        except: Vec<StatusCheckId>,
+    ) -> Vec<DueDelivery> {
         let now = self.clock.now();
-        let waves = u32::try_from(batch.div_ceil(concurrency) + 1).unwrap_or(u32::MAX);
+        let waves = u32::try_from(waves).unwrap_or(u32::MAX);
         let lease = now
             + chrono::TimeDelta::from_std(
                 self.config.timeout.saturating_mul(waves) + Duration::from_secs(30),
@@ -212,7 +237,12 @@ impl DeliveryWorker {
             .unwrap_or_default();
         match self
             .outbox
-            .claim_due(now, u32::try_from(wanted).unwrap_or(u32::MAX), lease)
+            .claim_due(
+                now,
+                u32::try_from(wanted).unwrap_or(u32::MAX),
+                lease,
+                except,
+            )
             .await
         {
             Ok(due) => due,
@@ -227,15 +257,19 @@ impl DeliveryWorker {
     fn spawn_attempt(
         self: &Arc<Self>,
         due: DueDelivery,
+        receiver: usize,
         permit: OwnedSemaphorePermit,
+        ended: &mpsc::UnboundedSender<usize>,
         outcomes: &mpsc::UnboundedSender<Attempt>,
     ) {
         let worker = self.clone();
         let outcomes = outcomes.clone();
+        let ended = ended.clone();
         tokio::spawn(async move {
             let attempt = worker.attempt(due).await;
-            // The receiver lives until every sender is gone: this only fails after a panic there.
+            // The receiving ends live as long as the worker's loop: these fail only after it stopped.
             let _ = outcomes.send(attempt);
+            let _ = ended.send(receiver);
             drop(permit);
             worker.freed.notify_one();
         });
@@ -281,6 +315,112 @@ impl DeliveryWorker {
             at: now,
             outcome: recorded,
         }
+    }
+}
+
+/// The receiver of a delivery: scheme, host and port of its URL (the URL itself if it does not parse).
+fn receiver_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}:{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or(""),
+            parsed.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// Claimed deliveries waiting for a slot, and the attempts in flight per receiver. Owned by the worker's
+/// loop alone; receivers are numbered as first seen, so the hot path compares numbers, not URLs.
+struct Queue {
+    waiting: VecDeque<(DueDelivery, usize)>,
+    numbers: HashMap<String, usize>,
+    in_flight: Vec<usize>,
+    receiver_of_check: HashMap<StatusCheckId, usize>,
+    per_receiver: usize,
+}
+
+impl Queue {
+    fn new(per_receiver: usize) -> Self {
+        Queue {
+            waiting: VecDeque::new(),
+            numbers: HashMap::new(),
+            in_flight: Vec::new(),
+            receiver_of_check: HashMap::new(),
+            per_receiver,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    fn extend(&mut self, claimed: Vec<DueDelivery>) {
+        for due in claimed {
+            let check = due.delivery.external_status_check_id;
+            let receiver = match self.receiver_of_check.get(&check) {
+                Some(&known) => known,
+                None => {
+                    let next = self.numbers.len();
+                    let number = *self.numbers.entry(receiver_of(&due.url)).or_insert(next);
+                    if number == self.in_flight.len() {
+                        self.in_flight.push(0);
+                    }
+                    self.receiver_of_check.insert(check, number);
+                    number
+                }
+            };
+            self.waiting.push_back((due, receiver));
+        }
+    }
+
+    fn has_room(&self, receiver: usize) -> bool {
+        self.in_flight.get(receiver).copied().unwrap_or(0) < self.per_receiver
+    }
+
+    /// How many waiting deliveries go to a receiver with a free slot, counting up to `cap`.
+    fn ready(&self, cap: usize) -> usize {
+        self.waiting
+            .iter()
+            .filter(|(_, receiver)| self.has_room(*receiver))
+            .take(cap)
+            .count()
+    }
+
+    /// The oldest waiting delivery whose receiver has a free slot, counted as in flight from now on.
+    fn next(&mut self) -> Option<(DueDelivery, usize)> {
+        let index = self
+            .waiting
+            .iter()
+            .position(|(_, receiver)| self.has_room(*receiver))?;
+        let (due, receiver) = self.waiting.remove(index)?;
+        if let Some(count) = self.in_flight.get_mut(receiver) {
+            *count += 1;
+        }
+        Some((due, receiver))
+    }
+
+    /// An attempt to `receiver` ended.
+    fn ended(&mut self, receiver: usize) {
+        if let Some(count) = self.in_flight.get_mut(receiver) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    /// The checks whose receiver has no free slot, in id order: not worth claiming for now.
+    fn busy_checks(&self) -> Vec<StatusCheckId> {
+        if (0..self.in_flight.len()).all(|receiver| self.has_room(receiver)) {
+            return Vec::new();
+        }
+        let mut busy: Vec<StatusCheckId> = self
+            .receiver_of_check
+            .iter()
+            .filter(|(_, receiver)| !self.has_room(**receiver))
+            .map(|(check, _)| *check)
+            .collect();
+        busy.sort_unstable();
+        busy
     }
 }
 

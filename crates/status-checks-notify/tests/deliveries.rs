@@ -161,13 +161,23 @@ impl World {
         lookup: Lookup,
         max_attempts: u32,
     ) -> tokio::sync::oneshot::Sender<()> {
-        let sender = Sender::new(Duration::from_secs(2), allow_local, lookup).unwrap();
         let config = WorkerConfig {
             max_attempts,
             poll_interval: Duration::from_millis(10),
             timeout: Duration::from_secs(2),
             ..WorkerConfig::default()
         };
+        self.worker_with(allow_local, lookup, config)
+    }
+
+    /// Starts a worker with `config`; the returned sender stops it.
+    fn worker_with(
+        &self,
+        allow_local: bool,
+        lookup: Lookup,
+        config: WorkerConfig,
+    ) -> tokio::sync::oneshot::Sender<()> {
+        let sender = Sender::new(config.timeout, allow_local, lookup).unwrap();
         let ports = self.service.ports();
         let worker = DeliveryWorker::new(
             ports.deliveries.clone(),
@@ -593,7 +603,7 @@ async fn an_abandoned_claim_comes_due_again_for_a_new_process() {
         .service
         .ports()
         .deliveries
-        .claim_due(now, 10, now + chrono::TimeDelta::seconds(60))
+        .claim_due(now, 10, now + chrono::TimeDelta::seconds(60), Vec::new())
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -642,4 +652,153 @@ impl Now for FixedClock {
         use status_checks_core::ports::Clock;
         self.now()
     }
+}
+
+/// Waits until `done` holds, failing after `limit` (a bound on a broken test, not a speed requirement).
+async fn within(limit: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn keys(received: &[Received]) -> Vec<String> {
+    received
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_two_thousand_deliveries_arrives_once_each() {
+    let w = world().await;
+    let rx = receiver(vec![]).await;
+    let mut checks = Vec::new();
+    for n in 0..10 {
+        let url = format!("{}&check={n}", rx.url);
+        checks.push(
+            w.check(&format!("check-{n}"), &url, Some("s3cret"), vec![])
+                .await,
+        );
+    }
+    for _ in 0..200 {
+        w.merge_request("main").await;
+    }
+    let _stop = w.worker(true, system_lookup(), 10);
+    within(Duration::from_secs(120), "2 000 deliveries", async || {
+        rx.received.lock().unwrap().len() >= 2000
+    })
+    .await;
+    within(
+        Duration::from_secs(30),
+        "every outcome recorded",
+        async || {
+            use status_checks_core::ports::DeliveryRepository;
+            w.store.count_pending().await.unwrap() == 0
+        },
+    )
+    .await;
+    // Time for a duplicate to show up, had a delivery been claimed twice.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let received = rx.received.lock().unwrap().clone();
+    let mut distinct = keys(&received);
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(received.len(), 2000, "no delivery sent twice");
+    assert_eq!(distinct.len(), 2000, "every delivery with its own key");
+    for check in checks {
+        let deliveries = w.deliveries(check).await;
+        assert!(
+            deliveries
+                .iter()
+                .all(|d| d.status == DeliveryStatus::Delivered && d.attempts == 1),
+            "each recorded delivered after one attempt"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_does_not_hold_up_the_others() {
+    let w = world().await;
+    // A receiver that holds every request until released, and one that answers at once.
+    let (release, released) = tokio::sync::watch::channel(false);
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let log = held.clone();
+    let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+        let log = log.clone();
+        let mut released = released.clone();
+        async move {
+            log.lock().unwrap().push(Received { headers, body });
+            let _ = released.wait_for(|go| *go).await;
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let fast = receiver(vec![]).await;
+    // The hanging receiver's check is older: its deliveries come first in the outbox.
+    let hanging = w.check("hanging", &hanging_url, None, vec![]).await;
+    let quick = w.check("quick", &fast.url, None, vec![]).await;
+    for _ in 0..10 {
+        w.merge_request("main").await;
+    }
+    let config = WorkerConfig {
+        concurrency: 4,
+        concurrency_per_receiver: 2,
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(60),
+        ..WorkerConfig::default()
+    };
+    let _stop = w.worker_with(true, system_lookup(), config);
+
+    within(
+        Duration::from_secs(60),
+        "every delivery to the fast receiver while the other hangs",
+        async || fast.received.lock().unwrap().len() == 10,
+    )
+    .await;
+    assert_eq!(
+        held.lock().unwrap().len(),
+        2,
+        "the hanging receiver holds only its own two slots"
+    );
+    assert!(
+        w.deliveries(hanging)
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Pending),
+        "nothing to the hanging receiver is delivered yet"
+    );
+
+    release.send(true).unwrap();
+    within(Duration::from_secs(60), "the held deliveries", async || {
+        w.deliveries(hanging)
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Delivered)
+    })
+    .await;
+    let mut sent = keys(&held.lock().unwrap());
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 10, "each held delivery sent once");
+    assert!(
+        w.deliveries(quick)
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Delivered),
+        "the fast receiver's deliveries are recorded delivered"
+    );
 }
