@@ -645,7 +645,7 @@ fn render_fan_out(out: &mut String, plan: &crate::fanout::Plan, m: &crate::fanou
          is signed), to a local sink that answers 200 at once; the median round by the drain's ratio. Ceiling (D): a \
          bare reqwest client (the product's TLS stack and features) posting the same requests, headers and bodies \
          to the same sink at the same concurrency ({}) over keep-alive connections. The drain starts the service on \
-         an outbox already holding every delivery; end to end, the merge requests are opened through the API (8 \
+         an outbox already holding every delivery and times the sink from its first delivery to its last; end to end, the merge requests are opened through the API (8 \
          clients at once) while the worker sends.\n",
         plan.merge_requests, plan.checks, plan.concurrency
     );
@@ -664,7 +664,7 @@ fn render_fan_out(out: &mut String, plan: &crate::fanout::Plan, m: &crate::fanou
     let ratio = |rate: f64| rate / m.ceiling_rate().max(1e-9) * 100.0;
     let _ = writeln!(
         out,
-        "| drain: service start to last delivery received | {} | {:.3} | {:.0} | {:.0} % of (D) |",
+        "| drain of a full outbox: first delivery received to last | {} | {:.3} | {:.0} | {:.0} % of (D) |",
         m.drained,
         m.drain.as_secs_f64(),
         m.rate(),
