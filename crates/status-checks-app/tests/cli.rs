@@ -96,7 +96,7 @@ fn offline_administration_on_a_fresh_database() {
     let migrated = on_db(&["migrate"]);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
     // A fresh database gets every migration: the schema and the covering index of responses.
-    assert_eq!(stdout(&migrated).trim(), "applied 3 migration(s)");
+    assert_eq!(stdout(&migrated).trim(), "applied 4 migration(s)");
     assert_eq!(
         stdout(&run(&["migrate"], &[("STATUS_CHECKS_DATABASE_URL", &db)])).trim(),
         "applied 0 migration(s)"
