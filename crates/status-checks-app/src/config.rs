@@ -138,6 +138,18 @@ pub struct ServeArgs {
     #[arg(long, env = "STATUS_CHECKS_DELIVERY_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub delivery_attempts: u32,
 
+    /// Notifications in flight at once, in all.
+    #[arg(long, env = "STATUS_CHECKS_DELIVERY_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub delivery_concurrency: u32,
+
+    /// Notifications in flight at once to one receiver (scheme, host and port of a check's URL).
+    #[arg(long, env = "STATUS_CHECKS_DELIVERY_CONCURRENCY_PER_RECEIVER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub delivery_concurrency_per_receiver: u32,
+
+    /// Most notifications claimed from the outbox at once, and most outcomes recorded in one transaction.
+    #[arg(long, env = "STATUS_CHECKS_DELIVERY_BATCH_SIZE", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub delivery_batch_size: u32,
+
     /// Request bodies larger than this get 413 (`4096`, `4KiB`, `1MiB`).
     #[arg(long, env = "STATUS_CHECKS_MAX_BODY_SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_body_size: usize,

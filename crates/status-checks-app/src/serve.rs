@@ -219,6 +219,9 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
         status_checks_notify::WorkerConfig {
             max_attempts: args.delivery_attempts,
             timeout: args.delivery_timeout,
+            concurrency: args.delivery_concurrency,
+            concurrency_per_receiver: args.delivery_concurrency_per_receiver,
+            batch_size: args.delivery_batch_size,
             ..status_checks_notify::WorkerConfig::default()
         },
         metrics.clone(),
