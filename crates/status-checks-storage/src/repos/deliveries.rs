@@ -173,8 +173,7 @@ fn due_at<'a>(
     now: i64,
     limit: i64,
     except: &'a [i64],
-) -> impl RunQueryDsl<SqliteConnection>
-+ diesel::query_dsl::LoadQuery<'a, SqliteConnection, (DeliveryRow, String, Option<String>)>
+) -> impl diesel::query_dsl::LoadQuery<'a, SqliteConnection, (DeliveryRow, String, Option<String>)>
 + diesel::query_builder::QueryFragment<Sqlite>
 + 'a {
     deliveries::table
