@@ -343,6 +343,9 @@ pub trait DeliveryRepository: Send + Sync {
     }
     /// How many deliveries are pending.
     async fn count_pending(&self) -> RepoResult<u64>;
+    /// Deletes up to `limit` delivered or dead deliveries whose last attempt was before `finished_before`,
+    /// oldest first, and answers how many it deleted. A pending delivery is never deleted, however old.
+    async fn prune_deliveries(&self, finished_before: Timestamp, limit: u32) -> RepoResult<u64>;
 }
 
 /// The time. Adapters read the system clock; tests set it.

@@ -304,6 +304,22 @@ impl DeliveryRepository for Store {
             .await
     }
 
+    async fn prune_deliveries(&self, finished_before: Timestamp, limit: u32) -> RepoResult<u64> {
+        self.connections
+            .write(move |conn| {
+                // The status as a literal, for the partial index of finished deliveries (migration 4).
+                let deleted = diesel::sql_query(
+                    "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries \
+                     WHERE status <> 'pending' AND last_attempt_at < ? ORDER BY last_attempt_at LIMIT ?)",
+                )
+                .bind::<diesel::sql_types::BigInt, _>(millis(finished_before))
+                .bind::<diesel::sql_types::BigInt, _>(i64::from(limit))
+                .execute(conn)?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+            .await
+    }
+
     async fn count_pending(&self) -> RepoResult<u64> {
         self.connections
             .read(move |conn| {

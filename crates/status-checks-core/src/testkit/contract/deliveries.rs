@@ -315,3 +315,105 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         "the retried delivery comes due at its retry time"
     );
 }
+
+/// Pruning deletes old delivered and dead deliveries, oldest first and at most `limit` at a time, and never a
+/// pending one, however old its last attempt.
+pub async fn outbox_prunes_only_finished_deliveries(ports: &Ports) {
+    let alice = user(ports, "alice").await;
+    let p = project(ports, &alice, "proj").await;
+    let checks = [
+        check(ports, &p, "old-delivered").await,
+        check(ports, &p, "old-dead").await,
+        check(ports, &p, "old-pending").await,
+        check(ports, &p, "recent").await,
+    ];
+    let drafts = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| draft(c, &p, Some(HookAction::Open), &format!("k-{i}")))
+        .collect();
+    merge_request(ports, &p, "main", drafts).await;
+    let claimed = ok(
+        ports
+            .deliveries
+            .claim_due(at(6), 10, at(100), Vec::new())
+            .await,
+        "claim all four",
+    );
+    let id_of = |c: &crate::status_checks::ExternalStatusCheck| {
+        claimed
+            .iter()
+            .find(|due| due.delivery.external_status_check_id == c.id)
+            .map(|due| due.delivery.id)
+            .unwrap_or_else(|| panic!("a claimed delivery to {}", c.name.as_str()))
+    };
+    let attempt = |id, second, outcome| Attempt {
+        id,
+        at: at(second),
+        outcome,
+    };
+    let failed = |retry_at| AttemptOutcome::Failed {
+        error: "HTTP 503".into(),
+        retry_at,
+    };
+    ok(
+        ports
+            .deliveries
+            .record_attempts(vec![
+                attempt(id_of(&checks[0]), 10, AttemptOutcome::Delivered),
+                attempt(id_of(&checks[1]), 11, failed(None)),
+                attempt(id_of(&checks[2]), 12, failed(Some(at(1000)))),
+                attempt(id_of(&checks[3]), 50, AttemptOutcome::Delivered),
+            ])
+            .await,
+        "record four outcomes",
+    );
+    let prune = async |limit| {
+        ok(
+            ports.deliveries.prune_deliveries(at(20), limit).await,
+            "prune",
+        )
+    };
+    assert_eq!(prune(1).await, 1, "at most `limit` at a time");
+    assert_eq!(
+        deliveries_to(ports, &p, &checks[0], "list")
+            .await
+            .items
+            .len(),
+        0,
+        "the oldest finished delivery goes first"
+    );
+    assert_eq!(prune(10).await, 1, "then the other old finished one");
+    assert_eq!(
+        prune(10).await,
+        0,
+        "neither a pending delivery nor a recent one is pruned"
+    );
+    assert_eq!(
+        deliveries_to(ports, &p, &checks[1], "list")
+            .await
+            .items
+            .len(),
+        0,
+        "the dead delivery is gone"
+    );
+    assert_eq!(
+        deliveries_to(ports, &p, &checks[2], "list")
+            .await
+            .items
+            .iter()
+            .map(|d| d.status)
+            .collect::<Vec<_>>(),
+        vec![DeliveryStatus::Pending],
+        "the pending delivery stays, though its last attempt is older than the cutoff"
+    );
+    assert_eq!(
+        deliveries_to(ports, &p, &checks[3], "list")
+            .await
+            .items
+            .len(),
+        1,
+        "the recent delivery stays"
+    );
+    assert_eq!(ok(ports.deliveries.count_pending().await, "pending"), 1);
+}

@@ -32,7 +32,10 @@ mod protected_branches;
 mod status_checks;
 mod users;
 
-pub use deliveries::{outbox_claims_and_outcomes, outbox_records_a_batch_of_attempts};
+pub use deliveries::{
+    outbox_claims_and_outcomes, outbox_prunes_only_finished_deliveries,
+    outbox_records_a_batch_of_attempts,
+};
 pub use members::members_and_the_last_owner;
 pub use merge_requests::merge_requests_and_their_deliveries;
 pub use projects::{deleting_a_project_removes_everything_in_it, projects_round_trip};
@@ -56,6 +59,7 @@ macro_rules! port_contract_tests {
             newest_responses_per_head,
             outbox_claims_and_outcomes,
             outbox_records_a_batch_of_attempts,
+            outbox_prunes_only_finished_deliveries,
             deleting_a_project_removes_everything_in_it
         );
     };
