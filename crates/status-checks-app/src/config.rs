@@ -146,6 +146,10 @@ pub struct ServeArgs {
     #[arg(long, env = "STATUS_CHECKS_DELIVERY_CONCURRENCY_PER_RECEIVER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub delivery_concurrency_per_receiver: u32,
 
+    /// How long delivered and dead notifications are kept (`12h`, `7d`); `0` keeps them for ever.
+    #[arg(long, env = "STATUS_CHECKS_DELIVERY_RETENTION", default_value = "7d", value_parser = parse_retention)]
+    pub delivery_retention: Retention,
+
     /// Most notifications claimed from the outbox at once, and most outcomes recorded in one transaction.
     #[arg(long, env = "STATUS_CHECKS_DELIVERY_BATCH_SIZE", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub delivery_batch_size: u32,
@@ -183,6 +187,34 @@ pub struct ServeArgs {
     /// (default `info`).
     #[arg(long, env = "STATUS_CHECKS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+}
+
+/// How long finished notifications are kept: `None` keeps them for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<Duration>);
+
+/// Parses a retention: `0` (keep for ever), or a number with `s`, `m`, `h` or `d`, at most ten years.
+pub fn parse_retention(raw: &str) -> Result<Retention, String> {
+    let raw = raw.trim();
+    let invalid = || format!("{raw:?} is not a retention such as 12h, 7d or 0");
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    let seconds = match unit.trim() {
+        "" if n == 0 => return Ok(Retention(None)),
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(invalid()),
+    };
+    if seconds == 0 {
+        return Ok(Retention(None));
+    }
+    if seconds > 3650 * 86_400 {
+        return Err("must be at most ten years (3650d)".into());
+    }
+    Ok(Retention(Some(Duration::from_secs(seconds))))
 }
 
 /// `90s`, `2m`, `1h`, `500ms`, or plain seconds.
@@ -284,6 +316,31 @@ mod tests {
             "5124095576030431h",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retentions() {
+        let days = |n: u64| Retention(Some(Duration::from_secs(n * 86_400)));
+        assert_eq!(parse_retention("7d"), Ok(days(7)));
+        assert_eq!(parse_retention("3650d"), Ok(days(3650)));
+        assert_eq!(
+            parse_retention("12h"),
+            Ok(Retention(Some(Duration::from_secs(12 * 3600))))
+        );
+        assert_eq!(parse_retention("0"), Ok(Retention(None)));
+        assert_eq!(parse_retention("0d"), Ok(Retention(None)));
+        for bad in [
+            "",
+            "d",
+            "7",
+            "7w",
+            "-1d",
+            "1.5d",
+            "3651d",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
         }
     }
 

@@ -222,6 +222,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
             concurrency: args.delivery_concurrency,
             concurrency_per_receiver: args.delivery_concurrency_per_receiver,
             batch_size: args.delivery_batch_size,
+            retention: args.delivery_retention.0,
             ..status_checks_notify::WorkerConfig::default()
         },
         metrics.clone(),

@@ -75,6 +75,10 @@ pub struct WorkerConfig {
     pub timeout: Duration,
     /// The first retry delay; later ones double, up to five minutes (`1 s` in production).
     pub first_retry_delay: Duration,
+    /// How long delivered and dead deliveries are kept; `None` keeps them for ever.
+    pub retention: Option<Duration>,
+    /// How often finished deliveries older than the retention are pruned.
+    pub prune_interval: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -87,6 +91,8 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_millis(250),
             timeout: Duration::from_secs(10),
             first_retry_delay: Duration::from_secs(1),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            prune_interval: Duration::from_secs(60),
         }
     }
 }
@@ -157,6 +163,10 @@ impl DeliveryWorker {
         let (outcomes, received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(self.outbox.clone(), received, batch));
         let worker = Arc::new(self);
+        let pruner = worker
+            .config
+            .retention
+            .map(|retention| tokio::spawn(prune(worker.clone(), retention)));
         let permits = Arc::new(Semaphore::new(concurrency));
         let mut queue = Queue::new(per_receiver);
         let (ended, mut endings) = mpsc::unbounded_channel::<usize>();
@@ -201,6 +211,9 @@ impl DeliveryWorker {
                 () = worker.freed.notified() => {}
                 () = tokio::time::sleep(worker.config.poll_interval) => exhausted = false,
             }
+        }
+        if let Some(pruner) = pruner {
+            pruner.abort();
         }
         // Deliveries claimed but not sent stay leased: they are sent after the next start, once the lease ends.
         let _ = tokio::time::timeout(
@@ -421,6 +434,45 @@ impl Queue {
             .collect();
         busy.sort_unstable();
         busy
+    }
+}
+
+/// Finished deliveries prunable at once: a short write, so that requests waiting for the writer wait little.
+const PRUNED_PER_TRANSACTION: u32 = 500;
+
+/// Deletes delivered and dead deliveries older than `retention`, every prune interval, a few hundred per
+/// transaction: off the request path, and never a pending delivery (the port promises it).
+async fn prune(worker: Arc<DeliveryWorker>, retention: Duration) {
+    let retention = chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::MAX);
+    loop {
+        tokio::time::sleep(worker.config.prune_interval).await;
+        let Some(cutoff) = worker.clock.now().checked_sub_signed(retention) else {
+            continue;
+        };
+        let mut pruned = 0;
+        loop {
+            match worker
+                .outbox
+                .prune_deliveries(cutoff, PRUNED_PER_TRANSACTION)
+                .await
+            {
+                Ok(deleted) if deleted == u64::from(PRUNED_PER_TRANSACTION) => {
+                    pruned += deleted;
+                    tokio::task::yield_now().await;
+                }
+                Ok(deleted) => {
+                    pruned += deleted;
+                    if pruned > 0 {
+                        tracing::info!(pruned, "pruned finished deliveries");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot prune finished deliveries");
+                    break;
+                }
+            }
+        }
     }
 }
 

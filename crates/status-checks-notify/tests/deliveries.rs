@@ -802,3 +802,44 @@ async fn a_hanging_receiver_does_not_hold_up_the_others() {
         "the fast receiver's deliveries are recorded delivered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_deliveries_are_pruned_after_the_retention_and_pending_ones_stay() {
+    let w = world().await;
+    let ok = receiver(vec![]).await;
+    let failing = receiver(vec![503; 100]).await;
+    let delivered = w.check("delivered", &ok.url, None, vec![]).await;
+    let pending = w.check("pending", &failing.url, None, vec![]).await;
+    w.merge_request("main").await;
+    let config = WorkerConfig {
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(2),
+        retention: Some(Duration::from_secs(3600)),
+        prune_interval: Duration::from_millis(10),
+        ..WorkerConfig::default()
+    };
+    let _stop = w.worker_with(true, system_lookup(), config);
+    eventually("one delivered, one failed", async || {
+        w.deliveries(delivered).await[0].status == DeliveryStatus::Delivered
+            && w.deliveries(pending).await[0].attempts >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        w.deliveries(delivered).await.len(),
+        1,
+        "kept while younger than the retention"
+    );
+
+    w.clock.advance(Duration::from_secs(2 * 3600));
+    eventually("the delivered one pruned", async || {
+        w.deliveries(delivered).await.is_empty()
+    })
+    .await;
+    let left = w.deliveries(pending).await;
+    assert_eq!(
+        left.iter().map(|d| d.status).collect::<Vec<_>>(),
+        vec![DeliveryStatus::Pending],
+        "a pending delivery is never pruned, however old"
+    );
+}
