@@ -55,6 +55,7 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
+    cause: &'static str,
 }
 
 /// The service's metrics.
@@ -62,12 +63,15 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
-    /// Delivery attempts by outcome (`delivered`, `failed`, `dead`).
+    /// Delivery attempts by outcome (`delivered`, `failed`, `dead`) and cause of failure (`none`, `http_5xx`,
+    /// `timeout`, …).
     deliveries: Family<OutcomeLabels, Counter>,
     /// Delivery latency in seconds.
     delivery_latency: Histogram,
     /// Pending deliveries.
     pub pending_deliveries: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Seconds the oldest due and unclaimed delivery has waited.
+    pub oldest_due_delivery_age: Gauge<f64, AtomicU64>,
     /// Read connections open.
     pub pool_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Read connections idle.
@@ -92,6 +96,7 @@ impl Metrics {
         let deliveries = Family::<OutcomeLabels, Counter>::default();
         let delivery_latency = Histogram::new(latency_buckets());
         let pending_deliveries = Gauge::default();
+        let oldest_due_delivery_age = Gauge::<f64, AtomicU64>::default();
         let pool_connections = Gauge::default();
         let pool_idle = Gauge::default();
         registry.register(
@@ -106,7 +111,7 @@ impl Metrics {
         );
         registry.register(
             "delivery_attempts",
-            "Notification delivery attempts by outcome",
+            "Notification delivery attempts by outcome and cause of failure",
             deliveries.clone(),
         );
         registry.register(
@@ -118,6 +123,11 @@ impl Metrics {
             "deliveries_pending",
             "Notifications waiting to be delivered",
             pending_deliveries.clone(),
+        );
+        registry.register(
+            "deliveries_oldest_due_age_seconds",
+            "Seconds the oldest due notification not yet claimed has waited",
+            oldest_due_delivery_age.clone(),
         );
         registry.register(
             "db_read_connections",
@@ -136,6 +146,7 @@ impl Metrics {
             deliveries,
             delivery_latency,
             pending_deliveries,
+            oldest_due_delivery_age,
             pool_connections,
             pool_idle,
         })
@@ -152,10 +163,16 @@ impl Metrics {
 }
 
 impl status_checks_notify::DeliveryObserver for Metrics {
-    fn attempted(&self, outcome: status_checks_notify::Outcome, elapsed: std::time::Duration) {
+    fn attempted(
+        &self,
+        outcome: status_checks_notify::Outcome,
+        cause: Option<status_checks_notify::Cause>,
+        elapsed: std::time::Duration,
+    ) {
         self.deliveries
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.as_str(),
+                cause: cause.map_or("none", status_checks_notify::Cause::as_str),
             })
             .inc();
         self.delivery_latency.observe(elapsed.as_secs_f64());

@@ -83,6 +83,16 @@ async fn metrics_text(State(ops): State<Ops>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: pending deliveries unknown"),
     }
+    let now = ops.service.ports().clock.now();
+    match ops.service.ports().deliveries.oldest_due(now).await {
+        Ok(oldest) => {
+            let waited = oldest.map_or(0.0, |due| {
+                (now - due).num_milliseconds().max(0) as f64 / 1000.0
+            });
+            ops.metrics.oldest_due_delivery_age.set(waited);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: oldest due delivery unknown"),
+    }
     let mut response = ops.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

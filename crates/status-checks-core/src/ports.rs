@@ -343,6 +343,9 @@ pub trait DeliveryRepository: Send + Sync {
     }
     /// How many deliveries are pending.
     async fn count_pending(&self) -> RepoResult<u64>;
+    /// The due time of the oldest pending delivery due at `now` and not claimed, if any: how long the outbox
+    /// has kept a delivery waiting.
+    async fn oldest_due(&self, now: Timestamp) -> RepoResult<Option<Timestamp>>;
     /// Deletes up to `limit` delivered or dead deliveries whose last attempt was before `finished_before`,
     /// oldest first, and answers how many it deleted. A pending delivery is never deleted, however old.
     async fn prune_deliveries(&self, finished_before: Timestamp, limit: u32) -> RepoResult<u64>;

@@ -25,5 +25,5 @@ pub mod sender;
 pub mod signature;
 pub mod worker;
 
-pub use sender::{ClientError, Sender};
+pub use sender::{Cause, ClientError, Sender};
 pub use worker::{DeliveryObserver, DeliveryWorker, Outcome, WorkerConfig};

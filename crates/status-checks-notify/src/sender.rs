@@ -12,14 +12,54 @@ use std::time::Duration;
 pub struct Failure {
     /// `connection refused`, `HTTP 503`, `blocked address 127.0.0.1`, `timeout`, `unresolvable host`, ….
     pub reason: String,
+    /// The kind of failure, for metrics.
+    pub cause: Cause,
     /// Network errors, timeouts, 5xx and 429 are retried; other answers are final.
     pub retryable: bool,
 }
 
+/// The kind of a failed attempt: a label of the attempts metric, coarse enough to alert on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// The receiver answered 5xx.
+    ServerError,
+    /// The receiver answered 429.
+    TooManyRequests,
+    /// The receiver answered another non-2xx status (final).
+    Refused,
+    /// No answer within the delivery timeout.
+    Timeout,
+    /// The connection could not be made or broke.
+    Connection,
+    /// The SSRF guard refused the address, or the name did not resolve.
+    Blocked,
+    /// The stored URL does not parse (final).
+    InvalidUrl,
+    /// Anything else.
+    Other,
+}
+
+impl Cause {
+    /// A label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::ServerError => "http_5xx",
+            Cause::TooManyRequests => "http_429",
+            Cause::Refused => "http_other",
+            Cause::Timeout => "timeout",
+            Cause::Connection => "connection",
+            Cause::Blocked => "blocked",
+            Cause::InvalidUrl => "invalid_url",
+            Cause::Other => "other",
+        }
+    }
+}
+
 impl Failure {
-    fn retry(reason: impl Into<String>) -> Self {
+    fn retry(cause: Cause, reason: impl Into<String>) -> Self {
         Failure {
             reason: reason.into(),
+            cause,
             retryable: true,
         }
     }
@@ -92,10 +132,11 @@ impl Sender {
     pub async fn send(&self, due: &DueDelivery) -> Result<(), Failure> {
         let url = url::Url::parse(&due.url).map_err(|_| Failure {
             reason: "invalid URL".into(),
+            cause: Cause::InvalidUrl,
             retryable: false,
         })?;
         guard::check_literal_host(&url, self.allow_local_requests)
-            .map_err(|r| Failure::retry(r.to_string()))?;
+            .map_err(|r| Failure::retry(Cause::Blocked, r.to_string()))?;
         let response = self
             .client
             .post(url)
@@ -108,10 +149,17 @@ impl Sender {
         if status.is_success() {
             Ok(())
         } else {
-            let retryable = status.is_server_error() || status.as_u16() == 429;
+            let cause = if status.is_server_error() {
+                Cause::ServerError
+            } else if status.as_u16() == 429 {
+                Cause::TooManyRequests
+            } else {
+                Cause::Refused
+            };
             Err(Failure {
                 reason: format!("HTTP {}", status.as_u16()),
-                retryable,
+                cause,
+                retryable: cause != Cause::Refused,
             })
         }
     }
@@ -122,26 +170,31 @@ fn classify(error: reqwest::Error) -> Failure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(current) = source {
         if let Some(refusal) = current.downcast_ref::<Refusal>() {
-            return Failure::retry(refusal.to_string());
+            return Failure::retry(Cause::Blocked, refusal.to_string());
         }
         if let Some(io) = current.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {
-                    return Failure::retry("connection refused");
+                    return Failure::retry(Cause::Connection, "connection refused");
                 }
-                std::io::ErrorKind::TimedOut => return Failure::retry("timeout"),
-                std::io::ErrorKind::ConnectionReset => return Failure::retry("connection reset"),
+                std::io::ErrorKind::TimedOut => return Failure::retry(Cause::Timeout, "timeout"),
+                std::io::ErrorKind::ConnectionReset => {
+                    return Failure::retry(Cause::Connection, "connection reset");
+                }
                 _ => {}
             }
         }
         source = current.source();
     }
     if error.is_timeout() {
-        Failure::retry("timeout")
+        Failure::retry(Cause::Timeout, "timeout")
     } else if error.is_connect() {
-        Failure::retry("connection failed")
+        Failure::retry(Cause::Connection, "connection failed")
     } else {
         // Without the URL: its query string may hold a secret, and this text is stored and logged.
-        Failure::retry(format!("request failed: {}", error.without_url()))
+        Failure::retry(
+            Cause::Other,
+            format!("request failed: {}", error.without_url()),
+        )
     }
 }

@@ -10,7 +10,7 @@
 //! recorder task writes the outcomes of all the attempts that ended meanwhile in one transaction. The poll
 //! interval only matters for retries coming due.
 
-use crate::sender::{Failure, Sender};
+use crate::sender::{Cause, Failure, Sender};
 use status_checks_core::StatusCheckId;
 use status_checks_core::deliveries;
 use status_checks_core::deliveries::{Attempt, AttemptOutcome};
@@ -45,8 +45,8 @@ impl Outcome {
 
 /// Receives every attempt's outcome (metrics).
 pub trait DeliveryObserver: Send + Sync {
-    /// One attempt ended.
-    fn attempted(&self, outcome: Outcome, elapsed: Duration);
+    /// One attempt ended: how, why it failed if it did, and how long it took.
+    fn attempted(&self, outcome: Outcome, cause: Option<Cause>, elapsed: Duration);
 }
 
 /// An observer that ignores everything.
@@ -54,7 +54,7 @@ pub trait DeliveryObserver: Send + Sync {
 pub struct NoObserver;
 
 impl DeliveryObserver for NoObserver {
-    fn attempted(&self, _: Outcome, _: Duration) {}
+    fn attempted(&self, _: Outcome, _: Option<Cause>, _: Duration) {}
 }
 
 /// How the worker behaves.
@@ -296,12 +296,15 @@ impl DeliveryWorker {
         let now = self.clock.now();
         let id = due.delivery.id;
         let attempts = due.delivery.attempts + 1;
+        let cause = result.as_ref().err().map(|failure| failure.cause);
         let (outcome, recorded) = match result {
             Ok(()) => {
                 tracing::info!(delivery = %id, check = %due.delivery.external_status_check_id, attempts, "delivered");
                 (Outcome::Delivered, AttemptOutcome::Delivered)
             }
-            Err(Failure { reason, retryable }) => {
+            Err(Failure {
+                reason, retryable, ..
+            }) => {
                 let retry_at = (retryable && attempts < self.config.max_attempts).then(|| {
                     let delay = jittered(retry_delay(attempts, self.config.first_retry_delay))
                         .min(Duration::from_secs(300));
@@ -322,7 +325,7 @@ impl DeliveryWorker {
                 )
             }
         };
-        self.observer.attempted(outcome, elapsed);
+        self.observer.attempted(outcome, cause, elapsed);
         Attempt {
             id,
             at: now,

@@ -320,6 +320,19 @@ impl DeliveryRepository for Store {
             .await
     }
 
+    async fn oldest_due(&self, now: Timestamp) -> RepoResult<Option<Timestamp>> {
+        self.connections
+            .read(move |conn| {
+                let oldest: Option<i64> = deliveries::table
+                    .filter(pending())
+                    .filter(deliveries::next_attempt_at.le(millis(now)))
+                    .select(diesel::dsl::min(deliveries::next_attempt_at))
+                    .first(conn)?;
+                Ok(from_millis_opt(oldest)?)
+            })
+            .await
+    }
+
     async fn count_pending(&self) -> RepoResult<u64> {
         self.connections
             .read(move |conn| {

@@ -176,6 +176,16 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         .map(|(i, c)| draft(c, &p, Some(HookAction::Open), &format!("k-{i}")))
         .collect();
     merge_request(ports, &p, "main", drafts).await;
+    assert_eq!(
+        ok(ports.deliveries.oldest_due(at(5)).await, "oldest due"),
+        None,
+        "nothing is due before its time"
+    );
+    assert_eq!(
+        ok(ports.deliveries.oldest_due(at(600)).await, "oldest due"),
+        Some(at(6)),
+        "a delivery is due from when it was recorded"
+    );
     let busy = vec![checks[1].id, checks[2].id, checks[3].id];
     let mut claimed = ok(
         ports.deliveries.claim_due(at(6), 10, at(100), busy).await,
@@ -197,6 +207,11 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         "claim the rest",
     ));
     assert_eq!(claimed.len(), 4, "every recorded delivery is due at once");
+    assert_eq!(
+        ok(ports.deliveries.oldest_due(at(99)).await, "oldest due"),
+        None,
+        "claimed deliveries are not waiting"
+    );
     let id_of = |c: &crate::status_checks::ExternalStatusCheck| {
         claimed
             .iter()
