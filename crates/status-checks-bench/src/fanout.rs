@@ -415,3 +415,147 @@ pub async fn start_sink() -> Result<(Arc<SinkHandle>, String), String> {
     });
     Ok((Arc::new(SinkHandle(sink)), address.to_string()))
 }
+
+/// What the soak measured: the outbox's backlog over time under a steady stream of pushes.
+#[derive(Debug, Clone, Default)]
+pub struct Soaked {
+    /// Pushes a second asked for, and checks each notifies.
+    pub rate: u32,
+    pub checks: u32,
+    /// How long the stream ran.
+    pub seconds: u32,
+    /// Pushes answered 200.
+    pub pushes: u64,
+    /// Deliveries caused (pushes × checks) and received by the sink by the end.
+    pub caused: u64,
+    pub received: u64,
+    /// Deliveries caused but not yet received, sampled once a second.
+    pub waiting: Vec<u64>,
+    /// Push latency, 50th and 99th percentile, in milliseconds.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+/// The soak: `merge_requests` merge requests are opened, then pushed to (a new HEAD each time) at `rate`
+/// pushes a second for `seconds`, round robin; once a second, the deliveries caused but not yet received
+/// are counted. A worker that keeps up keeps that number flat.
+pub async fn soak(
+    service_base: &str,
+    sink_address: &str,
+    sink: &Arc<SinkHandle>,
+    rate: u32,
+    checks: u32,
+    seconds: u32,
+) -> Result<Soaked, String> {
+    let sink = &sink.0;
+    sink.reset();
+    let client = client(64)?;
+    let project = "/projects/bench%2Fsoak";
+    api(
+        &client,
+        service_base,
+        "/projects",
+        serde_json::json!({ "name": "soak", "namespace": "bench" }),
+    )
+    .await?;
+    for n in 1..=checks {
+        api(
+            &client,
+            service_base,
+            &format!("{project}/external_status_checks"),
+            serde_json::json!({
+                "name": format!("check-{n}"),
+                "external_url": format!("http://{sink_address}/hook/{n}"),
+                "shared_secret": format!("secret-{n}"),
+            }),
+        )
+        .await?;
+    }
+    let merge_requests = rate.max(1);
+    for n in 1..=merge_requests {
+        api(
+            &client,
+            service_base,
+            &format!("{project}/merge_requests"),
+            serde_json::json!({
+                "source_branch": format!("feature-{n}"),
+                "target_branch": "main",
+                "title": format!("Soak {n}"),
+                "sha": format!("{n:040x}"),
+            }),
+        )
+        .await?;
+    }
+    let opened = u64::from(merge_requests * checks);
+    sink.wait_for(opened as usize, Duration::from_secs(60))
+        .await;
+
+    let pushes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let mut waiting = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
+    let mut sample = tokio::time::interval(Duration::from_secs(1));
+    sample.tick().await;
+    let end = Instant::now() + Duration::from_secs(u64::from(seconds));
+    let mut n: u64 = 0;
+    let mut tasks = Vec::new();
+    while Instant::now() < end {
+        tokio::select! {
+            _ = tick.tick() => {
+                n += 1;
+                let iid = n % u64::from(merge_requests) + 1;
+                let url = format!("{service_base}/api/v4{project}/merge_requests/{iid}");
+                let body = serde_json::json!({ "sha": format!("{:040x}", 1_000_000 + n) });
+                let (client, pushes, latencies) = (client.clone(), pushes.clone(), latencies.clone());
+                tasks.push(tokio::spawn(async move {
+                    let started = Instant::now();
+                    let answer = client
+                        .put(url)
+                        .header("PRIVATE-TOKEN", ROOT_TOKEN)
+                        .json(&body)
+                        .send()
+                        .await;
+                    if answer.is_ok_and(|a| a.status().is_success()) {
+                        pushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        latencies
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(started.elapsed());
+                    }
+                }));
+            }
+            _ = sample.tick() => {
+                let caused = opened + pushes.load(std::sync::atomic::Ordering::Relaxed) * u64::from(checks);
+                waiting.push(caused.saturating_sub(sink.counts().0 as u64));
+            }
+        }
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let pushed = pushes.load(std::sync::atomic::Ordering::Relaxed);
+    let caused = opened + pushed * u64::from(checks);
+    sink.wait_for(caused as usize, Duration::from_secs(60))
+        .await;
+    let mut sorted = latencies.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    sorted.sort();
+    Ok(Soaked {
+        rate,
+        checks,
+        seconds,
+        pushes: pushed,
+        caused: caused - opened,
+        received: (sink.counts().0 as u64).saturating_sub(opened),
+        waiting,
+        p50_ms: percentile(&sorted, 0.5),
+        p99_ms: percentile(&sorted, 0.99),
+    })
+}

@@ -90,6 +90,9 @@ enum Command {
         /// Responses of the large database.
         #[arg(long, default_value_t = 1_000_000)]
         large_responses: u32,
+        /// Seconds of the soak: 20 pushes a second, each notifying 10 checks.
+        #[arg(long, default_value_t = 30)]
+        soak_seconds: u32,
     },
 }
 
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
                 rounds,
                 large_merge_requests,
                 large_responses,
+                soak_seconds,
             } => {
                 run::run(run::Plan {
                     out,
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
                     rounds,
                     large_merge_requests,
                     large_responses,
+                    soak_seconds,
                 })
                 .await
             }

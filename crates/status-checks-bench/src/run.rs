@@ -15,6 +15,7 @@ pub struct Plan {
     pub rounds: u32,
     pub large_merge_requests: u32,
     pub large_responses: u32,
+    pub soak_seconds: u32,
 }
 
 /// One wrk measurement.
@@ -485,6 +486,22 @@ pub async fn run(plan: Plan) -> Result<(), String> {
         .map(|(what, rounds)| median(&what, rounds))
         .partition(|row| row.what.starts_with('('));
 
+    eprintln!(
+        "soaking: 20 pushes a second × 10 checks for {} s…",
+        plan.soak_seconds
+    );
+    let soak_server = fan_out_service(&dir.join("soak.db"))?;
+    let soaked = crate::fanout::soak(
+        &format!("http://{}", soak_server.address),
+        &sink_address,
+        &sink,
+        20,
+        10,
+        plan.soak_seconds,
+    )
+    .await;
+    soak_server.stop();
+    let soaked = soaked?;
     // The median round by the ratio to its own ceiling D.
     fan_outs
         .sort_by(|a, b| (a.rate() / a.ceiling_rate()).total_cmp(&(b.rate() / b.ceiling_rate())));
@@ -494,6 +511,7 @@ pub async fn run(plan: Plan) -> Result<(), String> {
         .unwrap_or_default();
     let mut table = render(&plan, &rows, &ceilings, &startups, small_seed, large_seed);
     render_fan_out(&mut table, &fan_out_plan, &fan_out);
+    render_soak(&mut table, &soaked);
     println!("{table}");
     write_results(&plan.out, &table)?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -682,6 +700,37 @@ fn render_fan_out(out: &mut String, plan: &crate::fanout::Plan, m: &crate::fanou
         out,
         "\nDeliveries received twice, over both: {}.",
         m.duplicates
+    );
+}
+
+fn render_soak(out: &mut String, s: &crate::fanout::Soaked) {
+    let waiting = |values: &[u64]| {
+        values
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let half = s.waiting.len() / 2;
+    let max = |values: &[u64]| values.iter().copied().max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "\nSoak: {} pushes a second (a new HEAD on one of {} open merge requests, round robin) on a project with {} \
+         signed checks, for {} s, to the same sink: {} pushes, {} deliveries caused, {} received by the end; push \
+         latency p50 {:.2} ms, p99 {:.2} ms. Deliveries caused but not yet received, once a second: {}. Highest in \
+         the first half {}, in the second half {}.",
+        s.rate,
+        s.rate,
+        s.checks,
+        s.seconds,
+        s.pushes,
+        s.caused,
+        s.received,
+        s.p50_ms,
+        s.p99_ms,
+        waiting(&s.waiting),
+        max(s.waiting.get(..half).unwrap_or_default()),
+        max(s.waiting.get(half..).unwrap_or_default())
     );
 }
 
