@@ -316,6 +316,9 @@ pub trait DeliveryRepository: Send + Sync {
         lease_until: Timestamp,
         except: Vec<StatusCheckId>,
     ) -> RepoResult<Vec<DueDelivery>>;
+    /// Gives back claimed deliveries that were not sent (a sender stopping with some still queued): those of
+    /// `ids` still pending are due again at `due_at`, their attempts unchanged; the others are left alone.
+    async fn release(&self, ids: Vec<DeliveryId>, due_at: Timestamp) -> RepoResult<()>;
     /// Records a successful attempt.
     async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()>;
     /// Records a failed attempt; `retry_at: None` marks the delivery dead.

@@ -11,10 +11,10 @@
 //! interval only matters for retries coming due.
 
 use crate::sender::{Cause, Failure, Sender};
-use status_checks_core::StatusCheckId;
 use status_checks_core::deliveries;
 use status_checks_core::deliveries::{Attempt, AttemptOutcome};
 use status_checks_core::ports::{Clock, DeliveryRepository, DueDelivery};
+use status_checks_core::{DeliveryId, StatusCheckId};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
@@ -215,7 +215,18 @@ impl DeliveryWorker {
         if let Some(pruner) = pruner {
             pruner.abort();
         }
-        // Deliveries claimed but not sent stay leased: they are sent after the next start, once the lease ends.
+        // Deliveries claimed but not sent are given back, due at once for the next start (or, if that fails,
+        // when their lease ends).
+        let unsent: Vec<DeliveryId> = queue
+            .waiting
+            .drain(..)
+            .map(|(due, _)| due.delivery.id)
+            .collect();
+        if !unsent.is_empty()
+            && let Err(e) = worker.outbox.release(unsent, worker.clock.now()).await
+        {
+            tracing::warn!(error = %e, "cannot give back unsent deliveries; sent after their lease");
+        }
         let _ = tokio::time::timeout(
             worker.config.timeout,
             permits.acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX)),

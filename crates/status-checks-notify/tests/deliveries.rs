@@ -843,3 +843,52 @@ async fn finished_deliveries_are_pruned_after_the_retention_and_pending_ones_sta
         "a pending delivery is never pruned, however old"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_gives_back_the_claimed_deliveries_not_yet_sent() {
+    use status_checks_core::ports::{Clock, DeliveryRepository};
+    let w = world().await;
+    // A receiver that never answers: one attempt hangs, and the other claimed deliveries wait behind it.
+    let (_never, released) = tokio::sync::watch::channel(false);
+    let held = Arc::new(Mutex::new(0_usize));
+    let count = held.clone();
+    let app = Router::new().fallback(move || {
+        let count = count.clone();
+        let mut released = released.clone();
+        async move {
+            *count.lock().unwrap() += 1;
+            let _ = released.wait_for(|go| *go).await;
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    w.check("slow", &url, None, vec![]).await;
+    for _ in 0..5 {
+        w.merge_request("main").await;
+    }
+    let config = WorkerConfig {
+        concurrency: 1,
+        concurrency_per_receiver: 1,
+        batch_size: 8,
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(1),
+        ..WorkerConfig::default()
+    };
+    let stop = w.worker_with(true, system_lookup(), config);
+    eventually("one attempt in flight", async || *held.lock().unwrap() == 1).await;
+    assert_eq!(
+        w.store.oldest_due(w.clock.now()).await.unwrap(),
+        None,
+        "every delivery is claimed: one in flight, four queued"
+    );
+
+    stop.send(()).unwrap();
+    within(
+        Duration::from_secs(30),
+        "the queued four due again",
+        async || w.store.oldest_due(w.clock.now()).await.unwrap().is_some(),
+    )
+    .await;
+}

@@ -256,6 +256,24 @@ impl DeliveryRepository for Store {
             .await
     }
 
+    async fn release(&self, ids: Vec<DeliveryId>, due_at: Timestamp) -> RepoResult<()> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        self.connections
+            .write(move |conn| {
+                for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                    diesel::update(
+                        deliveries::table
+                            .filter(deliveries::id.eq_any(chunk))
+                            .filter(pending()),
+                    )
+                    .set(deliveries::next_attempt_at.eq(millis(due_at)))
+                    .execute(conn)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()> {
         self.connections
             .write(move |conn| record_attempt(conn, id, DeliveryStatus::Delivered, at, None, None))

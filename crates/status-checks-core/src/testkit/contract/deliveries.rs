@@ -187,7 +187,7 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         "a delivery is due from when it was recorded"
     );
     let busy = vec![checks[1].id, checks[2].id, checks[3].id];
-    let mut claimed = ok(
+    let claimed = ok(
         ports.deliveries.claim_due(at(6), 10, at(100), busy).await,
         "claim all but the deliveries to busy checks",
     );
@@ -199,13 +199,25 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         vec![checks[0].id],
         "deliveries to the checks in `except` are not claimed"
     );
-    claimed.extend(ok(
+    let first = claimed.iter().map(|due| due.delivery.id).collect();
+    ok(
+        ports.deliveries.release(first, at(6)).await,
+        "give back a claimed delivery unsent",
+    );
+    let claimed = ok(
         ports
             .deliveries
             .claim_due(at(6), 10, at(100), Vec::new())
             .await,
-        "claim the rest",
-    ));
+        "claim all four",
+    );
+    assert!(
+        claimed
+            .iter()
+            .any(|due| due.delivery.external_status_check_id == checks[0].id
+                && due.delivery.attempts == 0),
+        "a delivery given back is due again, its attempts unchanged"
+    );
     assert_eq!(claimed.len(), 4, "every recorded delivery is due at once");
     assert_eq!(
         ok(ports.deliveries.oldest_due(at(99)).await, "oldest due"),
