@@ -70,6 +70,7 @@ impl Failure {
 pub struct Sender {
     client: reqwest::Client,
     allow_local_requests: bool,
+    user_agent: HeaderValue,
 }
 
 /// The `User-Agent` of every notification.
@@ -102,16 +103,16 @@ impl Sender {
         Ok(Sender {
             client,
             allow_local_requests,
+            user_agent: HeaderValue::from_str(&user_agent())
+                .unwrap_or_else(|_| HeaderValue::from_static("status-checks")),
         })
     }
 
     /// The headers of a delivery.
-    pub fn headers(due: &DueDelivery) -> HeaderMap {
-        let mut headers = HeaderMap::new();
+    fn headers(&self, due: &DueDelivery) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(5);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Ok(agent) = HeaderValue::from_str(&user_agent()) {
-            headers.insert(USER_AGENT, agent);
-        }
+        headers.insert(USER_AGENT, self.user_agent.clone());
         headers.insert(
             "x-gitlab-event",
             HeaderValue::from_static("Merge Request Hook"),
@@ -128,8 +129,9 @@ impl Sender {
         headers
     }
 
-    /// One attempt.
-    pub async fn send(&self, due: &DueDelivery) -> Result<(), Failure> {
+    /// One attempt. The body is moved into the request (it is sent as is, and a retry reads it again from
+    /// the outbox), so `due` holds no body afterwards.
+    pub async fn send(&self, due: &mut DueDelivery) -> Result<(), Failure> {
         let url = url::Url::parse(&due.url).map_err(|_| Failure {
             reason: "invalid URL".into(),
             cause: Cause::InvalidUrl,
@@ -140,8 +142,8 @@ impl Sender {
         let response = self
             .client
             .post(url)
-            .headers(Self::headers(due))
-            .body(due.delivery.body.clone())
+            .headers(self.headers(due))
+            .body(std::mem::take(&mut due.delivery.body))
             .send()
             .await
             .map_err(classify)?;

@@ -300,9 +300,9 @@ impl DeliveryWorker {
     }
 
     /// One attempt: sends, and says how it ended (the caller records it).
-    pub async fn attempt(&self, due: DueDelivery) -> Attempt {
+    pub async fn attempt(&self, mut due: DueDelivery) -> Attempt {
         let started = Instant::now();
-        let result = self.sender.send(&due).await;
+        let result = self.sender.send(&mut due).await;
         let elapsed = started.elapsed();
         let now = self.clock.now();
         let id = due.delivery.id;
