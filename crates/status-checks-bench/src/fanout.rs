@@ -153,11 +153,6 @@ impl Measured {
         self.drained as f64 / self.drain.as_secs_f64().max(1e-9)
     }
 
-    /// Deliveries per second from the first merge request opened to the last delivery received.
-    pub fn end_to_end_rate(&self) -> f64 {
-        self.delivered as f64 / self.end_to_end.as_secs_f64().max(1e-9)
-    }
-
     /// Deliveries per second of ceiling D.
     pub fn ceiling_rate(&self) -> f64 {
         self.expected as f64 / self.ceiling.as_secs_f64().max(1e-9)
@@ -194,6 +189,37 @@ async fn api(
     }
 }
 
+/// Creates project `bench/<name>` with `checks` signed checks whose URLs are the sink's.
+async fn project_with_checks(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    checks: u32,
+    sink_address: &str,
+) -> Result<(), String> {
+    api(
+        client,
+        base,
+        "/projects",
+        serde_json::json!({ "name": name, "namespace": "bench" }),
+    )
+    .await?;
+    for n in 1..=checks {
+        api(
+            client,
+            base,
+            &format!("/projects/bench%2F{name}/external_status_checks"),
+            serde_json::json!({
+                "name": format!("check-{n}"),
+                "external_url": format!("http://{sink_address}/hook/{n}"),
+                "shared_secret": format!("secret-{n}"),
+            }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// The end-to-end part of a round: `plan`'s merge requests opened through the service's API, until the sink
 /// received every delivery; then ceiling D sends the same requests. The drain part is [`drain`].
 pub async fn measure(
@@ -205,26 +231,7 @@ pub async fn measure(
     let sink = &sink.0;
     sink.reset();
     let client = client(plan.concurrency)?;
-    api(
-        &client,
-        service_base,
-        "/projects",
-        serde_json::json!({ "name": "fanout", "namespace": "bench" }),
-    )
-    .await?;
-    for n in 1..=plan.checks {
-        api(
-            &client,
-            service_base,
-            "/projects/bench%2Ffanout/external_status_checks",
-            serde_json::json!({
-                "name": format!("check-{n}"),
-                "external_url": format!("http://{sink_address}/hook/{n}"),
-                "shared_secret": format!("secret-{n}"),
-            }),
-        )
-        .await?;
-    }
+    project_with_checks(&client, service_base, "fanout", plan.checks, sink_address).await?;
     let expected = (plan.merge_requests * plan.checks) as usize;
     // The merge requests are opened by 8 clients at once, as a busy forge would.
     let started = Instant::now();
@@ -459,26 +466,7 @@ pub async fn soak(
     sink.reset();
     let client = client(64)?;
     let project = "/projects/bench%2Fsoak";
-    api(
-        &client,
-        service_base,
-        "/projects",
-        serde_json::json!({ "name": "soak", "namespace": "bench" }),
-    )
-    .await?;
-    for n in 1..=checks {
-        api(
-            &client,
-            service_base,
-            &format!("{project}/external_status_checks"),
-            serde_json::json!({
-                "name": format!("check-{n}"),
-                "external_url": format!("http://{sink_address}/hook/{n}"),
-                "shared_secret": format!("secret-{n}"),
-            }),
-        )
-        .await?;
-    }
+    project_with_checks(&client, service_base, "soak", checks, sink_address).await?;
     let merge_requests = rate.max(1);
     for n in 1..=merge_requests {
         api(

@@ -654,6 +654,30 @@ impl Now for FixedClock {
     }
 }
 
+/// A receiver that records every request and answers none until the returned sender sends `true`.
+async fn hanging_receiver() -> (
+    String,
+    Arc<Mutex<Vec<Received>>>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    let (release, released) = tokio::sync::watch::channel(false);
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let log = held.clone();
+    let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+        let log = log.clone();
+        let mut released = released.clone();
+        async move {
+            log.lock().unwrap().push(Received { headers, body });
+            let _ = released.wait_for(|go| *go).await;
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, held, release)
+}
+
 /// Waits until `done` holds, failing after `limit` (a bound on a broken test, not a speed requirement).
 async fn within(limit: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
@@ -732,21 +756,7 @@ async fn a_burst_of_two_thousand_deliveries_arrives_once_each() {
 async fn a_hanging_receiver_does_not_hold_up_the_others() {
     let w = world().await;
     // A receiver that holds every request until released, and one that answers at once.
-    let (release, released) = tokio::sync::watch::channel(false);
-    let held = Arc::new(Mutex::new(Vec::new()));
-    let log = held.clone();
-    let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
-        let log = log.clone();
-        let mut released = released.clone();
-        async move {
-            log.lock().unwrap().push(Received { headers, body });
-            let _ = released.wait_for(|go| *go).await;
-            StatusCode::OK
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hanging_url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (hanging_url, held, release) = hanging_receiver().await;
     let fast = receiver(vec![]).await;
     // The hanging receiver's check is older: its deliveries come first in the outbox.
     let hanging = w.check("hanging", &hanging_url, None, vec![]).await;
@@ -849,21 +859,7 @@ async fn stopping_gives_back_the_claimed_deliveries_not_yet_sent() {
     use status_checks_core::ports::{Clock, DeliveryRepository};
     let w = world().await;
     // A receiver that never answers: one attempt hangs, and the other claimed deliveries wait behind it.
-    let (_never, released) = tokio::sync::watch::channel(false);
-    let held = Arc::new(Mutex::new(0_usize));
-    let count = held.clone();
-    let app = Router::new().fallback(move || {
-        let count = count.clone();
-        let mut released = released.clone();
-        async move {
-            *count.lock().unwrap() += 1;
-            let _ = released.wait_for(|go| *go).await;
-            StatusCode::OK
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (url, held, _never) = hanging_receiver().await;
     w.check("slow", &url, None, vec![]).await;
     for _ in 0..5 {
         w.merge_request("main").await;
@@ -877,7 +873,10 @@ async fn stopping_gives_back_the_claimed_deliveries_not_yet_sent() {
         ..WorkerConfig::default()
     };
     let stop = w.worker_with(true, system_lookup(), config);
-    eventually("one attempt in flight", async || *held.lock().unwrap() == 1).await;
+    eventually("one attempt in flight", async || {
+        held.lock().unwrap().len() == 1
+    })
+    .await;
     assert_eq!(
         w.store.oldest_due(w.clock.now()).await.unwrap(),
         None,

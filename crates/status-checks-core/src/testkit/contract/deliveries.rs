@@ -2,9 +2,10 @@
 //! lease, then recorded as delivered, failed and due again, or dead, one by one or in batches.
 
 use super::fixtures::*;
+use crate::DeliveryId;
 use crate::deliveries::{Attempt, AttemptOutcome, DeliveryStatus, HookAction};
 use crate::service::Ports;
-use crate::status_checks::SharedSecret;
+use crate::status_checks::{ExternalStatusCheck, SharedSecret};
 
 /// The outbox: due deliveries are claimed oldest first under a lease, then delivered, retried or dead.
 pub async fn outbox_claims_and_outcomes(ports: &Ports) {
@@ -25,22 +26,11 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
     assert_eq!(ok(ports.deliveries.count_pending().await, "pending"), 2);
 
     assert!(
-        ok(
-            ports
-                .deliveries
-                .claim_due(at(5), 10, at(100), Vec::new())
-                .await,
-            "nothing due yet"
-        )
-        .is_empty()
+        claim(ports, at(5), 10, at(100), "nothing due yet")
+            .await
+            .is_empty()
     );
-    let claimed = ok(
-        ports
-            .deliveries
-            .claim_due(at(6), 1, at(100), Vec::new())
-            .await,
-        "claim one",
-    );
+    let claimed = claim(ports, at(6), 1, at(100), "claim one").await;
     assert_eq!(claimed.len(), 1);
     let first = &claimed[0];
     assert_eq!(
@@ -56,29 +46,14 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         Some(at(100)),
         "claimed under a lease"
     );
-    let rest = ok(
-        ports
-            .deliveries
-            .claim_due(at(7), 10, at(100), Vec::new())
-            .await,
-        "claim the rest",
-    );
+    let rest = claim(ports, at(7), 10, at(100), "claim the rest").await;
     assert_eq!(
         rest.iter()
             .map(|x| x.delivery.idempotency_key.as_str())
             .collect::<Vec<_>>(),
         vec!["k-2"]
     );
-    assert!(
-        ok(
-            ports
-                .deliveries
-                .claim_due(at(99), 10, at(200), Vec::new())
-                .await,
-            "leased"
-        )
-        .is_empty()
-    );
+    assert!(claim(ports, at(99), 10, at(200), "leased").await.is_empty());
 
     ok(
         ports
@@ -87,13 +62,7 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
             .await,
         "fail",
     );
-    let again = ok(
-        ports
-            .deliveries
-            .claim_due(at(9), 10, at(300), Vec::new())
-            .await,
-        "due again",
-    );
+    let again = claim(ports, at(9), 10, at(300), "due again").await;
     assert_eq!(again.len(), 1);
     assert_eq!(
         (
@@ -126,14 +95,9 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         0
     );
     assert!(
-        ok(
-            ports
-                .deliveries
-                .claim_due(at(1000), 10, at(2000), Vec::new())
-                .await,
-            "nothing left"
-        )
-        .is_empty()
+        claim(ports, at(1000), 10, at(2000), "nothing left")
+            .await
+            .is_empty()
     );
 
     let delivered = deliveries_to(ports, &p, &c, "list").await.items;
@@ -162,20 +126,8 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
 /// A batch of attempts (`record_attempts`) leaves each delivery as recording them one by one would: delivered,
 /// pending with its retry time and error, or dead; an attempt at a delivery deleted meanwhile is ignored.
 pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
-    let alice = user(ports, "alice").await;
-    let p = project(ports, &alice, "proj").await;
-    let checks = [
-        check(ports, &p, "delivered").await,
-        check(ports, &p, "retried").await,
-        check(ports, &p, "dead").await,
-        check(ports, &p, "deleted").await,
-    ];
-    let drafts = checks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| draft(c, &p, Some(HookAction::Open), &format!("k-{i}")))
-        .collect();
-    merge_request(ports, &p, "main", drafts).await;
+    let (p, checks) =
+        one_delivery_to_each(ports, ["delivered", "retried", "dead", "deleted"]).await;
     assert_eq!(
         ok(ports.deliveries.oldest_due(at(5)).await, "oldest due"),
         None,
@@ -204,13 +156,7 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         ports.deliveries.release(first, at(6)).await,
         "give back a claimed delivery unsent",
     );
-    let claimed = ok(
-        ports
-            .deliveries
-            .claim_due(at(6), 10, at(100), Vec::new())
-            .await,
-        "claim all four",
-    );
+    let claimed = claim(ports, at(6), 10, at(100), "claim all four").await;
     assert!(
         claimed
             .iter()
@@ -224,13 +170,7 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         None,
         "claimed deliveries are not waiting"
     );
-    let id_of = |c: &crate::status_checks::ExternalStatusCheck| {
-        claimed
-            .iter()
-            .find(|due| due.delivery.external_status_check_id == c.id)
-            .map(|due| due.delivery.id)
-            .unwrap_or_else(|| panic!("a claimed delivery to {}", c.name.as_str()))
-    };
+    let id_of = |c: &ExternalStatusCheck| claimed_for(&claimed, c);
     let [delivered, retried, dead, deleted] = [
         id_of(&checks[0]),
         id_of(&checks[1]),
@@ -328,16 +268,11 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         "only the retried delivery is pending"
     );
     assert_eq!(
-        ok(
-            ports
-                .deliveries
-                .claim_due(at(20), 10, at(300), Vec::new())
-                .await,
-            "the retry comes due"
-        )
-        .iter()
-        .map(|due| due.delivery.id)
-        .collect::<Vec<_>>(),
+        claim(ports, at(20), 10, at(300), "the retry comes due")
+            .await
+            .iter()
+            .map(|due| due.delivery.id)
+            .collect::<Vec<_>>(),
         vec![retried],
         "the retried delivery comes due at its retry time"
     );
@@ -346,34 +281,13 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
 /// Pruning deletes old delivered and dead deliveries, oldest first and at most `limit` at a time, and never a
 /// pending one, however old its last attempt.
 pub async fn outbox_prunes_only_finished_deliveries(ports: &Ports) {
-    let alice = user(ports, "alice").await;
-    let p = project(ports, &alice, "proj").await;
-    let checks = [
-        check(ports, &p, "old-delivered").await,
-        check(ports, &p, "old-dead").await,
-        check(ports, &p, "old-pending").await,
-        check(ports, &p, "recent").await,
-    ];
-    let drafts = checks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| draft(c, &p, Some(HookAction::Open), &format!("k-{i}")))
-        .collect();
-    merge_request(ports, &p, "main", drafts).await;
-    let claimed = ok(
-        ports
-            .deliveries
-            .claim_due(at(6), 10, at(100), Vec::new())
-            .await,
-        "claim all four",
-    );
-    let id_of = |c: &crate::status_checks::ExternalStatusCheck| {
-        claimed
-            .iter()
-            .find(|due| due.delivery.external_status_check_id == c.id)
-            .map(|due| due.delivery.id)
-            .unwrap_or_else(|| panic!("a claimed delivery to {}", c.name.as_str()))
-    };
+    let (p, checks) = one_delivery_to_each(
+        ports,
+        ["old-delivered", "old-dead", "old-pending", "recent"],
+    )
+    .await;
+    let claimed = claim(ports, at(6), 10, at(100), "claim all four").await;
+    let id_of = |c: &ExternalStatusCheck| claimed_for(&claimed, c);
     let attempt = |id, second, outcome| Attempt {
         id,
         at: at(second),
@@ -443,4 +357,53 @@ pub async fn outbox_prunes_only_finished_deliveries(ports: &Ports) {
         "the recent delivery stays"
     );
     assert_eq!(ok(ports.deliveries.count_pending().await, "pending"), 1);
+}
+
+/// A project with four checks named `names`, and one merge request that records a delivery to each (due at
+/// 6 s).
+async fn one_delivery_to_each(
+    ports: &Ports,
+    names: [&str; 4],
+) -> (crate::projects::Project, [ExternalStatusCheck; 4]) {
+    let alice = user(ports, "alice").await;
+    let p = project(ports, &alice, "proj").await;
+    let checks = [
+        check(ports, &p, names[0]).await,
+        check(ports, &p, names[1]).await,
+        check(ports, &p, names[2]).await,
+        check(ports, &p, names[3]).await,
+    ];
+    let drafts = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| draft(c, &p, Some(HookAction::Open), &format!("k-{i}")))
+        .collect();
+    merge_request(ports, &p, "main", drafts).await;
+    (p, checks)
+}
+
+/// The id of the claimed delivery to `check`.
+fn claimed_for(claimed: &[crate::ports::DueDelivery], check: &ExternalStatusCheck) -> DeliveryId {
+    claimed
+        .iter()
+        .find(|due| due.delivery.external_status_check_id == check.id)
+        .map(|due| due.delivery.id)
+        .unwrap_or_else(|| panic!("a claimed delivery to {}", check.name.as_str()))
+}
+
+/// Claims up to `limit` deliveries due at `now` under a lease until `lease`, none skipped; `what` names the step.
+async fn claim(
+    ports: &Ports,
+    now: crate::Timestamp,
+    limit: u32,
+    lease: crate::Timestamp,
+    what: &str,
+) -> Vec<crate::ports::DueDelivery> {
+    ok(
+        ports
+            .deliveries
+            .claim_due(now, limit, lease, Vec::new())
+            .await,
+        what,
+    )
 }
