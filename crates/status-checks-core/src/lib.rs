@@ -15,6 +15,7 @@
 //! | [`merge_requests`] | merge requests and their HEAD ([`CommitSha`]), merge gating, the plans of every write ([`merge_requests::transitions`]) |
 //! | [`status_checks`] | checks ([`CheckName`], [`ExternalUrl`], [`SharedSecret`]), their answers and the status at HEAD with the pending timeout, URL redaction, the validation E2 and E3 share ([`status_checks::fields`]) |
 //! | [`deliveries`] | notifications: outbox records, the signed GitLab payload, the retry schedule |
+//! | [`forges`] | forge links: the bridge's credentials, the aggregate reported to a forge and its words |
 //!
 //! Shared pieces stay flat: [`ids`], [`error`] (one enum per layer, and the one translation between them),
 //! [`pagination`], [`policy`] (the one place that answers "may this actor do this here"), [`ssrf`] (address
@@ -38,6 +39,7 @@
 pub mod access;
 pub mod deliveries;
 pub mod error;
+pub mod forges;
 pub mod ids;
 pub mod links;
 pub mod members;
