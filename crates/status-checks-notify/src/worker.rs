@@ -171,19 +171,32 @@ impl DeliveryWorker {
         let mut queue = Queue::new(per_receiver);
         let (ended, mut endings) = mpsc::unbounded_channel::<usize>();
         let (mut exhausted, mut last_except) = (false, Vec::new());
+        // One poll tick every interval, whatever else wakes the loop meanwhile (a sleep made anew each turn
+        // would never fire while slots keep freeing).
+        let mut poll = tokio::time::interval(worker.config.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             while let Ok(receiver) = endings.try_recv() {
                 queue.ended(receiver);
             }
-            while permits.available_permits() > 0 {
-                let Some((due, receiver)) = queue.next() else {
-                    break;
-                };
+            while queue.ready(1) > 0 {
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     break;
                 };
+                let Some((due, receiver)) = queue.next() else {
+                    break;
+                };
                 worker.spawn_attempt(due, receiver, permit, &ended, &outcomes);
+            }
+            // Deliveries stuck behind a full receiver (one that answers slowly or hangs) go back to the outbox,
+            // so that they neither fill the queue, starving the other receivers, nor outwait their lease.
+            // Their checks are now known to be the full receiver's, so claims skip them until it frees a slot.
+            let stuck = queue.stuck(STUCK_AFTER);
+            if !stuck.is_empty()
+                && let Err(e) = worker.outbox.release(stuck, worker.clock.now()).await
+            {
+                tracing::warn!(error = %e, "cannot give back deliveries to a busy receiver");
             }
             // Claim when fewer deliveries are ready than there are slots, skipping busy receivers; at most two
             // batches wait, so that their leases hold.
@@ -209,7 +222,7 @@ impl DeliveryWorker {
                 () = std::future::ready(()), if dispatchable || full_batch => {}
                 () = worker.wake.notified() => exhausted = false,
                 () = worker.freed.notified() => {}
-                () = tokio::time::sleep(worker.config.poll_interval) => exhausted = false,
+                _ = poll.tick() => exhausted = false,
             }
         }
         if let Some(pruner) = pruner {
@@ -220,7 +233,7 @@ impl DeliveryWorker {
         let unsent: Vec<DeliveryId> = queue
             .waiting
             .drain(..)
-            .map(|(due, _)| due.delivery.id)
+            .map(|(due, _, _)| due.delivery.id)
             .collect();
         if !unsent.is_empty()
             && let Err(e) = worker.outbox.release(unsent, worker.clock.now()).await
@@ -233,7 +246,8 @@ impl DeliveryWorker {
         )
         .await;
         drop(outcomes);
-        if tokio::time::timeout(worker.config.timeout, recorder)
+        // Recording is one short write: what the shutdown budget has left after the attempts is enough.
+        if tokio::time::timeout(Duration::from_secs(2).min(worker.config.timeout), recorder)
             .await
             .is_err()
         {
@@ -288,12 +302,15 @@ impl DeliveryWorker {
     ) {
         let worker = self.clone();
         let outcomes = outcomes.clone();
-        let ended = ended.clone();
+        let ended = Ended {
+            receiver,
+            to: ended.clone(),
+        };
         tokio::spawn(async move {
             let attempt = worker.attempt(due).await;
-            // The receiving ends live as long as the worker's loop: these fail only after it stopped.
+            // The receiving end lives as long as the worker: this fails only after it stopped.
             let _ = outcomes.send(attempt);
-            let _ = ended.send(receiver);
+            drop(ended);
             drop(permit);
             worker.freed.notify_one();
         });
@@ -345,6 +362,24 @@ impl DeliveryWorker {
     }
 }
 
+/// How long a claimed delivery may wait in the queue behind a full receiver before it goes back to the
+/// outbox. A receiver that answers at once frees its slots in milliseconds; one that hangs holds them for the
+/// delivery timeout.
+const STUCK_AFTER: Duration = Duration::from_secs(1);
+
+/// Reports the end of an attempt to its receiver's count when dropped: also when the attempt's task
+/// panicked, so that a receiver's slots are never lost.
+struct Ended {
+    receiver: usize,
+    to: mpsc::UnboundedSender<usize>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.to.send(self.receiver);
+    }
+}
+
 /// The receiver of a delivery: scheme, host and port of its URL (the URL itself if it does not parse).
 fn receiver_of(url: &str) -> String {
     match url::Url::parse(url) {
@@ -361,9 +396,13 @@ fn receiver_of(url: &str) -> String {
 /// Claimed deliveries waiting for a slot, and the attempts in flight per receiver. Owned by the worker's
 /// loop alone; receivers are numbered as first seen, so the hot path compares numbers, not URLs.
 struct Queue {
-    waiting: VecDeque<(DueDelivery, usize)>,
+    /// Each waiting delivery, its receiver, and since when it waits.
+    waiting: VecDeque<(DueDelivery, usize, Instant)>,
+    /// Receiver numbers by receiver key, and by the check URLs already seen (to parse each URL once).
     numbers: HashMap<String, usize>,
+    numbers_by_url: HashMap<String, usize>,
     in_flight: Vec<usize>,
+    /// The receiver of each check, as of its latest claimed delivery (a check's URL may change).
     receiver_of_check: HashMap<StatusCheckId, usize>,
     per_receiver: usize,
 }
@@ -373,6 +412,7 @@ impl Queue {
         Queue {
             waiting: VecDeque::new(),
             numbers: HashMap::new(),
+            numbers_by_url: HashMap::new(),
             in_flight: Vec::new(),
             receiver_of_check: HashMap::new(),
             per_receiver,
@@ -385,8 +425,7 @@ impl Queue {
 
     fn extend(&mut self, claimed: Vec<DueDelivery>) {
         for due in claimed {
-            let check = due.delivery.external_status_check_id;
-            let receiver = match self.receiver_of_check.get(&check) {
+            let receiver = match self.numbers_by_url.get(&due.url) {
                 Some(&known) => known,
                 None => {
                     let next = self.numbers.len();
@@ -394,12 +433,36 @@ impl Queue {
                     if number == self.in_flight.len() {
                         self.in_flight.push(0);
                     }
-                    self.receiver_of_check.insert(check, number);
+                    self.numbers_by_url.insert(due.url.clone(), number);
                     number
                 }
             };
-            self.waiting.push_back((due, receiver));
+            self.receiver_of_check
+                .insert(due.delivery.external_status_check_id, receiver);
+            self.waiting.push_back((due, receiver, Instant::now()));
         }
+    }
+
+    /// Takes out the deliveries that have waited longer than `after` for a full receiver: their ids, to give
+    /// back to the outbox.
+    fn stuck(&mut self, after: Duration) -> Vec<DeliveryId> {
+        let now = Instant::now();
+        let (in_flight, per_receiver) = (&self.in_flight, self.per_receiver);
+        let is_stuck = |(_, receiver, since): &(DueDelivery, usize, Instant)| {
+            in_flight.get(*receiver).copied().unwrap_or(0) >= per_receiver
+                && now.duration_since(*since) > after
+        };
+        if !self.waiting.iter().any(is_stuck) {
+            return Vec::new();
+        }
+        let (stuck, kept): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(is_stuck);
+        self.waiting = kept;
+        stuck
+            .into_iter()
+            .map(|(due, _, _)| due.delivery.id)
+            .collect()
     }
 
     fn has_room(&self, receiver: usize) -> bool {
@@ -410,7 +473,7 @@ impl Queue {
     fn ready(&self, cap: usize) -> usize {
         self.waiting
             .iter()
-            .filter(|(_, receiver)| self.has_room(*receiver))
+            .filter(|(_, receiver, _)| self.has_room(*receiver))
             .take(cap)
             .count()
     }
@@ -420,8 +483,8 @@ impl Queue {
         let index = self
             .waiting
             .iter()
-            .position(|(_, receiver)| self.has_room(*receiver))?;
-        let (due, receiver) = self.waiting.remove(index)?;
+            .position(|(_, receiver, _)| self.has_room(*receiver))?;
+        let (due, receiver, _) = self.waiting.remove(index)?;
         if let Some(count) = self.in_flight.get_mut(receiver) {
             *count += 1;
         }

@@ -891,3 +891,55 @@ async fn stopping_gives_back_the_claimed_deliveries_not_yet_sent() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_with_many_checks_does_not_fill_the_queue() {
+    let w = world().await;
+    let (hanging_url, held, release) = hanging_receiver().await;
+    let fast = receiver(vec![]).await;
+    // Twenty checks on the hanging receiver, one on the fast one: each merge request's deliveries to the
+    // hanging receiver come first in the outbox, and the worker learns of its checks one claim at a time.
+    for n in 0..20 {
+        let url = format!("{hanging_url}?check={n}");
+        w.check(&format!("hanging-{n}"), &url, None, vec![]).await;
+    }
+    let quick = w.check("quick", &fast.url, None, vec![]).await;
+    for _ in 0..3 {
+        w.merge_request("main").await;
+    }
+    let config = WorkerConfig {
+        concurrency: 4,
+        concurrency_per_receiver: 2,
+        batch_size: 8,
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(60),
+        ..WorkerConfig::default()
+    };
+    let _stop = w.worker_with(true, system_lookup(), config);
+    within(
+        Duration::from_secs(60),
+        "the fast receiver's deliveries while 60 to the other hang",
+        async || fast.received.lock().unwrap().len() == 3,
+    )
+    .await;
+    assert_eq!(held.lock().unwrap().len(), 2, "two slots held, no more");
+
+    release.send(true).unwrap();
+    within(
+        Duration::from_secs(60),
+        "all 60 held deliveries",
+        async || {
+            let mut keys = keys(&held.lock().unwrap());
+            keys.sort();
+            keys.dedup();
+            keys.len() == 60
+        },
+    )
+    .await;
+    assert!(
+        w.deliveries(quick)
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Delivered)
+    );
+}

@@ -160,6 +160,9 @@ fn record_attempt(
     Ok(())
 }
 
+/// The most checks a claim skips.
+const MAX_EXCEPT: usize = 10_000;
+
 /// `status = 'pending'` as a literal: SQLite uses the partial indexes of migration 4 only for a query whose
 /// condition names the status they were made for, which a bound parameter does not.
 fn pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
@@ -219,11 +222,11 @@ impl DeliveryRepository for Store {
         lease_until: Timestamp,
         except: Vec<StatusCheckId>,
     ) -> RepoResult<Vec<DueDelivery>> {
-        // A longer list than a statement may bind is cut: the sender then claims some deliveries of busy
-        // checks, which only wait in its queue.
+        // A longer list than a statement may bind (SQLite takes 32 766 variables) is cut: the sender then
+        // claims some deliveries of busy checks, and gives them back.
         let except: Vec<i64> = except
             .iter()
-            .take(IDS_PER_STATEMENT)
+            .take(MAX_EXCEPT)
             .map(|check| check.0)
             .collect();
         self.connections
