@@ -654,6 +654,19 @@ impl Now for FixedClock {
     }
 }
 
+/// Four slots, two per receiver, batches of `batch_size`, a long timeout (a hanging attempt stays in flight
+/// for the whole test) and a quick poll.
+fn two_per_receiver(batch_size: u32) -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        concurrency_per_receiver: 2,
+        batch_size,
+        poll_interval: Duration::from_millis(10),
+        timeout: Duration::from_secs(60),
+        ..WorkerConfig::default()
+    }
+}
+
 /// A receiver that records every request and answers none until the returned sender sends `true`.
 async fn hanging_receiver() -> (
     String,
@@ -764,14 +777,7 @@ async fn a_hanging_receiver_does_not_hold_up_the_others() {
     for _ in 0..10 {
         w.merge_request("main").await;
     }
-    let config = WorkerConfig {
-        concurrency: 4,
-        concurrency_per_receiver: 2,
-        poll_interval: Duration::from_millis(10),
-        timeout: Duration::from_secs(60),
-        ..WorkerConfig::default()
-    };
-    let _stop = w.worker_with(true, system_lookup(), config);
+    let _stop = w.worker_with(true, system_lookup(), two_per_receiver(128));
 
     within(
         Duration::from_secs(60),
@@ -907,15 +913,7 @@ async fn a_hanging_receiver_with_many_checks_does_not_fill_the_queue() {
     for _ in 0..3 {
         w.merge_request("main").await;
     }
-    let config = WorkerConfig {
-        concurrency: 4,
-        concurrency_per_receiver: 2,
-        batch_size: 8,
-        poll_interval: Duration::from_millis(10),
-        timeout: Duration::from_secs(60),
-        ..WorkerConfig::default()
-    };
-    let _stop = w.worker_with(true, system_lookup(), config);
+    let _stop = w.worker_with(true, system_lookup(), two_per_receiver(8));
     within(
         Duration::from_secs(60),
         "the fast receiver's deliveries while 60 to the other hang",
