@@ -1,0 +1,261 @@
+//! The snapshot rule of a mirrored merge request: a forge's webhook is applied as the merge request's state at
+//! that moment (title, description, branches, HEAD, state), never as a diff, so duplicate, replayed and
+//! out-of-order deliveries converge. A snapshot older than the last one applied changes nothing (an equal time
+//! is applied: applying the same snapshot twice changes nothing either), and one equal to what is stored
+//! notifies nobody. The forge's action only labels the notification; the state decides.
+
+use crate::Timestamp;
+use crate::deliveries::{self, Event, HookAction};
+use crate::ids::{CommitSha, MergeRequestIid};
+use crate::merge_requests::transitions::Transition;
+use crate::merge_requests::{MergeRequest, MergeRequestChanges, MergeRequestState};
+use serde_json::Map;
+
+/// A merge (pull) request as a forge's webhook shows it, in our words: every forge's payload is read into
+/// this before any rule applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgeMergeRequest {
+    /// The forge's number (GitLab `iid`, Gitea/Forgejo/GitHub `number`): the mirrored merge request's iid.
+    pub number: MergeRequestIid,
+    /// Title.
+    pub title: String,
+    /// Description (empty when the forge sends none).
+    pub description: String,
+    /// The branch being merged.
+    pub source_branch: String,
+    /// The branch merged into: the one checks are scoped by.
+    pub target_branch: String,
+    /// The HEAD commit of the source branch.
+    pub sha: CommitSha,
+    /// Open, closed, or merged (by the forge).
+    pub state: MergeRequestState,
+    /// The forge's time of this state: what orders snapshots.
+    pub updated_at: Timestamp,
+}
+
+/// What a snapshot does to the mirrored merge request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mirror {
+    /// The number is not mirrored yet: open it as the snapshot shows it (every applicable check is told).
+    Open,
+    /// The mirrored merge request changes, and the checks are told.
+    Change(Transition),
+    /// Nothing changes and nobody is told: the snapshot is older than the last one applied, or shows what is
+    /// stored already.
+    Unchanged,
+}
+
+/// The effect of `snapshot` on `stored` (the mirrored merge request, if any), whose last applied snapshot
+/// was of `last_applied` (the forge's time); `now` stamps the change.
+///
+/// A merge recorded by the forge is final, as in GitLab: a later snapshot cannot reopen or move it, and a
+/// merge is recorded whatever the checks say (the forge's own gate decided). Closing, reopening, a new HEAD
+/// (with the previous one as `oldrev`), and title, description or target-branch changes follow the
+/// snapshot; the hook action is `merge`, `close` or `reopen` when the state changed, else `update`.
+pub fn mirror(
+    stored: Option<&MergeRequest>,
+    last_applied: Option<Timestamp>,
+    snapshot: &ForgeMergeRequest,
+    now: Timestamp,
+) -> Mirror {
+    let Some(mr) = stored else {
+        return Mirror::Open;
+    };
+    if last_applied.is_some_and(|last| snapshot.updated_at < last)
+        || mr.state == MergeRequestState::Merged
+    {
+        return Mirror::Unchanged;
+    }
+    let mut changes = MergeRequestChanges::at(now);
+    let mut payload = Map::new();
+    if snapshot.title != mr.title {
+        payload.insert(
+            "title".into(),
+            deliveries::change(&mr.title, &snapshot.title),
+        );
+        changes.title = Some(snapshot.title.clone());
+    }
+    if snapshot.description != mr.description {
+        payload.insert(
+            "description".into(),
+            deliveries::change(&mr.description, &snapshot.description),
+        );
+        changes.description = Some(snapshot.description.clone());
+    }
+    if snapshot.target_branch != mr.target_branch {
+        payload.insert(
+            "target_branch".into(),
+            deliveries::change(&mr.target_branch, &snapshot.target_branch),
+        );
+        changes.target_branch = Some(snapshot.target_branch.clone());
+    }
+    let oldrev = (snapshot.sha != mr.sha).then(|| {
+        changes.head = Some((snapshot.sha.clone(), now));
+        mr.sha.clone()
+    });
+    let state_action = match (mr.state, snapshot.state) {
+        (from, to) if from == to => None,
+        (_, MergeRequestState::Merged) => {
+            changes.merged_at = Some(now);
+            Some(HookAction::Merge)
+        }
+        (_, MergeRequestState::Closed) => {
+            changes.closed_at = Some(now);
+            Some(HookAction::Close)
+        }
+        (_, MergeRequestState::Opened) => Some(HookAction::Reopen),
+    };
+    if state_action.is_some() {
+        changes.state = Some(snapshot.state);
+    }
+    if payload.is_empty() && oldrev.is_none() && state_action.is_none() {
+        return Mirror::Unchanged;
+    }
+    Mirror::Change(Transition {
+        changes,
+        event: Event {
+            action: state_action.or(Some(HookAction::Update)),
+            changes: payload,
+            oldrev,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{MergeRequestId, ProjectId, UserId};
+    use crate::testkit::strategies::{commit_sha, timestamp};
+    use proptest::prelude::*;
+
+    fn stored(state: MergeRequestState, sha: CommitSha, at: Timestamp) -> MergeRequest {
+        MergeRequest {
+            id: MergeRequestId(1),
+            iid: MergeRequestIid(7),
+            project_id: ProjectId(1),
+            title: "T".into(),
+            description: String::new(),
+            source_branch: "feature".into(),
+            target_branch: "main".into(),
+            sha,
+            head_recorded_at: at,
+            state,
+            author_id: UserId(1),
+            created_at: at,
+            updated_at: at,
+            merged_at: None,
+            closed_at: None,
+        }
+    }
+
+    fn state() -> impl Strategy<Value = MergeRequestState> {
+        prop_oneof![
+            Just(MergeRequestState::Opened),
+            Just(MergeRequestState::Closed),
+            Just(MergeRequestState::Merged),
+        ]
+    }
+
+    fn snapshot() -> impl Strategy<Value = ForgeMergeRequest> {
+        (
+            prop_oneof![Just("T".to_owned()), "[a-z ]{1,8}"],
+            prop_oneof![Just(String::new()), "[a-z]{1,4}"],
+            prop_oneof![Just("main".to_owned()), Just("release".to_owned())],
+            commit_sha(),
+            state(),
+            timestamp(),
+        )
+            .prop_map(
+                |(title, description, target_branch, sha, state, updated_at)| ForgeMergeRequest {
+                    number: MergeRequestIid(7),
+                    title,
+                    description,
+                    source_branch: "feature".into(),
+                    target_branch,
+                    sha,
+                    state,
+                    updated_at,
+                },
+            )
+    }
+
+    #[test]
+    fn an_unknown_number_is_opened() {
+        let snap = ForgeMergeRequest {
+            number: MergeRequestIid(3),
+            title: "T".into(),
+            description: String::new(),
+            source_branch: "f".into(),
+            target_branch: "main".into(),
+            sha: CommitSha::parse(&"a".repeat(40)).unwrap_or_else(|_| panic!("sha")),
+            state: MergeRequestState::Opened,
+            updated_at: Timestamp::default(),
+        };
+        assert_eq!(
+            mirror(None, None, &snap, Timestamp::default()),
+            Mirror::Open
+        );
+    }
+
+    proptest! {
+        /// Applying a snapshot's change brings the stored merge request to the snapshot's state, unless it was
+        /// merged (final); applying it again changes nothing.
+        #[test]
+        fn a_snapshot_is_converged_to(
+            from in state(),
+            head in commit_sha(),
+            at in timestamp(),
+            snap in snapshot(),
+            now in timestamp(),
+        ) {
+            let before = stored(from, head.clone(), at);
+            match mirror(Some(&before), None, &snap, now) {
+                Mirror::Open => prop_assert!(false, "a stored merge request is never opened again"),
+                Mirror::Unchanged => {
+                    let same = before.title == snap.title
+                        && before.description == snap.description
+                        && before.target_branch == snap.target_branch
+                        && before.sha == snap.sha
+                        && before.state == snap.state;
+                    prop_assert!(same || from == MergeRequestState::Merged);
+                }
+                Mirror::Change(transition) => {
+                    prop_assert_ne!(from, MergeRequestState::Merged, "a merge is final");
+                    let after = transition.changes.apply_to(&before);
+                    prop_assert_eq!(&after.title, &snap.title);
+                    prop_assert_eq!(&after.description, &snap.description);
+                    prop_assert_eq!(&after.target_branch, &snap.target_branch);
+                    prop_assert_eq!(&after.sha, &snap.sha);
+                    prop_assert_eq!(after.state, snap.state);
+                    prop_assert_eq!(transition.event.oldrev.is_some(), snap.sha != head);
+                    let expected_action = match (from, snap.state) {
+                        (a, b) if a == b => HookAction::Update,
+                        (_, MergeRequestState::Merged) => HookAction::Merge,
+                        (_, MergeRequestState::Closed) => HookAction::Close,
+                        (_, MergeRequestState::Opened) => HookAction::Reopen,
+                    };
+                    prop_assert_eq!(transition.event.action, Some(expected_action));
+                    prop_assert_eq!(
+                        mirror(Some(&after), Some(snap.updated_at), &snap, now),
+                        Mirror::Unchanged,
+                        "the same snapshot twice changes nothing"
+                    );
+                }
+            }
+        }
+
+        /// A snapshot older than the last one applied changes nothing: out-of-order deliveries never roll a
+        /// HEAD back.
+        #[test]
+        fn an_older_snapshot_changes_nothing(
+            head in commit_sha(),
+            at in timestamp(),
+            snap in snapshot(),
+            newer_by in 1i64..1_000_000,
+        ) {
+            let before = stored(MergeRequestState::Opened, head, at);
+            let last = snap.updated_at + chrono::TimeDelta::milliseconds(newer_by);
+            prop_assert_eq!(mirror(Some(&before), Some(last), &snap, at), Mirror::Unchanged);
+        }
+    }
+}
