@@ -39,7 +39,7 @@ pub enum Mirror {
     /// The number is not mirrored yet: open it as the snapshot shows it (every applicable check is told).
     Open,
     /// The mirrored merge request changes, and the checks are told.
-    Change(Transition),
+    Change(Box<Transition>),
     /// Nothing changes and nobody is told: the snapshot is older than the last one applied, or shows what is
     /// stored already.
     Unchanged,
@@ -111,14 +111,14 @@ pub fn mirror(
     if payload.is_empty() && oldrev.is_none() && state_action.is_none() {
         return Mirror::Unchanged;
     }
-    Mirror::Change(Transition {
+    Mirror::Change(Box::new(Transition {
         changes,
         event: Event {
             action: state_action.or(Some(HookAction::Update)),
             changes: payload,
             oldrev,
         },
-    })
+    }))
 }
 
 #[cfg(test)]

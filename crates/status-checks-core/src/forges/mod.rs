@@ -1,7 +1,7 @@
 //! Forge links: the bridge between a project and the forge its merge requests live on (GitLab of any tier,
 //! Gitea, Forgejo, GitHub). This folder holds the bridge's rules, which are core rules like any other: the
 //! link and its write-only credentials ([`link`]), the snapshot rule that brings a mirrored merge request to
-//! the state a webhook shows ([`mirror`]), and what is reported to the forge about a merge request's HEAD —
+//! the state a webhook shows ([`mirror`](mod@mirror)), and what is reported to the forge about a merge request's HEAD —
 //! the aggregate of the applicable checks, its words, each forge's state names and the contexts statuses are
 //! posted under ([`report`]).
 
