@@ -267,6 +267,53 @@ pub fn applicable_statuses<'c>(
     now: Timestamp,
     timeout: std::time::Duration,
 ) -> Vec<(&'c ExternalStatusCheck, crate::CheckStatus)> {
+    let mut statuses = Vec::new();
+    each_applicable(checks, mr, responses, |check, rows| {
+        let status = crate::status_checks::status_at_head(
+            rows.iter().copied(),
+            &mr.sha,
+            mr.head_recorded_at,
+            now,
+            timeout,
+        );
+        statuses.push((check, status));
+    });
+    statuses
+}
+
+/// The next instant after which one of the checks that apply to `mr` turns from pending to failed by the
+/// pending timeout, if any is still to: when a status reported to a forge must be reported again though
+/// nothing else happens.
+pub fn next_timeout(
+    checks: &[ExternalStatusCheck],
+    mr: &crate::MergeRequestHead,
+    responses: &[crate::status_checks::StatusCheckResponse],
+    now: Timestamp,
+    timeout: std::time::Duration,
+) -> Option<Timestamp> {
+    let mut next: Option<Timestamp> = None;
+    each_applicable(checks, mr, responses, |_, rows| {
+        let deadline = crate::status_checks::pending_deadline(
+            rows.iter().copied(),
+            &mr.sha,
+            mr.head_recorded_at,
+            timeout,
+        );
+        if let Some(deadline) = deadline.filter(|d| *d >= now) {
+            next = Some(next.map_or(deadline, |n| n.min(deadline)));
+        }
+    });
+    next
+}
+
+/// Calls `each` with every check that applies to `mr`, in the order of `checks`, and that check's rows of
+/// `mr` among `responses`.
+fn each_applicable<'c, 'r>(
+    checks: &'c [ExternalStatusCheck],
+    mr: &crate::MergeRequestHead,
+    responses: &'r [crate::status_checks::StatusCheckResponse],
+    mut each: impl FnMut(&'c ExternalStatusCheck, &[&'r crate::status_checks::StatusCheckResponse]),
+) {
     // This merge request's rows ordered by check, then one range per check: rows × log(rows), not
     // rows × checks, with one allocation (a map of vectors cost a dozen on E5's path).
     let mut own: Vec<&crate::status_checks::StatusCheckResponse> = responses
@@ -274,23 +321,14 @@ pub fn applicable_statuses<'c>(
         .filter(|r| r.merge_request_id == mr.id)
         .collect();
     own.sort_unstable_by_key(|r| r.external_status_check_id);
-    checks
+    for check in checks
         .iter()
         .filter(|check| check.applies_to_branch(&mr.target_branch))
-        .map(|check| {
-            let start = own.partition_point(|r| r.external_status_check_id < check.id);
-            let end = own.partition_point(|r| r.external_status_check_id <= check.id);
-            let rows = own.get(start..end).unwrap_or_default().iter().copied();
-            let status = crate::status_checks::status_at_head(
-                rows,
-                &mr.sha,
-                mr.head_recorded_at,
-                now,
-                timeout,
-            );
-            (check, status)
-        })
-        .collect()
+    {
+        let start = own.partition_point(|r| r.external_status_check_id < check.id);
+        let end = own.partition_point(|r| r.external_status_check_id <= check.id);
+        each(check, own.get(start..end).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]
@@ -503,6 +541,64 @@ mod tests {
                 })
                 .collect();
             prop_assert_eq!(got, expected);
+        }
+
+        /// Nothing any applicable check reads changes before `next_timeout`; just after it, a pending check
+        /// reads failed; without one, nothing changes however long one waits.
+        #[test]
+        fn statuses_change_only_at_the_next_timeout(
+            rows in proptest::collection::vec(
+                (1i64..6, any::<bool>(), crate::testkit::strategies::check_status(), 0i64..50),
+                0..30,
+            ),
+            now_offset in 0i64..120,
+        ) {
+            let t0 = Timestamp::default();
+            let head = CommitSha::parse(&"a".repeat(40)).unwrap_or_else(|e| panic!("{e}"));
+            let other = CommitSha::parse(&"b".repeat(40)).unwrap_or_else(|e| panic!("{e}"));
+            let responses: Vec<StatusCheckResponse> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, &(check, at_head, status, secs))| StatusCheckResponse {
+                    id: crate::ResponseId(i as i64 + 1),
+                    merge_request_id: MergeRequestId(2),
+                    external_status_check_id: StatusCheckId(check),
+                    sha: if at_head { head.clone() } else { other.clone() },
+                    status,
+                    created_at: t0 + chrono::TimeDelta::seconds(secs),
+                    retried_at: None,
+                })
+                .collect();
+            let checks: Vec<ExternalStatusCheck> = (1..=5)
+                .map(|id| ExternalStatusCheck { id: StatusCheckId(id), ..check_with(&[]) })
+                .collect();
+            let mr = crate::MergeRequestHead {
+                id: MergeRequestId(2),
+                target_branch: "main".into(),
+                sha: head.clone(),
+                head_recorded_at: t0,
+            };
+            let timeout = std::time::Duration::from_secs(20);
+            let now = t0 + chrono::TimeDelta::seconds(now_offset);
+            let at = |when| -> Vec<CheckStatus> {
+                applicable_statuses(&checks, &mr, &responses, when, timeout)
+                    .into_iter()
+                    .map(|(_, status)| status)
+                    .collect()
+            };
+            let today = at(now);
+            match next_timeout(&checks, &mr, &responses, now, timeout) {
+                Some(deadline) => {
+                    prop_assert!(deadline >= now);
+                    prop_assert_eq!(at(deadline), today.clone(), "nothing changes up to the deadline");
+                    let after = at(deadline + chrono::TimeDelta::milliseconds(1));
+                    prop_assert!(
+                        after.iter().zip(&today).any(|(a, b)| *b == CheckStatus::Pending && *a == CheckStatus::Failed),
+                        "a pending check reads failed just after the deadline"
+                    );
+                }
+                None => prop_assert_eq!(at(now + chrono::TimeDelta::days(365)), today),
+            }
         }
 
         #[test]

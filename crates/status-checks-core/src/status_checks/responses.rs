@@ -116,17 +116,41 @@ pub fn status_at_head<'a>(
     now: Timestamp,
     timeout: Duration,
 ) -> CheckStatus {
-    let newest = newest_at_head(responses, head);
-    let pending_since = match newest {
-        Some(r) if r.status != CheckStatus::Pending => return r.status,
-        Some(r) => r.created_at.max(head_recorded_at),
-        None => head_recorded_at,
+    let pending_since = match pending_since(responses, head, head_recorded_at) {
+        Ok(since) => since,
+        Err(answer) => return answer,
     };
     if timed_out(pending_since, now, timeout) {
         CheckStatus::Failed
     } else {
         CheckStatus::Pending
     }
+}
+
+/// Since when one check has been pending at HEAD (its pending timeout's start), or its final answer.
+fn pending_since<'a>(
+    responses: impl IntoIterator<Item = &'a StatusCheckResponse>,
+    head: &CommitSha,
+    head_recorded_at: Timestamp,
+) -> Result<Timestamp, CheckStatus> {
+    match newest_at_head(responses, head) {
+        Some(r) if r.status != CheckStatus::Pending => Err(r.status),
+        Some(r) => Ok(r.created_at.max(head_recorded_at)),
+        None => Ok(head_recorded_at),
+    }
+}
+
+/// When one check, pending at HEAD, turns failed by the pending timeout: the last instant it still reads
+/// pending ([`status_at_head`] reads failed from just after it). `None` after a final answer, or for a
+/// timeout beyond chrono's range (it never passes).
+pub fn pending_deadline<'a>(
+    responses: impl IntoIterator<Item = &'a StatusCheckResponse>,
+    head: &CommitSha,
+    head_recorded_at: Timestamp,
+    timeout: Duration,
+) -> Option<Timestamp> {
+    let since = pending_since(responses, head, head_recorded_at).ok()?;
+    since.checked_add_signed(chrono::TimeDelta::from_std(timeout).ok()?)
 }
 
 /// Whether more than `timeout` has passed between `since` and `now`.
@@ -327,6 +351,31 @@ mod tests {
             let expected = status_at_head(&only_head, &head, recorded, now, TIMEOUT);
             prop_assert_eq!(status_at_head(&rows, &head, recorded, now, TIMEOUT), expected);
             prop_assert_eq!(status_at_head(&shuffled, &head, recorded, now, TIMEOUT), expected);
+        }
+
+        /// A pending check reads pending up to its deadline and failed just after; a final answer has none.
+        #[test]
+        fn the_deadline_is_where_pending_turns_failed(
+            head in commit_sha(),
+            at_head in proptest::collection::vec((status_strategy(), 0i64..10_000), 0..4),
+            recorded in timestamp(),
+            timeout in 1u64..100_000,
+        ) {
+            let rows: Vec<StatusCheckResponse> = at_head.iter().enumerate()
+                .map(|(i, (s, off))| response(i as i64, &head, *s, recorded + TimeDelta::seconds(*off)))
+                .collect();
+            let timeout = Duration::from_secs(timeout);
+            match pending_deadline(&rows, &head, recorded, timeout) {
+                Some(deadline) => {
+                    prop_assert_eq!(status_at_head(&rows, &head, recorded, deadline, timeout), CheckStatus::Pending);
+                    let after = deadline + TimeDelta::milliseconds(1);
+                    prop_assert_eq!(status_at_head(&rows, &head, recorded, after, timeout), CheckStatus::Failed);
+                }
+                None => {
+                    let far = recorded + TimeDelta::days(3650);
+                    prop_assert_ne!(status_at_head(&rows, &head, recorded, far, timeout), CheckStatus::Pending);
+                }
+            }
         }
 
         #[test]
