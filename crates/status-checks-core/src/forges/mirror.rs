@@ -124,37 +124,9 @@ pub fn mirror(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{MergeRequestId, ProjectId, UserId};
+    use crate::merge_requests::transitions::tests::{mr, state};
     use crate::testkit::strategies::{commit_sha, timestamp};
     use proptest::prelude::*;
-
-    fn stored(state: MergeRequestState, sha: CommitSha, at: Timestamp) -> MergeRequest {
-        MergeRequest {
-            id: MergeRequestId(1),
-            iid: MergeRequestIid(7),
-            project_id: ProjectId(1),
-            title: "T".into(),
-            description: String::new(),
-            source_branch: "feature".into(),
-            target_branch: "main".into(),
-            sha,
-            head_recorded_at: at,
-            state,
-            author_id: UserId(1),
-            created_at: at,
-            updated_at: at,
-            merged_at: None,
-            closed_at: None,
-        }
-    }
-
-    fn state() -> impl Strategy<Value = MergeRequestState> {
-        prop_oneof![
-            Just(MergeRequestState::Opened),
-            Just(MergeRequestState::Closed),
-            Just(MergeRequestState::Merged),
-        ]
-    }
 
     fn snapshot() -> impl Strategy<Value = ForgeMergeRequest> {
         (
@@ -208,7 +180,7 @@ mod tests {
             snap in snapshot(),
             now in timestamp(),
         ) {
-            let before = stored(from, head.clone(), at);
+            let before = mr(from, head.clone(), at);
             match mirror(Some(&before), None, &snap, now) {
                 Mirror::Open => prop_assert!(false, "a stored merge request is never opened again"),
                 Mirror::Unchanged => {
@@ -253,7 +225,7 @@ mod tests {
             snap in snapshot(),
             newer_by in 1i64..1_000_000,
         ) {
-            let before = stored(MergeRequestState::Opened, head, at);
+            let before = mr(MergeRequestState::Opened, head, at);
             let last = snap.updated_at + chrono::TimeDelta::milliseconds(newer_by);
             prop_assert_eq!(mirror(Some(&before), Some(last), &snap, at), Mirror::Unchanged);
         }

@@ -193,13 +193,14 @@ pub fn merge(detailed: DetailedMergeStatus, now: Timestamp) -> Result<Transition
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ids::{CommitSha, MergeRequestId, MergeRequestIid};
     use crate::testkit::strategies::{commit_sha, timestamp};
     use proptest::prelude::*;
 
-    fn mr(state: MergeRequestState, sha: CommitSha, at: Timestamp) -> MergeRequest {
+    /// An open merge request `feature` → `main` at `sha`, recorded `at`, in `state`.
+    pub(crate) fn mr(state: MergeRequestState, sha: CommitSha, at: Timestamp) -> MergeRequest {
         MergeRequest {
             id: MergeRequestId(1),
             iid: MergeRequestIid(1),
@@ -219,7 +220,8 @@ mod tests {
         }
     }
 
-    fn state() -> impl Strategy<Value = MergeRequestState> {
+    /// Any state of a merge request.
+    pub(crate) fn state() -> impl Strategy<Value = MergeRequestState> {
         prop_oneof![
             Just(MergeRequestState::Opened),
             Just(MergeRequestState::Closed),

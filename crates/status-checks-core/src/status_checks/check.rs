@@ -450,6 +450,29 @@ mod tests {
         assert!(!format!("{secret:?}").contains("hunter2"));
     }
 
+    /// Responses from `(merge request, check, about HEAD?, status, seconds after t0)`, ids in order.
+    fn response_rows(
+        rows: &[(i64, i64, bool, CheckStatus, i64)],
+        head: &CommitSha,
+        other: &CommitSha,
+        t0: Timestamp,
+    ) -> Vec<StatusCheckResponse> {
+        rows.iter()
+            .enumerate()
+            .map(
+                |(i, &(mr, check, at_head, status, secs))| StatusCheckResponse {
+                    id: crate::ResponseId(i as i64 + 1),
+                    merge_request_id: MergeRequestId(mr),
+                    external_status_check_id: StatusCheckId(check),
+                    sha: if at_head { head.clone() } else { other.clone() },
+                    status,
+                    created_at: t0 + chrono::TimeDelta::seconds(secs),
+                    retried_at: None,
+                },
+            )
+            .collect()
+    }
+
     fn check_with(patterns: &[&str]) -> ExternalStatusCheck {
         let now = Timestamp::default();
         ExternalStatusCheck {
@@ -496,19 +519,7 @@ mod tests {
             let t0 = Timestamp::default();
             let head = CommitSha::parse(&"a".repeat(40)).unwrap_or_else(|e| panic!("{e}"));
             let other = CommitSha::parse(&"b".repeat(40)).unwrap_or_else(|e| panic!("{e}"));
-            let responses: Vec<StatusCheckResponse> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, &(mr, check, at_head, status, secs))| StatusCheckResponse {
-                    id: crate::ResponseId(i as i64 + 1),
-                    merge_request_id: MergeRequestId(mr),
-                    external_status_check_id: StatusCheckId(check),
-                    sha: if at_head { head.clone() } else { other.clone() },
-                    status,
-                    created_at: t0 + chrono::TimeDelta::seconds(secs),
-                    retried_at: None,
-                })
-                .collect();
+            let responses = response_rows(&rows, &head, &other, t0);
             let checks: Vec<ExternalStatusCheck> = scoped
                 .iter()
                 .enumerate()
@@ -556,19 +567,8 @@ mod tests {
             let t0 = Timestamp::default();
             let head = CommitSha::parse(&"a".repeat(40)).unwrap_or_else(|e| panic!("{e}"));
             let other = CommitSha::parse(&"b".repeat(40)).unwrap_or_else(|e| panic!("{e}"));
-            let responses: Vec<StatusCheckResponse> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, &(check, at_head, status, secs))| StatusCheckResponse {
-                    id: crate::ResponseId(i as i64 + 1),
-                    merge_request_id: MergeRequestId(2),
-                    external_status_check_id: StatusCheckId(check),
-                    sha: if at_head { head.clone() } else { other.clone() },
-                    status,
-                    created_at: t0 + chrono::TimeDelta::seconds(secs),
-                    retried_at: None,
-                })
-                .collect();
+            let rows: Vec<_> = rows.iter().map(|&(c, h, s, secs)| (2, c, h, s, secs)).collect();
+            let responses = response_rows(&rows, &head, &other, t0);
             let checks: Vec<ExternalStatusCheck> = (1..=5)
                 .map(|id| ExternalStatusCheck { id: StatusCheckId(id), ..check_with(&[]) })
                 .collect();
