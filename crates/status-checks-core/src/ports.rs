@@ -10,7 +10,7 @@
 
 use crate::Timestamp;
 use crate::access::AccessLevel;
-use crate::deliveries::{Attempt, AttemptOutcome, Delivery, DeliveryDraft};
+use crate::deliveries::{Attempt, Delivery, DeliveryDraft};
 use crate::error::RepoError;
 use crate::ids::CommitSha;
 use crate::ids::*;
@@ -319,31 +319,11 @@ pub trait DeliveryRepository: Send + Sync {
     /// Gives back claimed deliveries that were not sent (a sender stopping with some still queued): those of
     /// `ids` still pending are due again at `due_at`, their attempts unchanged; the others are left alone.
     async fn release(&self, ids: Vec<DeliveryId>, due_at: Timestamp) -> RepoResult<()>;
-    /// Records a successful attempt.
-    async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()>;
-    /// Records a failed attempt; `retry_at: None` marks the delivery dead.
-    async fn record_failed(
-        &self,
-        id: DeliveryId,
-        at: Timestamp,
-        error: String,
-        retry_at: Option<Timestamp>,
-    ) -> RepoResult<()>;
-    /// Records the outcomes of several attempts, each as [`Self::record_delivered`] or [`Self::record_failed`]
-    /// would; an attempt at a delivery deleted meanwhile changes nothing. A store records them in one
-    /// transaction where it can: the delivery worker hands over the outcomes of a whole batch at once.
-    async fn record_attempts(&self, attempts: Vec<Attempt>) -> RepoResult<()> {
-        for attempt in attempts {
-            match attempt.outcome {
-                AttemptOutcome::Delivered => self.record_delivered(attempt.id, attempt.at).await?,
-                AttemptOutcome::Failed { error, retry_at } => {
-                    self.record_failed(attempt.id, attempt.at, error, retry_at)
-                        .await?
-                }
-            }
-        }
-        Ok(())
-    }
+    /// Records the outcomes of attempts, in one transaction (the delivery worker hands over those of a whole
+    /// batch at once). Each counts one attempt and sets `last_attempt_at`: `Delivered` makes the delivery
+    /// delivered and clears `last_error`; `Failed` stores its error and makes it pending again at `retry_at`,
+    /// or dead without one. An attempt at a delivery deleted meanwhile changes nothing.
+    async fn record_attempts(&self, attempts: Vec<Attempt>) -> RepoResult<()>;
     /// How many deliveries are pending.
     async fn count_pending(&self) -> RepoResult<u64>;
     /// The due time of the oldest pending delivery due at `now` and not claimed, if any: how long the outbox

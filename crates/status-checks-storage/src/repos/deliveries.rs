@@ -277,29 +277,6 @@ impl DeliveryRepository for Store {
             .await
     }
 
-    async fn record_delivered(&self, id: DeliveryId, at: Timestamp) -> RepoResult<()> {
-        self.connections
-            .write(move |conn| record_attempt(conn, id, DeliveryStatus::Delivered, at, None, None))
-            .await
-    }
-
-    async fn record_failed(
-        &self,
-        id: DeliveryId,
-        at: Timestamp,
-        error: String,
-        retry_at: Option<Timestamp>,
-    ) -> RepoResult<()> {
-        let status = if retry_at.is_some() {
-            DeliveryStatus::Pending
-        } else {
-            DeliveryStatus::Dead
-        };
-        self.connections
-            .write(move |conn| record_attempt(conn, id, status, at, retry_at, Some(error)))
-            .await
-    }
-
     async fn record_attempts(&self, attempts: Vec<Attempt>) -> RepoResult<()> {
         if attempts.is_empty() {
             return Ok(());

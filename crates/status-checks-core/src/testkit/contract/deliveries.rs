@@ -55,13 +55,16 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
     );
     assert!(claim(ports, at(99), 10, at(200), "leased").await.is_empty());
 
-    ok(
-        ports
-            .deliveries
-            .record_failed(first.delivery.id, at(8), "HTTP 503".into(), Some(at(9)))
-            .await,
-        "fail",
-    );
+    record(
+        ports,
+        first.delivery.id,
+        8,
+        AttemptOutcome::Failed {
+            error: "HTTP 503".into(),
+            retry_at: Some(at(9)),
+        },
+    )
+    .await;
     let again = claim(ports, at(9), 10, at(300), "due again").await;
     assert_eq!(again.len(), 1);
     assert_eq!(
@@ -71,25 +74,17 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         ),
         (1, Some("HTTP 503"))
     );
-    ok(
-        ports
-            .deliveries
-            .record_delivered(first.delivery.id, at(10))
-            .await,
-        "deliver",
-    );
-    ok(
-        ports
-            .deliveries
-            .record_failed(
-                rest[0].delivery.id,
-                at(11),
-                "connection refused".into(),
-                None,
-            )
-            .await,
-        "dead",
-    );
+    record(ports, first.delivery.id, 10, AttemptOutcome::Delivered).await;
+    record(
+        ports,
+        rest[0].delivery.id,
+        11,
+        AttemptOutcome::Failed {
+            error: "connection refused".into(),
+            retry_at: None,
+        },
+    )
+    .await;
     assert_eq!(
         ok(ports.deliveries.count_pending().await, "none pending"),
         0
@@ -389,6 +384,21 @@ fn claimed_for(claimed: &[crate::ports::DueDelivery], check: &ExternalStatusChec
         .find(|due| due.delivery.external_status_check_id == check.id)
         .map(|due| due.delivery.id)
         .unwrap_or_else(|| panic!("a claimed delivery to {}", check.name.as_str()))
+}
+
+/// Records one attempt at `id`, ended `second` seconds in.
+async fn record(ports: &Ports, id: DeliveryId, second: i64, outcome: AttemptOutcome) {
+    ok(
+        ports
+            .deliveries
+            .record_attempts(vec![Attempt {
+                id,
+                at: at(second),
+                outcome,
+            }])
+            .await,
+        "record an attempt",
+    );
 }
 
 /// Claims up to `limit` deliveries due at `now` under a lease until `lease`, none skipped; `what` names the step.
