@@ -189,18 +189,24 @@ pub struct ServeArgs {
     pub log_format: Option<LogFormat>,
 }
 
+/// The leading whole number of `raw` and the unit after it (trimmed), e.g. `7d` → `(7, "d")`; `None` without a
+/// number or past `u64`.
+fn number_and_unit(raw: &str) -> Option<(u64, &str)> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    Some((digits.parse().ok()?, unit.trim()))
+}
+
 /// How long finished notifications are kept: `None` keeps them for ever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention(pub Option<Duration>);
 
 /// Parses a retention: `0` (keep for ever), or a number with `s`, `m`, `h` or `d`, at most ten years.
 pub fn parse_retention(raw: &str) -> Result<Retention, String> {
-    let raw = raw.trim();
-    let invalid = || format!("{raw:?} is not a retention such as 12h, 7d or 0");
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| invalid())?;
-    let seconds = match unit.trim() {
+    let invalid = || format!("{:?} is not a retention such as 12h, 7d or 0", raw.trim());
+    let (n, unit) = number_and_unit(raw).ok_or_else(invalid)?;
+    let seconds = match unit {
         "" if n == 0 => return Ok(Retention(None)),
         "s" => n,
         "m" => n.saturating_mul(60),
@@ -219,18 +225,14 @@ pub fn parse_retention(raw: &str) -> Result<Retention, String> {
 
 /// `90s`, `2m`, `1h`, `500ms`, or plain seconds.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a duration such as 90s, 2m or 1h"))?;
-    let duration = match unit.trim() {
+    let invalid = || format!("{:?} is not a duration such as 90s, 2m or 1h", raw.trim());
+    let (n, unit) = number_and_unit(raw).ok_or_else(invalid)?;
+    let duration = match unit {
         "" | "s" => Duration::from_secs(n),
         "ms" => Duration::from_millis(n),
         "m" => Duration::from_secs(n.saturating_mul(60)),
         "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(format!("{raw:?} is not a duration such as 90s, 2m or 1h")),
+        _ => return Err(invalid()),
     };
     // A week is far beyond any sensible timeout, and keeps every later arithmetic on it in range.
     if duration > Duration::from_secs(7 * 24 * 3600) {
@@ -244,13 +246,10 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
 
 /// `4096`, `4KiB`, `1MiB`, `1KB`, `2MB`.
 pub fn parse_size(raw: &str) -> Result<usize, String> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a size such as 4096, 4KiB or 1MiB"))?;
-    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+    let invalid = || format!("{:?} is not a size such as 4096, 4KiB or 1MiB", raw.trim());
+    let (n, unit) = number_and_unit(raw).ok_or_else(invalid)?;
+    let n = usize::try_from(n).map_err(|_| invalid())?;
+    let factor: usize = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kib" | "k" => 1024,
         "mib" | "m" => 1024 * 1024,
@@ -258,11 +257,11 @@ pub fn parse_size(raw: &str) -> Result<usize, String> {
         "kb" => 1000,
         "mb" => 1000 * 1000,
         "gb" => 1000 * 1000 * 1000,
-        _ => return Err(format!("{raw:?} is not a size such as 4096, 4KiB or 1MiB")),
+        _ => return Err(invalid()),
     };
     n.checked_mul(factor)
         .filter(|size| *size > 0)
-        .ok_or_else(|| format!("{raw:?} is out of range"))
+        .ok_or_else(|| format!("{:?} is out of range", raw.trim()))
 }
 
 /// Checks `--root-token` after parsing, so that a refused token is never echoed in the error.
