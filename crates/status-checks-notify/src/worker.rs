@@ -317,7 +317,7 @@ impl DeliveryWorker {
     }
 
     /// One attempt: sends, and says how it ended (the caller records it).
-    pub async fn attempt(&self, mut due: DueDelivery) -> Attempt {
+    async fn attempt(&self, mut due: DueDelivery) -> Attempt {
         let started = Instant::now();
         let result = self.sender.send(&mut due).await;
         let elapsed = started.elapsed();
