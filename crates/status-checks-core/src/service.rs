@@ -16,12 +16,12 @@ pub use crate::users::UserView;
 use crate::Timestamp;
 use crate::access::AccessLevel;
 use crate::error::{DomainError, ParamErrors, Resource};
-use crate::ids::{MergeRequestIid, ProjectId};
+use crate::ids::{MergeRequestIid, ProjectId, StatusCheckId};
 use crate::merge_requests::{MergeRequest, MergeRequestHead};
 use crate::policy::{self, Actor, Denial, ProjectAction};
 use crate::ports::*;
 use crate::projects::{Project, ProjectRef};
-use crate::status_checks::StatusCheckResponse;
+use crate::status_checks::{ExternalStatusCheck, StatusCheckResponse};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -229,6 +229,19 @@ impl StatusChecksService {
                 .merge_requests
                 .find_merge_request_head(project, iid)
         }
+    }
+
+    /// The check of the project with this id, or 404 `Not found`.
+    pub(crate) async fn status_check(
+        &self,
+        project: ProjectId,
+        id: StatusCheckId,
+    ) -> DomainResult<ExternalStatusCheck> {
+        self.ports
+            .status_checks
+            .find_check(project, id)
+            .await?
+            .ok_or(DomainError::NotFound(Resource::StatusCheck))
     }
 
     /// The policy's answer as a domain error.

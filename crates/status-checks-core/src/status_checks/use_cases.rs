@@ -71,19 +71,6 @@ pub struct RecordedResponse {
 }
 
 impl StatusChecksService {
-    /// The check of the project with this id, or 404 `Not found`.
-    pub(crate) async fn status_check(
-        &self,
-        project: ProjectId,
-        id: StatusCheckId,
-    ) -> DomainResult<ExternalStatusCheck> {
-        self.ports
-            .status_checks
-            .find_check(project, id)
-            .await?
-            .ok_or(DomainError::NotFound(Resource::StatusCheck))
-    }
-
     /// A check's fields, validated ([`fields::validate`]) for creating one (`updating: None`) or updating
     /// the check `updating` (404 if the project has no such check), against the project's other checks;
     /// `scope`, if sent, must name protected branches of the project only. 422 with every message.
