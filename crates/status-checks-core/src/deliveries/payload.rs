@@ -53,6 +53,17 @@ pub struct HookProject {
     pub path_with_namespace: String,
 }
 
+impl HookProject {
+    /// The payload's view of `project`.
+    pub fn of(project: &crate::projects::Project) -> Self {
+        HookProject {
+            id: project.id,
+            name: project.name.clone(),
+            path_with_namespace: project.path_with_namespace(),
+        }
+    }
+}
+
 /// A notification to record, before the merge request it is about is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryDraft {

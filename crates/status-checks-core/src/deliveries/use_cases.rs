@@ -28,11 +28,7 @@ impl StatusChecksService {
                 external_status_check_id: check.id,
                 check_name: check.name.as_str().to_owned(),
                 check_url: check.external_url.as_str().to_owned(),
-                project: HookProject {
-                    id: project.id,
-                    name: project.name.clone(),
-                    path_with_namespace: project.path_with_namespace(),
-                },
+                project: HookProject::of(project),
                 user: HookUser {
                     id: actor.user_id,
                     name: actor.name.clone(),

@@ -196,11 +196,7 @@ pub(super) fn draft(
         external_status_check_id: check.id,
         check_name: check.name.as_str().into(),
         check_url: check.external_url.as_str().into(),
-        project: HookProject {
-            id: project.id,
-            name: project.name.clone(),
-            path_with_namespace: project.path_with_namespace(),
-        },
+        project: HookProject::of(project),
         user: HookUser {
             id: UserId(1),
             name: "Root".into(),
