@@ -112,6 +112,8 @@ pub enum Resource {
     MergeRequest,
     /// An external status check.
     StatusCheck,
+    /// A project's forge link (`404 Forge Not Found`).
+    Forge,
 }
 
 impl fmt::Display for Resource {
@@ -123,6 +125,7 @@ impl fmt::Display for Resource {
             Resource::ProtectedBranch => "protected branch",
             Resource::MergeRequest => "merge request",
             Resource::StatusCheck => "external status check",
+            Resource::Forge => "forge",
         })
     }
 }

@@ -40,6 +40,8 @@ id_type! {
     ResponseId,
     /// An outgoing notification's id.
     DeliveryId,
+    /// A commit status post's id (the forge bridge's outbox).
+    ForgeStatusId,
 }
 
 /// A commit SHA: 40 hex characters (SHA-1) or 64 (SHA-256 repositories), kept in lower case.

@@ -52,11 +52,13 @@ pub enum ProjectAction {
     RespondToStatusChecks,
     /// E7: retry a failed status check.
     RetryStatusChecks,
+    /// Link the project to its forge, change or remove the link, sync, list status posts.
+    ManageForgeLink,
 }
 
 impl ProjectAction {
     /// Every action.
-    pub const ALL: [ProjectAction; 13] = [
+    pub const ALL: [ProjectAction; 14] = [
         ProjectAction::ReadProject,
         ProjectAction::UpdateProject,
         ProjectAction::DeleteProject,
@@ -70,6 +72,7 @@ impl ProjectAction {
         ProjectAction::ReadStatusChecks,
         ProjectAction::RespondToStatusChecks,
         ProjectAction::RetryStatusChecks,
+        ProjectAction::ManageForgeLink,
     ];
 
     /// The lowest role that may do it.
@@ -82,7 +85,8 @@ impl ProjectAction {
             | WriteMergeRequests
             | RespondToStatusChecks
             | RetryStatusChecks => AccessLevel::Developer,
-            UpdateProject | ManageMembers | ManageProtectedBranches | ManageStatusChecks => {
+            UpdateProject | ManageMembers | ManageProtectedBranches | ManageStatusChecks
+            | ManageForgeLink => {
                 AccessLevel::Maintainer
             }
             DeleteProject => AccessLevel::Owner,

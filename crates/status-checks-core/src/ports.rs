@@ -12,6 +12,10 @@ use crate::Timestamp;
 use crate::access::AccessLevel;
 use crate::deliveries::{Attempt, Delivery, DeliveryDraft};
 use crate::error::RepoError;
+use crate::forges::{
+    ForgeLink, ForgeStatus, MirrorDetails, MirrorOutcome, MirrorWrite, NewForgeStatus, PostedKey,
+    StatusAttempt,
+};
 use crate::ids::CommitSha;
 use crate::ids::*;
 use crate::members::Member;
@@ -332,6 +336,73 @@ pub trait DeliveryRepository: Send + Sync {
     /// Deletes up to `limit` delivered or dead deliveries whose last attempt was before `finished_before`,
     /// oldest first, and answers how many it deleted. A pending delivery is never deleted, however old.
     async fn prune_deliveries(&self, finished_before: Timestamp, limit: u32) -> RepoResult<u64>;
+}
+
+/// Forge links, mirrored merge requests' details, seen webhook deliveries and the status outbox.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait ForgeRepository: Send + Sync {
+    /// The project's link, if any.
+    async fn find_link(&self, project: ProjectId) -> RepoResult<Option<ForgeLink>>;
+    /// Creates or replaces the project's link; with `sync`, a sync of its open merge requests is due at
+    /// once. `NotFound` if the project is gone.
+    async fn save_link(&self, link: ForgeLink, sync: bool) -> RepoResult<ForgeLink>;
+    /// Deletes the link with its pending status posts (mirrored merge requests stay); false if none.
+    async fn delete_link(&self, project: ProjectId) -> RepoResult<bool>;
+    /// Makes a sync of the project's open merge requests due at `at`; false if it has no link.
+    async fn request_sync(&self, project: ProjectId, at: Timestamp) -> RepoResult<bool>;
+    /// Claims one link whose sync is due at `now` by moving its due time to `lease_until` (a crashed
+    /// syncer's claim comes due again).
+    async fn claim_sync(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> RepoResult<Option<ForgeLink>>;
+    /// Ends a claimed sync: done unless another was requested meanwhile (the due time is no longer
+    /// `claimed_until`); `retry_at` makes it due again instead.
+    async fn finish_sync(
+        &self,
+        project: ProjectId,
+        claimed_until: Timestamp,
+        retry_at: Option<Timestamp>,
+    ) -> RepoResult<()>;
+    /// A mirrored merge request by its iid (the forge's number), with its details (none for a merge
+    /// request opened before the link, through our own API).
+    async fn find_mirrored(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<(MergeRequest, Option<MirrorDetails>)>>;
+    /// Applies a mirror write in one transaction: records the delivery's key (`Seen` if recorded before),
+    /// the merge request change (`Raced` if it changed since it was read, or its iid was taken meanwhile),
+    /// the details, the notifications and status posts rendered against the merge request written, and
+    /// the link's `last_event_at`.
+    async fn apply_mirror(&self, write: MirrorWrite) -> RepoResult<MirrorOutcome>;
+    /// Schedules status posts.
+    async fn schedule_statuses(&self, statuses: Vec<NewForgeStatus>) -> RepoResult<()>;
+    /// A project's status posts, newest first.
+    async fn list_forge_statuses(
+        &self,
+        project: ProjectId,
+        page: PageRequest,
+    ) -> RepoResult<Page<ForgeStatus>>;
+    /// Claims up to `limit` pending status posts due at `now`, oldest due first, by moving their due time
+    /// to `lease_until`.
+    async fn claim_due_statuses(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+    ) -> RepoResult<Vec<ForgeStatus>>;
+    /// The state last posted successfully for this key, if any.
+    async fn last_posted(&self, key: PostedKey) -> RepoResult<Option<String>>;
+    /// Records an attempt at a status post (see [`StatusAttempt`]), with the state now shown at `key` when
+    /// the forge accepted it, and its follow-up posts, in one transaction.
+    async fn record_status_attempt(
+        &self,
+        attempt: StatusAttempt,
+        posted: Option<PostedKey>,
+    ) -> RepoResult<()>;
 }
 
 /// The time. Adapters read the system clock; tests set it.

@@ -57,6 +57,8 @@ pub struct Ports {
     pub responses: Arc<dyn ResponseRepository>,
     /// The delivery outbox.
     pub deliveries: Arc<dyn DeliveryRepository>,
+    /// Forge links, mirrored merge requests and the status outbox.
+    pub forges: Arc<dyn ForgeRepository>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Randomness.
@@ -68,10 +70,22 @@ pub struct Ports {
 pub struct Settings {
     /// A check pending longer than this on a merge request's HEAD reads `failed`.
     pub pending_timeout: Duration,
-    /// Whether check URLs may point at loopback or private addresses.
+    /// Whether check and forge URLs may point at loopback or private addresses.
     pub allow_local_requests: bool,
+    /// Local targets admitted although `allow_local_requests` is off (`--outbound-allowlist`).
+    pub outbound_allowlist: crate::ssrf::OutboundAllowlist,
     /// Base of every `web_url`.
     pub base_url: String,
+}
+
+impl Settings {
+    /// Where outbound requests may go under these settings.
+    pub fn url_policy(&self) -> crate::status_checks::UrlPolicy {
+        crate::status_checks::UrlPolicy {
+            allow_local_requests: self.allow_local_requests,
+            allowlist: self.outbound_allowlist.clone(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -79,6 +93,7 @@ impl Default for Settings {
         Settings {
             pending_timeout: Duration::from_secs(120),
             allow_local_requests: false,
+            outbound_allowlist: crate::ssrf::OutboundAllowlist::default(),
             base_url: "http://127.0.0.1:8080".into(),
         }
     }

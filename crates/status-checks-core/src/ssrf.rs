@@ -223,3 +223,113 @@ mod tests {
         }
     }
 }
+
+/// The operator's outbound allowlist (`--outbound-allowlist`): host names, IP addresses and CIDR ranges that
+/// outbound requests (to checks and forges) may reach although they are local, as GitLab's "Local IP
+/// addresses and domain names that hooks and integrations can access". Host names match exactly, without
+/// regard to case or a trailing dot; an entry never admits more than it names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutboundAllowlist {
+    hosts: Vec<String>,
+    networks: Vec<(IpAddr, u8)>,
+}
+
+impl OutboundAllowlist {
+    /// Reads a comma-separated list: `git.internal`, `10.0.0.5`, `10.1.0.0/16`, `fd00::/8`; blanks are
+    /// skipped. The error names the first entry that is none of these.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut list = OutboundAllowlist::default();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if let Some((ip, bits)) = entry.split_once('/') {
+                let ip: IpAddr = ip
+                    .parse()
+                    .map_err(|_| format!("`{entry}` is not a CIDR range"))?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                let bits: u8 = bits
+                    .parse()
+                    .ok()
+                    .filter(|b| *b <= max)
+                    .ok_or_else(|| format!("`{entry}` is not a CIDR range"))?;
+                list.networks.push((ip, bits));
+            } else if let Ok(ip) = entry.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+                list.networks.push((ip, if ip.is_ipv4() { 32 } else { 128 }));
+            } else if entry
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+            {
+                list.hosts
+                    .push(entry.trim_end_matches('.').to_ascii_lowercase());
+            } else {
+                return Err(format!(
+                    "`{entry}` is not a host name, an IP address or a CIDR range"
+                ));
+            }
+        }
+        Ok(list)
+    }
+
+    /// Whether the list names nothing.
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty() && self.networks.is_empty()
+    }
+
+    /// Whether `host` (a name, as in a URL) is on the list.
+    pub fn admits_name(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.hosts.iter().any(|h| *h == host)
+    }
+
+    /// Whether `ip` is in one of the listed addresses or ranges.
+    pub fn admits_ip(&self, ip: IpAddr) -> bool {
+        self.networks
+            .iter()
+            .any(|(network, bits)| in_network(ip, *network, *bits))
+    }
+}
+
+fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V4(_)) => {
+            ip.to_ipv4_mapped().is_some_and(|v4| in_network(IpAddr::V4(v4), network, bits))
+        }
+        (IpAddr::V4(_), IpAddr::V6(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod allowlist_tests {
+    use super::*;
+
+    fn ip(raw: &str) -> IpAddr {
+        raw.parse().unwrap_or_else(|_| panic!("{raw}"))
+    }
+
+    #[test]
+    fn entries_admit_what_they_name_and_nothing_more() {
+        let list = OutboundAllowlist::parse(" git.internal., 10.0.0.5 ,192.168.0.0/16, fd00::/8,")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(list.admits_name("GIT.internal"));
+        assert!(!list.admits_name("evil.git.internal"));
+        assert!(list.admits_ip(ip("10.0.0.5")));
+        assert!(!list.admits_ip(ip("10.0.0.6")));
+        assert!(list.admits_ip(ip("192.168.44.1")));
+        assert!(list.admits_ip(ip("::ffff:192.168.1.1")));
+        assert!(!list.admits_ip(ip("192.169.0.1")));
+        assert!(list.admits_ip(ip("fd12::1")));
+        assert!(!list.admits_ip(ip("fe80::1")));
+        assert!(OutboundAllowlist::parse("").is_ok_and(|l| l.is_empty()));
+        for bad in ["10.0.0.0/33", "a b", "http://x", "::/129", "x/8"] {
+            assert!(OutboundAllowlist::parse(bad).is_err(), "{bad}");
+        }
+        let everything = OutboundAllowlist::parse("0.0.0.0/0").unwrap_or_default();
+        assert!(everything.admits_ip(ip("127.0.0.1")));
+    }
+}

@@ -42,6 +42,17 @@ pub struct HookUser {
     pub username: String,
 }
 
+impl HookUser {
+    /// The payload's view of the actor who caused an event through the API.
+    pub fn of(actor: &crate::policy::Actor) -> Self {
+        HookUser {
+            id: actor.user_id,
+            name: actor.name.clone(),
+            username: actor.username.clone(),
+        }
+    }
+}
+
 /// The project shown in a payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookProject {

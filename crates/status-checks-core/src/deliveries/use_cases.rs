@@ -15,7 +15,7 @@ impl StatusChecksService {
     /// One delivery draft per check in `checks`.
     pub(crate) fn delivery_drafts<'c>(
         &self,
-        actor: &Actor,
+        user: &HookUser,
         project: &Project,
         checks: impl IntoIterator<Item = &'c ExternalStatusCheck>,
         event: &Event,
@@ -29,11 +29,7 @@ impl StatusChecksService {
                 check_name: check.name.as_str().to_owned(),
                 check_url: check.external_url.as_str().to_owned(),
                 project: HookProject::of(project),
-                user: HookUser {
-                    id: actor.user_id,
-                    name: actor.name.clone(),
-                    username: actor.username.clone(),
-                },
+                user: user.clone(),
                 action: event.action,
                 changes: event.changes.clone(),
                 oldrev: event.oldrev.clone(),

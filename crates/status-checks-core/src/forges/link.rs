@@ -2,6 +2,10 @@
 //! statuses are posted, and the credentials — a token to post with and a secret that authenticates the
 //! forge's webhooks, both write-only (never shown, logged or put in an error; `Debug` hides them).
 
+use crate::Timestamp;
+use crate::error::{DomainError, ParamErrors};
+use crate::ids::{ProjectId, UserId};
+use crate::status_checks::UrlPolicy;
 use std::fmt;
 
 /// The forges the bridge speaks to.
@@ -153,6 +157,178 @@ pub fn status_name_error(name: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A project's link to its forge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgeLink {
+    /// The project linked (one link per project).
+    pub project_id: ProjectId,
+    /// Which forge.
+    pub forge: ForgeKind,
+    /// The forge API's base URL (`https://gitlab.example.com/api/v4`).
+    pub api_url: String,
+    /// The repository as the forge names it (GitLab: a numeric id or `group/project`; others `owner/repo`).
+    pub repository: String,
+    /// The credential statuses are posted and merge requests read with.
+    pub token: ForgeSecret,
+    /// The secret that authenticates the forge's webhooks.
+    pub webhook_secret: ForgeSecret,
+    /// The aggregate status's name, and the prefix of the per-check ones.
+    pub status_name: String,
+    /// Whether one status per applicable check is posted besides the aggregate.
+    pub per_check_statuses: bool,
+    /// Who linked the project: the local author of its mirrored merge requests.
+    pub author_id: UserId,
+    /// When the last webhook delivery was applied.
+    pub last_event_at: Option<Timestamp>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// What `PUT /projects/:id/forge` sends, after parameter parsing; `None` is a parameter not sent (an update
+/// keeps the stored value).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ForgeLinkInput {
+    /// `forge`.
+    pub forge: Option<String>,
+    /// `api_url`.
+    pub api_url: Option<String>,
+    /// `repository`.
+    pub repository: Option<String>,
+    /// `token` (write-only).
+    pub token: Option<String>,
+    /// `webhook_secret` (write-only).
+    pub webhook_secret: Option<String>,
+    /// `status_name`.
+    pub status_name: Option<String>,
+    /// `per_check_statuses`.
+    pub per_check_statuses: Option<bool>,
+}
+
+impl fmt::Debug for ForgeLinkInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |secret: &Option<String>| secret.as_ref().map(|_| "[redacted]");
+        f.debug_struct("ForgeLinkInput")
+            .field("forge", &self.forge)
+            .field("api_url", &self.api_url)
+            .field("repository", &self.repository)
+            .field("token", &set(&self.token))
+            .field("webhook_secret", &set(&self.webhook_secret))
+            .field("status_name", &self.status_name)
+            .field("per_check_statuses", &self.per_check_statuses)
+            .finish()
+    }
+}
+
+/// The link `input` makes of `existing` (or, without one, a new link by `author` at `now`): `Err` with the
+/// contract's answer — 400 for a missing required parameter (on creation) or a `forge` that is none of the
+/// four, 400 `repository is invalid`, then 422 with the messages of the URL, token, secret and status name.
+pub fn link_from(
+    project: ProjectId,
+    existing: Option<&ForgeLink>,
+    input: ForgeLinkInput,
+    author: UserId,
+    now: Timestamp,
+    url_policy: &UrlPolicy,
+) -> Result<ForgeLink, DomainError> {
+    let mut params = ParamErrors::new();
+    if existing.is_none() {
+        for (name, value) in [
+            ("forge", &input.forge),
+            ("api_url", &input.api_url),
+            ("repository", &input.repository),
+            ("token", &input.token),
+            ("webhook_secret", &input.webhook_secret),
+        ] {
+            if value.is_none() {
+                params.missing(name);
+            }
+        }
+    }
+    let forge = match input.forge.as_deref() {
+        Some(raw) => ForgeKind::parse(raw).or_else(|| {
+            params.not_valid_value("forge");
+            None
+        }),
+        None => existing.map(|link| link.forge),
+    };
+    if !params.is_empty() {
+        return Err(params.into());
+    }
+    let Some(forge) = forge else {
+        return Err(ParamErrors::one("forge is missing").into());
+    };
+    let repository = match input.repository {
+        Some(repository) => repository,
+        None => existing.map(|l| l.repository.clone()).unwrap_or_default(),
+    };
+    if !forge.is_repository(&repository) {
+        let mut e = ParamErrors::new();
+        e.invalid("repository");
+        return Err(e.into());
+    }
+    let mut messages = Vec::new();
+    let api_url = match input.api_url {
+        Some(raw) => match url_policy.check(&raw) {
+            Ok(()) => raw.trim_end_matches('/').to_owned(),
+            Err(errors) => {
+                messages.extend(
+                    errors
+                        .into_iter()
+                        .map(|m| m.replacen("External url", "Api url", 1)),
+                );
+                String::new()
+            }
+        },
+        None => existing.map(|l| l.api_url.clone()).unwrap_or_default(),
+    };
+    let token = match input.token.as_deref().map(ForgeSecret::token) {
+        Some(Ok(token)) => Some(token),
+        Some(Err(message)) => {
+            messages.push(message.to_owned());
+            None
+        }
+        None => existing.map(|l| l.token.clone()),
+    };
+    let webhook_secret = match input.webhook_secret.as_deref().map(ForgeSecret::webhook_secret) {
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(message)) => {
+            messages.push(message.to_owned());
+            None
+        }
+        None => existing.map(|l| l.webhook_secret.clone()),
+    };
+    let status_name = input
+        .status_name
+        .or_else(|| existing.map(|l| l.status_name.clone()))
+        .unwrap_or_else(|| DEFAULT_STATUS_NAME.to_owned());
+    if let Some(message) = status_name_error(&status_name) {
+        messages.push(message.to_owned());
+    }
+    let (Some(token), Some(webhook_secret), true) = (token, webhook_secret, messages.is_empty())
+    else {
+        return Err(DomainError::Validation(messages));
+    };
+    Ok(ForgeLink {
+        project_id: project,
+        forge,
+        api_url,
+        repository,
+        token,
+        webhook_secret,
+        status_name,
+        per_check_statuses: input
+            .per_check_statuses
+            .or(existing.map(|l| l.per_check_statuses))
+            .unwrap_or(true),
+        author_id: existing.map_or(author, |l| l.author_id),
+        last_event_at: existing.and_then(|l| l.last_event_at),
+        created_at: existing.map_or(now, |l| l.created_at),
+        updated_at: now,
+    })
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 //! notifies nobody. The forge's action only labels the notification; the state decides.
 
 use crate::Timestamp;
-use crate::deliveries::{self, Event, HookAction};
-use crate::ids::{CommitSha, MergeRequestIid};
+use crate::deliveries::{self, DeliveryDraft, Event, HookAction};
+use crate::forges::StatusDraft;
+use crate::ids::{CommitSha, MergeRequestId, MergeRequestIid, ProjectId};
 use crate::merge_requests::transitions::Transition;
-use crate::merge_requests::{MergeRequest, MergeRequestChanges, MergeRequestState};
+use crate::merge_requests::{MergeRequest, MergeRequestChanges, MergeRequestState, NewMergeRequest};
 use serde_json::Map;
 
 /// A merge (pull) request as a forge's webhook shows it, in our words: every forge's payload is read into
@@ -31,6 +32,89 @@ pub struct ForgeMergeRequest {
     pub state: MergeRequestState,
     /// The forge's time of this state: what orders snapshots.
     pub updated_at: Timestamp,
+}
+
+/// What the bridge keeps about a mirrored merge request besides the merge request itself: where its
+/// statuses go and which snapshot it was last brought to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorDetails {
+    /// The forge project the source branch lives in (GitLab: the source project's id, which differs from
+    /// the linked one for a fork); statuses are posted there on GitLab.
+    pub source_project: String,
+    /// The merge request's page on the forge: the `target_url` of its statuses.
+    pub web_url: String,
+    /// The forge's time of the last snapshot applied.
+    pub snapshot_at: Timestamp,
+    /// The newest pipeline seen for the merge request, if any (GitLab).
+    pub pipeline: Option<HeadPipeline>,
+}
+
+/// A GitLab pipeline seen for a merge request (from a `Pipeline Hook`): statuses go into it while it is
+/// at the HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadPipeline {
+    /// Its id.
+    pub id: i64,
+    /// The commit it runs for.
+    pub sha: CommitSha,
+    /// Whether it is a merge-request pipeline (source `merge_request_event`): such a pipeline is the
+    /// merge request's head pipeline whenever it exists, so statuses must be added to it by id.
+    pub merge_request_event: bool,
+}
+
+/// A mirror write: the merge request change a forge delivery causes, with the notifications and status
+/// posts it schedules, and the delivery's key — one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorWrite {
+    /// The linked project.
+    pub project_id: ProjectId,
+    /// The delivery's key (a replay is recognized by it); `None` for a sync.
+    pub delivery_key: Option<String>,
+    /// When the delivery arrived.
+    pub received_at: Timestamp,
+    /// The change.
+    pub change: MirrorChange,
+    /// The details to keep (`None`: keep those stored).
+    pub details: Option<MirrorDetails>,
+    /// Notifications, rendered against the merge request written.
+    pub deliveries: Vec<DeliveryDraft>,
+    /// Status posts, rendered against the merge request written.
+    pub statuses: Vec<StatusDraft>,
+}
+
+/// The merge request side of a [`MirrorWrite`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorChange {
+    /// Create the merge request with the forge's number as its iid.
+    Open {
+        /// The forge's number.
+        iid: MergeRequestIid,
+        /// The merge request.
+        new: NewMergeRequest,
+    },
+    /// Change the merge request read with this `updated_at` (if it changed since, the write is refused as
+    /// [`MirrorOutcome::Raced`] and decided again).
+    Update {
+        /// The merge request.
+        id: MergeRequestId,
+        /// Its `updated_at` as read.
+        read_at: Timestamp,
+        /// What changes (`None`: only the details and the key are recorded).
+        changes: Option<MergeRequestChanges>,
+    },
+    /// Only the delivery's key is recorded.
+    Nothing,
+}
+
+/// How a [`MirrorWrite`] went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorOutcome {
+    /// Written: the merge request as it is now, if one was written.
+    Applied(Option<MergeRequest>),
+    /// The delivery's key was recorded before: nothing was written.
+    Seen,
+    /// The merge request changed (or was created) since it was read: nothing was written.
+    Raced,
 }
 
 /// What a snapshot does to the mirrored merge request.

@@ -8,7 +8,14 @@
 pub mod link;
 pub mod mirror;
 pub mod report;
+pub mod statuses;
+mod use_cases;
 
 pub use link::*;
-pub use mirror::{ForgeMergeRequest, Mirror, mirror};
+pub use mirror::{
+    ForgeMergeRequest, HeadPipeline, Mirror, MirrorChange, MirrorDetails, MirrorOutcome,
+    MirrorWrite, mirror,
+};
 pub use report::{Report, aggregate};
+pub use statuses::*;
+pub use use_cases::*;

@@ -4,8 +4,13 @@
 //! The aggregate is `failed` if any applicable check failed (a timed-out check included), else `pending` if any
 //! is pending, else `passed` — also when no check applies, so that a context the forge requires never hangs.
 
-use crate::forges::ForgeKind;
-use crate::status_checks::CheckStatus;
+use crate::Timestamp;
+use crate::forges::{ForgeKind, ForgeLink};
+use crate::ids::StatusCheckId;
+use crate::merge_requests::MergeRequestHead;
+use crate::status_checks::{
+    CheckStatus, ExternalStatusCheck, StatusCheckResponse, applicable_deadlines,
+};
 
 /// The most characters of a status description: GitHub refuses longer ones (GitLab allows 255).
 pub const MAX_DESCRIPTION_CHARS: usize = 140;
@@ -55,6 +60,53 @@ pub fn aggregate(statuses: impl IntoIterator<Item = CheckStatus>) -> Report {
         status,
         description: truncated(&description, MAX_DESCRIPTION_CHARS),
     }
+}
+
+/// One commit status the bridge shows on a merge request's HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStatus {
+    /// The context: the link's status name, or `<status name>/<check name>`.
+    pub context: String,
+    /// The check of a per-check context; `None` for the aggregate.
+    pub external_status_check_id: Option<StatusCheckId>,
+    /// The status.
+    pub status: CheckStatus,
+    /// In words.
+    pub description: String,
+    /// When a pending status turns failed by the pending timeout, if it will: it must be posted again then.
+    pub deadline: Option<Timestamp>,
+}
+
+/// The statuses to show on `mr`'s HEAD under `link`: the aggregate first, then (with per-check statuses)
+/// one per applicable check, in the order of `checks`.
+pub fn planned_statuses(
+    link: &ForgeLink,
+    checks: &[ExternalStatusCheck],
+    mr: &MergeRequestHead,
+    responses: &[StatusCheckResponse],
+    now: Timestamp,
+    timeout: std::time::Duration,
+) -> Vec<PlannedStatus> {
+    let each = applicable_deadlines(checks, mr, responses, now, timeout);
+    let report = aggregate(each.iter().map(|(_, status, _)| *status));
+    let deadline = each.iter().filter_map(|(_, _, d)| *d).min();
+    let mut planned = vec![PlannedStatus {
+        context: link.status_name.clone(),
+        external_status_check_id: None,
+        status: report.status,
+        description: report.description,
+        deadline: deadline.filter(|_| report.status == CheckStatus::Pending),
+    }];
+    if link.per_check_statuses {
+        planned.extend(each.into_iter().map(|(check, status, deadline)| PlannedStatus {
+            context: check_context(&link.status_name, check.name.as_str()),
+            external_status_check_id: Some(check.id),
+            status,
+            description: check_description(check.name.as_str(), status),
+            deadline,
+        }));
+    }
+    planned
 }
 
 /// The description of one check's status at a HEAD, for its own context.

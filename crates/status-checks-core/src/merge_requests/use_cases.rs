@@ -3,7 +3,7 @@
 //! the change with the notifications it causes in one port call.
 
 use crate::Timestamp;
-use crate::deliveries::{DeliveryDraft, Event, HookAction};
+use crate::deliveries::{DeliveryDraft, Event, HookAction, HookUser};
 use crate::error::{DomainError, ParamErrors, Resource};
 use crate::ids::MergeRequestIid;
 use crate::merge_requests::transitions::{self, Transition};
@@ -138,9 +138,9 @@ impl StatusChecksService {
 
     /// The drafts for an event on `after` (the merge request as it will be stored), to every check that
     /// applies to it, with its merge status at that moment.
-    async fn drafts_for(
+    pub(crate) async fn drafts_for(
         &self,
-        actor: &Actor,
+        user: &HookUser,
         project: &Project,
         after: &MergeRequest,
         event: &Event,
@@ -163,7 +163,7 @@ impl StatusChecksService {
             Vec::new()
         };
         let detailed = self.gating(project, &checks, after, &responses, at);
-        Ok(self.delivery_drafts(actor, project, applicable, event, detailed, at))
+        Ok(self.delivery_drafts(user, project, applicable, event, detailed, at))
     }
 
     /// `GET /projects/:id/merge_requests` (Reporter+), optionally filtered by state.
@@ -222,6 +222,7 @@ impl StatusChecksService {
             .project_write(actor, reference, params, ProjectAction::WriteMergeRequests)
             .await?;
         let project = &access.project;
+        self.refuse_if_mirrored(project).await?;
         let now = self.now();
         let new = transitions::open(project.id, actor.user_id, input, now)?;
         // Every check is pending on a new merge request: its responses cannot exist yet.
@@ -236,7 +237,8 @@ impl StatusChecksService {
             applicable.iter().map(|_| CheckStatus::Pending),
         );
         let open = Event::plain(Some(HookAction::Open));
-        let drafts = self.delivery_drafts(actor, project, applicable, &open, detailed, now);
+        let drafts =
+            self.delivery_drafts(&HookUser::of(actor), project, applicable, &open, detailed, now);
         let mr = self
             .ports
             .merge_requests
@@ -270,6 +272,7 @@ impl StatusChecksService {
                 self.whole(iid),
             )
             .await?;
+        self.refuse_if_mirrored(&access.project).await?;
         let Some(transition) = transitions::update(&mr, input, self.now())? else {
             return self.merge_request_view(&access.project, mr).await;
         };
@@ -299,6 +302,7 @@ impl StatusChecksService {
                 self.at_head(iid),
             )
             .await?;
+        self.refuse_if_mirrored(&access.project).await?;
         transitions::may_try_to_merge(&mr, input.sha.as_deref())?;
         let view = self.view_at_head(&access.project, mr, &responses).await?;
         let transition = transitions::merge(view.detailed_merge_status, self.now())?;
@@ -320,6 +324,17 @@ impl StatusChecksService {
         })
     }
 
+    /// 422 for a merge-request write through the API on a project linked to a forge: its merge requests
+    /// come from the forge (docs/forges.md).
+    async fn refuse_if_mirrored(&self, project: &Project) -> DomainResult<()> {
+        match self.ports.forges.find_link(project.id).await? {
+            Some(_) => Err(DomainError::Unprocessable(
+                "Merge requests of this project are mirrored from its forge".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Stores `transition` of `mr` with a notification to every check that applies to the merge request as
     /// it will be, carrying its merge status at that moment. `gone` is the answer if the store no longer
     /// finds the merge request (or, for a merge, finds it no longer open).
@@ -334,7 +349,7 @@ impl StatusChecksService {
         let at = transition.changes.updated_at;
         let after = transition.changes.apply_to(mr);
         let drafts = self
-            .drafts_for(actor, project, &after, &transition.event, at)
+            .drafts_for(&HookUser::of(actor), project, &after, &transition.event, at)
             .await?;
         self.ports
             .merge_requests

@@ -181,6 +181,9 @@ pub(crate) struct Mocks {
     pub(crate) checks: MockStatusCheckRepository,
     pub(crate) responses: MockResponseRepository,
     pub(crate) deliveries: MockDeliveryRepository,
+    /// Forge links; every project reads as not linked unless a test sets `link`.
+    pub(crate) forges: MockForgeRepository,
+    pub(crate) link: Option<crate::forges::ForgeLink>,
     pub(crate) now: Timestamp,
     pub(crate) timeout: Duration,
     pub(crate) mr: Option<MergeRequest>,
@@ -199,6 +202,8 @@ impl Mocks {
             checks: MockStatusCheckRepository::new(),
             responses: MockResponseRepository::new(),
             deliveries: MockDeliveryRepository::new(),
+            forges: MockForgeRepository::new(),
+            link: None,
             now: t0() + TimeDelta::seconds(10),
             timeout: Duration::from_secs(120),
             mr: None,
@@ -308,6 +313,11 @@ impl Mocks {
             *n += 1;
             format!("key-{n}")
         });
+        let link = self.link.clone();
+        let mut forges = self.forges;
+        forges
+            .expect_find_link()
+            .returning(move |_| Ok(link.clone()));
         let ports = Ports {
             users: Arc::new(self.users),
             tokens: Arc::new(self.tokens),
@@ -318,6 +328,7 @@ impl Mocks {
             status_checks: Arc::new(self.checks),
             responses: Arc::new(self.responses),
             deliveries: Arc::new(self.deliveries),
+            forges: Arc::new(forges),
             clock: Arc::new(clock),
             secrets: Arc::new(secrets),
         };
@@ -327,6 +338,7 @@ impl Mocks {
                 pending_timeout: self.timeout,
                 allow_local_requests: false,
                 base_url: "http://sc.test".into(),
+                ..Settings::default()
             },
         )
     }

@@ -51,6 +51,18 @@ pub struct ExternalUrl {
 impl ExternalUrl {
     /// Validates a URL; the errors are Rails' full messages, in order.
     pub fn parse(raw: &str, allow_local_requests: bool) -> Result<Self, Vec<String>> {
+        Self::parse_with(
+            raw,
+            &UrlPolicy {
+                allow_local_requests,
+                ..UrlPolicy::default()
+            },
+        )
+    }
+
+    /// Validates a URL under the operator's policy: local targets are refused unless local requests are
+    /// allowed or the allowlist names them.
+    pub fn parse_with(raw: &str, policy: &UrlPolicy) -> Result<Self, Vec<String>> {
         if raw.trim().is_empty() {
             return Err(vec!["External url can't be blank".into()]);
         }
@@ -62,7 +74,9 @@ impl ExternalUrl {
         let Some(parsed) = parse_http_url(raw) else {
             return Err(vec!["External url must be a valid URL".into()]);
         };
-        if !allow_local_requests && let Some(reason) = blocked_reason(&parsed) {
+        if !policy.allow_local_requests
+            && let Some(reason) = blocked_reason(&parsed, &policy.allowlist)
+        {
             return Err(vec![format!("External url is blocked: {reason}")]);
         }
         Ok(ExternalUrl::from_stored(raw.to_owned()))
@@ -117,9 +131,28 @@ fn parse_http_url(raw: &str) -> Option<url::Url> {
     }
 }
 
+/// Where outbound requests may go: the operator's `--allow-local-requests` and `--outbound-allowlist`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UrlPolicy {
+    /// Every local address is allowed.
+    pub allow_local_requests: bool,
+    /// These local targets are allowed.
+    pub allowlist: ssrf::OutboundAllowlist,
+}
+
+impl UrlPolicy {
+    /// Whether `raw` is a URL requests may be sent to (the messages of [`ExternalUrl::parse_with`] if not).
+    pub fn check(&self, raw: &str) -> Result<(), Vec<String>> {
+        ExternalUrl::parse_with(raw, self).map(|_| ())
+    }
+}
+
 /// Why a parsed URL is refused at save time, if it is.
-fn blocked_reason(url: &url::Url) -> Option<&'static str> {
+fn blocked_reason(url: &url::Url, allowlist: &ssrf::OutboundAllowlist) -> Option<&'static str> {
     let class = match url.host()? {
+        url::Host::Domain(name) if allowlist.admits_name(name) => return None,
+        url::Host::Ipv4(ip) if allowlist.admits_ip(IpAddr::V4(ip)) => return None,
+        url::Host::Ipv6(ip) if allowlist.admits_ip(IpAddr::V6(ip)) => return None,
         url::Host::Domain(name) if ssrf::is_localhost_name(name) => {
             return Some("Requests to localhost are not allowed");
         }
@@ -304,6 +337,36 @@ pub fn next_timeout(
         }
     });
     next
+}
+
+/// [`applicable_statuses`] with, for each check still pending, the instant its pending timeout turns it
+/// failed (`None` once it is final, or if that instant has passed).
+pub fn applicable_deadlines<'c>(
+    checks: &'c [ExternalStatusCheck],
+    mr: &crate::MergeRequestHead,
+    responses: &[crate::status_checks::StatusCheckResponse],
+    now: Timestamp,
+    timeout: std::time::Duration,
+) -> Vec<(&'c ExternalStatusCheck, crate::CheckStatus, Option<Timestamp>)> {
+    let mut statuses = Vec::new();
+    each_applicable(checks, mr, responses, |check, rows| {
+        let status = crate::status_checks::status_at_head(
+            rows.iter().copied(),
+            &mr.sha,
+            mr.head_recorded_at,
+            now,
+            timeout,
+        );
+        let deadline = crate::status_checks::pending_deadline(
+            rows.iter().copied(),
+            &mr.sha,
+            mr.head_recorded_at,
+            timeout,
+        )
+        .filter(|d| *d >= now && status == crate::CheckStatus::Pending);
+        statuses.push((check, status, deadline));
+    });
+    statuses
 }
 
 /// Calls `each` with every check that applies to `mr`, in the order of `checks`, and that check's rows of

@@ -5,7 +5,7 @@
 //! lists each field's messages in turn.
 
 use crate::error::BRANCHES_MUST_EXIST;
-use crate::status_checks::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret};
+use crate::status_checks::{CheckName, ExternalStatusCheck, ExternalUrl, SharedSecret, UrlPolicy};
 
 /// Which write the fields are for: it decides the order of the messages (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub fn validate(
     raw: RawFields<'_>,
     others: &[&ExternalStatusCheck],
     branches_exist: bool,
-    allow_local_requests: bool,
+    policy: &UrlPolicy,
 ) -> Result<Fields, Vec<String>> {
     let name = Outcome::of(raw.name, |raw| {
         CheckName::parse(raw).map_err(|m| vec![m.to_owned()])
@@ -102,7 +102,7 @@ pub fn validate(
         "Name has already been taken",
     );
     let url = Outcome::of(raw.external_url, |raw| {
-        ExternalUrl::parse(raw, allow_local_requests)
+        ExternalUrl::parse_with(raw, policy)
     })
     .unless_taken(
         |url| others.iter().any(|c| &c.external_url == url),
@@ -184,7 +184,7 @@ mod tests {
             "Name has already been taken".to_owned(),
         ];
         assert_eq!(
-            validate(Write::Create, sent, &[&other], true, false),
+            validate(Write::Create, sent, &[&other], true, &UrlPolicy::default()),
             Err(expected_create)
         );
         let expected_update = vec![
@@ -194,7 +194,7 @@ mod tests {
             BRANCHES_MUST_EXIST.to_owned(),
         ];
         assert_eq!(
-            validate(Write::Update, sent, &[&other], false, false),
+            validate(Write::Update, sent, &[&other], false, &UrlPolicy::default()),
             Err(expected_update)
         );
     }
@@ -210,7 +210,7 @@ mod tests {
             },
             &[&other],
             true,
-            false,
+            &UrlPolicy::default(),
         );
         assert_eq!(
             fields,
@@ -233,8 +233,8 @@ mod tests {
         ) {
             let other = existing();
             let sent = raw(&name, &url, &secret);
-            let created = validate(Write::Create, sent, &[&other], branches_exist, false);
-            let updated = validate(Write::Update, sent, &[&other], branches_exist, false);
+            let created = validate(Write::Create, sent, &[&other], branches_exist, &UrlPolicy::default());
+            let updated = validate(Write::Update, sent, &[&other], branches_exist, &UrlPolicy::default());
             match (created, updated) {
                 (Ok(a), Ok(b)) => {
                     prop_assert_eq!(&a, &b);

@@ -2,6 +2,7 @@
 //! project's checks, list a merge request's checks with their status at HEAD, set a check's status, retry
 //! a failed check.
 
+use crate::deliveries::HookUser;
 use crate::error::{DomainError, Resource};
 use crate::ids::{MergeRequestIid, ProjectId, ProtectedBranchId, StatusCheckId};
 use crate::pagination::{Page, PageRequest};
@@ -109,7 +110,7 @@ impl StatusChecksService {
             raw,
             &others,
             branches_exist,
-            self.settings.allow_local_requests,
+            &self.settings.url_policy(),
         )
         .map_err(DomainError::Validation)
     }
@@ -169,6 +170,8 @@ impl StatusChecksService {
             .create_check(new)
             .await
             .map_err(|e| e.refusal(DomainError::ProjectNotFound))?;
+        self.report_open_merge_requests(project, (check.id, check.name.as_str()))
+            .await?;
         Ok(StatusCheckView::of(check, UrlVisibility::Full))
     }
 
@@ -204,6 +207,8 @@ impl StatusChecksService {
             .update_check(project, id, update)
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::StatusCheck)))?;
+        self.report_open_merge_requests(project, (check.id, check.name.as_str()))
+            .await?;
         Ok(StatusCheckView::of(check, UrlVisibility::Full))
     }
 
@@ -218,12 +223,22 @@ impl StatusChecksService {
         let (access, ()) = self
             .project_write(actor, reference, Ok(()), ProjectAction::ManageStatusChecks)
             .await?;
-        self.ports
-            .status_checks
-            .delete_check(access.project.id, id)
-            .await?
-            .then_some(())
-            .ok_or(DomainError::NotFound(Resource::StatusCheck))
+        let project = access.project.id;
+        // A linked project's open merge requests are reported again: the check's own context then reads
+        // `success` (it no longer applies) and the aggregate no longer counts it.
+        let linked = self.ports.forges.find_link(project).await?.is_some();
+        let name = match linked {
+            true => Some(self.status_check(project, id).await?.name),
+            false => None,
+        };
+        if !self.ports.status_checks.delete_check(project, id).await? {
+            return Err(DomainError::NotFound(Resource::StatusCheck));
+        }
+        if let Some(name) = name {
+            self.report_open_merge_requests(project, (id, name.as_str()))
+                .await?;
+        }
+        Ok(())
     }
 
     /// E5 `GET /projects/:id/merge_requests/:iid/status_checks` (Reporter+): the applicable checks by id, with
@@ -305,6 +320,12 @@ impl StatusChecksService {
             })
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
+        self.report_merge_requests(
+            access.project.id,
+            &[&mr],
+            Some((check.id, check.name.as_str())),
+        )
+        .await?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
         // The merge request as of this answer: the newest responses read above, this one replacing its check's.
         responses.retain(|r| r.external_status_check_id != stored.external_status_check_id);
@@ -363,7 +384,14 @@ impl StatusChecksService {
         let retry = crate::deliveries::Event::plain(None);
         let applicable = check.applies_to_branch(&mr.target_branch).then_some(&check);
         let drafts =
-            self.delivery_drafts(actor, &access.project, applicable, &retry, detailed, now);
+            self.delivery_drafts(
+                &HookUser::of(actor),
+                &access.project,
+                applicable,
+                &retry,
+                detailed,
+                now,
+            );
         self.ports
             .responses
             .record_retry(
@@ -379,7 +407,12 @@ impl StatusChecksService {
             )
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
-        Ok(())
+        self.report_merge_requests(
+            access.project.id,
+            &[&mr],
+            Some((check.id, check.name.as_str())),
+        )
+        .await
     }
 
     /// The name [`Self::list_merge_request_checks`] had before it took GitLab's.
