@@ -19,6 +19,7 @@ fn service_with(projects: MockProjectRepository) -> StatusChecksService {
         status_checks: Arc::new(MockStatusCheckRepository::new()),
         responses: Arc::new(MockResponseRepository::new()),
         deliveries: Arc::new(MockDeliveryRepository::new()),
+        forges: Arc::new(MockForgeRepository::new()),
         clock: Arc::new(MockClock::new()),
         secrets: Arc::new(MockSecretGenerator::new()),
     };

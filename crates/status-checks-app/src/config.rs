@@ -2,6 +2,7 @@
 //! A bad value stops the program with one line naming the flag (exit code 2), never a panic.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use status_checks_core::ssrf::OutboundAllowlist;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -122,9 +123,22 @@ pub struct ServeArgs {
     #[arg(long, env = "STATUS_CHECKS_EXTERNAL_URL", value_parser = parse_external_url)]
     pub external_url: Option<String>,
 
-    /// Allow check URLs on loopback and private networks.
+    /// Allow check and forge URLs on loopback and private networks.
     #[arg(long, env = "STATUS_CHECKS_ALLOW_LOCAL_REQUESTS")]
     pub allow_local_requests: bool,
+
+    /// Local targets checks and forges may reach although local requests are not allowed: host names, IP
+    /// addresses and CIDR ranges, comma-separated (`git.internal,10.0.0.0/8`).
+    #[arg(long, env = "STATUS_CHECKS_OUTBOUND_ALLOWLIST", default_value = "", value_parser = parse_allowlist)]
+    pub outbound_allowlist: OutboundAllowlist,
+
+    /// Per-request timeout of calls to forges (status posts, merge request lists).
+    #[arg(long, env = "STATUS_CHECKS_FORGE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub forge_timeout: Duration,
+
+    /// Attempts at a status post before it is dead.
+    #[arg(long, env = "STATUS_CHECKS_FORGE_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub forge_attempts: u32,
 
     /// A check pending longer than this on an MR's HEAD becomes `failed` (`90s`, `2m`, `1h`).
     #[arg(long, env = "STATUS_CHECKS_PENDING_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
@@ -370,4 +384,9 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+/// Reads `--outbound-allowlist`.
+pub fn parse_allowlist(raw: &str) -> Result<OutboundAllowlist, String> {
+    OutboundAllowlist::parse(raw)
 }

@@ -30,6 +30,9 @@ pub enum AppError {
     /// The notifications' HTTP client could not be built.
     #[error("{0}")]
     Notifications(#[from] status_checks_notify::ClientError),
+    /// The forge client could not be built.
+    #[error("{0}")]
+    Forges(#[from] status_checks_forge::ClientError),
     /// The server stopped with an error.
     #[error("server failed: {0}")]
     Server(std::io::Error),

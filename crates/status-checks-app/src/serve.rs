@@ -175,6 +175,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
     let settings = Settings {
         pending_timeout: args.pending_timeout,
         allow_local_requests: args.allow_local_requests,
+        outbound_allowlist: args.outbound_allowlist.clone(),
         base_url,
     };
     let service = StatusChecksService::new(ports, settings);
@@ -219,9 +220,21 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
 
     let sender = status_checks_notify::Sender::new(
         args.delivery_timeout,
-        args.allow_local_requests,
+        service.settings().url_policy(),
         status_checks_notify::guard::system_lookup(),
     )?;
+    let reporter = status_checks_forge::Reporter::new(
+        service.clone(),
+        status_checks_forge::ForgeClient::new(
+            args.forge_timeout,
+            service.settings().url_policy(),
+            status_checks_notify::guard::system_lookup(),
+        )?,
+        status_checks_forge::ReporterConfig {
+            max_attempts: args.forge_attempts,
+            ..status_checks_forge::ReporterConfig::default()
+        },
+    );
     let worker = status_checks_notify::DeliveryWorker::new(
         service.ports().deliveries.clone(),
         service.ports().clock.clone(),
@@ -245,6 +258,10 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
     let worker = tokio::spawn(worker.run(async move {
         let _ = worker_stop.wait_for(|stopped| *stopped).await;
     }));
+    let mut reporter_stop = stop_rx.clone();
+    let reporter = tokio::spawn(reporter.run(async move {
+        let _ = reporter_stop.wait_for(|stopped| *stopped).await;
+    }));
     let server =
         axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -265,6 +282,8 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
     if tokio::time::timeout(grace, worker).await.is_err() {
         tracing::warn!("delivery worker did not stop in time");
     }
+    // A status post cut short keeps its claim, which expires: it is posted after the next start.
+    let _ = tokio::time::timeout(grace, reporter).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::views::json_response;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use status_checks_core::error::Resource;
 use status_checks_core::{DomainError, ParamErrors};
 
 /// An error answer of the API.
@@ -41,6 +42,8 @@ pub enum ApiError {
     RouteNotFound,
     /// The path exists, but not with this method.
     MethodNotAllowed,
+    /// A forge webhook delivery that did not prove it knows the link's secret.
+    WebhookUnauthorized,
 }
 
 impl From<DomainError> for ApiError {
@@ -67,6 +70,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Domain(error) => domain_response(error),
+            ApiError::WebhookUnauthorized => message(StatusCode::UNAUTHORIZED, "401 Unauthorized"),
             ApiError::MalformedBody(detail) => {
                 body(StatusCode::BAD_REQUEST, json!({ "error": detail }))
             }
@@ -107,6 +111,9 @@ fn domain_response(error: DomainError) -> Response {
             }),
         ),
         DomainError::ProjectNotFound => message(StatusCode::NOT_FOUND, "404 Project Not Found"),
+        DomainError::NotFound(Resource::Forge) => {
+            message(StatusCode::NOT_FOUND, "404 Forge Not Found")
+        }
         DomainError::NotFound(_) => message(StatusCode::NOT_FOUND, "404 Not found"),
         DomainError::Forbidden => message(StatusCode::FORBIDDEN, "403 Forbidden"),
         // Grape's one line of messages (`docs/api.md` §4), joined here: every text of a body is this layer's,

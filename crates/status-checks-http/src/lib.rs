@@ -37,7 +37,7 @@ use axum::Router;
 use axum::routing::{get, post, put};
 use error::ApiError;
 use handlers::{
-    deliveries, members, merge_requests, meta, projects, protected_branches, status_checks, tokens,
+    deliveries, forges, members, merge_requests, meta, projects, protected_branches, status_checks, tokens,
     users,
 };
 use status_checks_core::service::StatusChecksService;
@@ -182,6 +182,18 @@ pub fn router(state: AppState) -> Router {
             "/projects/{id}/merge_requests/{iid}/status_checks/{check_id}/retry",
             post(status_checks::retry_status_check),
         ),
+        (
+            "/projects/{id}/forge",
+            get(forges::get_forge_link)
+                .put(forges::put_forge_link)
+                .delete(forges::delete_forge_link),
+        ),
+        ("/projects/{id}/forge/sync", post(forges::sync_forge)),
+        (
+            "/projects/{id}/forge/deliveries",
+            get(forges::list_forge_deliveries),
+        ),
+        ("/projects/{id}/forge/webhook", post(forges::receive_webhook)),
     ];
     // Routes spelled out under `/api/v4` rather than nested, and the JSON 405 as each route's own fallback
     // rather than a layer: a nested router or a layer costs every request another boxed service

@@ -140,7 +140,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Reads a body of at most `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         tracing::debug!(error = %e, "request body not read");
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::SecondsFormat;
 use serde::Serialize;
 use status_checks_core::deliveries::Delivery;
+use status_checks_core::forges::{ForgeLinkView, ForgeStatus};
 use status_checks_core::links;
 use status_checks_core::members::Member;
 use status_checks_core::projects::Project;
@@ -411,6 +412,79 @@ impl DeliveryJson {
             next_attempt_at: time_opt(delivery.next_attempt_at),
             idempotency_key: delivery.idempotency_key,
             created_at: time(delivery.created_at),
+        }
+    }
+}
+
+/// A project's forge link (`GET /projects/:id/forge`): never its token or webhook secret, only whether they
+/// are set.
+#[derive(Serialize)]
+pub struct ForgeLinkJson {
+    forge: &'static str,
+    api_url: String,
+    repository: String,
+    status_name: String,
+    per_check_statuses: bool,
+    webhook_url: String,
+    token_set: bool,
+    webhook_secret_set: bool,
+    last_event_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl ForgeLinkJson {
+    /// The link's view.
+    pub fn of(view: ForgeLinkView) -> Self {
+        let link = view.link;
+        ForgeLinkJson {
+            forge: link.forge.as_str(),
+            token_set: !link.token.expose().is_empty(),
+            webhook_secret_set: !link.webhook_secret.expose().is_empty(),
+            api_url: link.api_url,
+            repository: link.repository,
+            status_name: link.status_name,
+            per_check_statuses: link.per_check_statuses,
+            webhook_url: view.webhook_url,
+            last_event_at: time_opt(link.last_event_at),
+            created_at: time(link.created_at),
+            updated_at: time(link.updated_at),
+        }
+    }
+}
+
+/// A status post to the forge (`GET /projects/:id/forge/deliveries`), as deliveries of notifications are
+/// listed, with what it is about.
+#[derive(Serialize)]
+pub struct ForgeStatusJson {
+    id: i64,
+    merge_request_iid: MergeRequestIid,
+    sha: String,
+    context: String,
+    state: String,
+    status: &'static str,
+    attempts: u32,
+    last_error: Option<String>,
+    last_attempt_at: Option<String>,
+    next_attempt_at: Option<String>,
+    created_at: String,
+}
+
+impl ForgeStatusJson {
+    /// The post's view.
+    pub fn of(post: ForgeStatus) -> Self {
+        ForgeStatusJson {
+            id: post.id.0,
+            merge_request_iid: post.merge_request_iid,
+            sha: post.sha.to_string(),
+            context: post.context,
+            state: post.state,
+            status: post.status.as_str(),
+            attempts: post.attempts,
+            last_error: post.last_error,
+            last_attempt_at: time_opt(post.last_attempt_at),
+            next_attempt_at: time_opt(post.next_attempt_at),
+            created_at: time(post.created_at),
         }
     }
 }

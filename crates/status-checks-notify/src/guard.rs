@@ -4,6 +4,7 @@
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use status_checks_core::ssrf;
+use status_checks_core::status_checks::UrlPolicy;
 use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -47,31 +48,35 @@ pub fn system_lookup() -> Lookup {
     })
 }
 
-/// A resolver that refuses blocked addresses unless local requests are allowed.
+/// A resolver that refuses blocked addresses unless the operator's policy admits them.
 #[derive(Clone)]
 pub struct GuardedResolver {
-    allow_local_requests: bool,
+    policy: Arc<UrlPolicy>,
     lookup: Lookup,
 }
 
 impl GuardedResolver {
-    /// A guard over `lookup`.
-    pub fn new(allow_local_requests: bool, lookup: Lookup) -> Self {
+    /// A guard over `lookup` under `policy` (`--allow-local-requests`, `--outbound-allowlist`).
+    pub fn new(policy: UrlPolicy, lookup: Lookup) -> Self {
         GuardedResolver {
-            allow_local_requests,
+            policy: Arc::new(policy),
             lookup,
         }
     }
 }
 
-/// The addresses a connection may use, or why none.
-pub fn vet(addresses: Vec<IpAddr>, allow_local_requests: bool) -> Result<Vec<IpAddr>, Refusal> {
+/// The addresses `host` resolved to that a connection may use, or why none: a local address passes only
+/// if local requests are allowed, or the allowlist names the host or the address.
+pub fn vet(host: &str, addresses: Vec<IpAddr>, policy: &UrlPolicy) -> Result<Vec<IpAddr>, Refusal> {
     if addresses.is_empty() {
         return Err(Refusal::Unresolvable);
     }
-    if !allow_local_requests {
+    if !policy.allow_local_requests && !policy.allowlist.admits_name(host) {
         // One blocked address refuses the name: a name that mixes public and private answers is a rebinding trick.
-        if let Some(blocked) = addresses.iter().find(|ip| ssrf::is_blocked(**ip)) {
+        if let Some(blocked) = addresses
+            .iter()
+            .find(|ip| ssrf::is_blocked(**ip) && !policy.allowlist.admits_ip(**ip))
+        {
             return Err(Refusal::Blocked(*blocked));
         }
     }
@@ -82,12 +87,12 @@ impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         let lookup = self.lookup.clone();
-        let allow = self.allow_local_requests;
+        let policy = self.policy.clone();
         Box::pin(async move {
-            let resolved = lookup(host).await.map_err(|_| {
+            let resolved = lookup(host.clone()).await.map_err(|_| {
                 Box::new(Refusal::Unresolvable) as Box<dyn std::error::Error + Send + Sync>
             })?;
-            let vetted = vet(resolved, allow)
+            let vetted = vet(&host, resolved, &policy)
                 .map_err(|r| Box::new(r) as Box<dyn std::error::Error + Send + Sync>)?;
             let addrs: Addrs = Box::new(vetted.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
@@ -96,13 +101,13 @@ impl Resolve for GuardedResolver {
 }
 
 /// Refuses a URL whose host is an IP literal in a blocked range (names go through [`GuardedResolver`]).
-pub fn check_literal_host(url: &url::Url, allow_local_requests: bool) -> Result<(), Refusal> {
+pub fn check_literal_host(url: &url::Url, policy: &UrlPolicy) -> Result<(), Refusal> {
     let ip = match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
         _ => return Ok(()),
     };
-    if !allow_local_requests && ssrf::is_blocked(ip) {
+    if !policy.allow_local_requests && ssrf::is_blocked(ip) && !policy.allowlist.admits_ip(ip) {
         return Err(Refusal::Blocked(ip));
     }
     Ok(())
@@ -116,19 +121,45 @@ mod tests {
         raw.parse().unwrap_or_else(|_| panic!("{raw}"))
     }
 
+    fn policy(allow_local_requests: bool) -> UrlPolicy {
+        UrlPolicy {
+            allow_local_requests,
+            ..UrlPolicy::default()
+        }
+    }
+
+    #[test]
+    fn the_allowlist_admits_what_it_names() {
+        let allowlist = ssrf::OutboundAllowlist::parse("git.internal, 10.9.0.0/16")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let policy = UrlPolicy {
+            allow_local_requests: false,
+            allowlist,
+        };
+        assert!(vet("git.internal", vec![ip("127.0.0.1")], &policy).is_ok());
+        assert!(vet("other.internal", vec![ip("10.9.3.4")], &policy).is_ok());
+        assert_eq!(
+            vet("other.internal", vec![ip("10.8.3.4")], &policy),
+            Err(Refusal::Blocked(ip("10.8.3.4")))
+        );
+        let url = |raw: &str| url::Url::parse(raw).unwrap_or_else(|_| panic!("{raw}"));
+        assert_eq!(check_literal_host(&url("http://10.9.0.1/"), &policy), Ok(()));
+        assert!(check_literal_host(&url("http://10.10.0.1/"), &policy).is_err());
+    }
+
     #[test]
     fn vetting() {
-        assert_eq!(vet(vec![ip("8.8.8.8")], false), Ok(vec![ip("8.8.8.8")]));
+        assert_eq!(vet("h", vec![ip("8.8.8.8")], &policy(false)), Ok(vec![ip("8.8.8.8")]));
         assert_eq!(
-            vet(vec![ip("8.8.8.8"), ip("10.0.0.1")], false),
+            vet("h", vec![ip("8.8.8.8"), ip("10.0.0.1")], &policy(false)),
             Err(Refusal::Blocked(ip("10.0.0.1")))
         );
         assert_eq!(
-            vet(vec![ip("::1")], false),
+            vet("h", vec![ip("::1")], &policy(false)),
             Err(Refusal::Blocked(ip("::1")))
         );
-        assert_eq!(vet(vec![ip("127.0.0.1")], true), Ok(vec![ip("127.0.0.1")]));
-        assert_eq!(vet(vec![], true), Err(Refusal::Unresolvable));
+        assert_eq!(vet("h", vec![ip("127.0.0.1")], &policy(true)), Ok(vec![ip("127.0.0.1")]));
+        assert_eq!(vet("h", vec![], &policy(true)), Err(Refusal::Unresolvable));
         assert_eq!(
             Refusal::Blocked(ip("127.0.0.1")).to_string(),
             "blocked address 127.0.0.1"
@@ -139,18 +170,18 @@ mod tests {
     fn literal_hosts() {
         let url = |raw: &str| url::Url::parse(raw).unwrap_or_else(|_| panic!("{raw}"));
         assert_eq!(
-            check_literal_host(&url("http://127.1/x"), false),
+            check_literal_host(&url("http://127.1/x"), &policy(false)),
             Err(Refusal::Blocked(ip("127.0.0.1")))
         );
         assert_eq!(
-            check_literal_host(&url("http://[::ffff:10.0.0.1]/"), false),
+            check_literal_host(&url("http://[::ffff:10.0.0.1]/"), &policy(false)),
             Err(Refusal::Blocked(ip("::ffff:10.0.0.1")))
         );
-        assert_eq!(check_literal_host(&url("http://0x7f.0.0.1"), true), Ok(()));
+        assert_eq!(check_literal_host(&url("http://0x7f.0.0.1"), &policy(true)), Ok(()));
         assert_eq!(
-            check_literal_host(&url("http://example.com"), false),
+            check_literal_host(&url("http://example.com"), &policy(false)),
             Ok(())
         );
-        assert_eq!(check_literal_host(&url("http://8.8.8.8"), false), Ok(()));
+        assert_eq!(check_literal_host(&url("http://8.8.8.8"), &policy(false)), Ok(()));
     }
 }

@@ -5,6 +5,7 @@ use crate::guard::{self, GuardedResolver, Lookup, Refusal};
 use crate::signature::sign;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 use status_checks_core::ports::DueDelivery;
+use status_checks_core::status_checks::UrlPolicy;
 use std::time::Duration;
 
 /// Why an attempt failed, and whether it is worth another.
@@ -69,7 +70,7 @@ impl Failure {
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
-    allow_local_requests: bool,
+    policy: UrlPolicy,
     user_agent: HeaderValue,
 }
 
@@ -87,7 +88,7 @@ impl Sender {
     /// A sender with a per-request `timeout`, resolving names with `lookup` behind the SSRF guard.
     pub fn new(
         timeout: Duration,
-        allow_local_requests: bool,
+        policy: UrlPolicy,
         lookup: Lookup,
     ) -> Result<Self, ClientError> {
         let client = reqwest::Client::builder()
@@ -96,13 +97,13 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .dns_resolver(std::sync::Arc::new(GuardedResolver::new(
-                allow_local_requests,
+                policy.clone(),
                 lookup,
             )))
             .build()?;
         Ok(Sender {
             client,
-            allow_local_requests,
+            policy,
             user_agent: HeaderValue::from_str(&user_agent())
                 .unwrap_or_else(|_| HeaderValue::from_static("status-checks")),
         })
@@ -137,7 +138,7 @@ impl Sender {
             cause: Cause::InvalidUrl,
             retryable: false,
         })?;
-        guard::check_literal_host(&url, self.allow_local_requests)
+        guard::check_literal_host(&url, &self.policy)
             .map_err(|r| Failure::retry(Cause::Blocked, r.to_string()))?;
         let response = self
             .client

@@ -177,7 +177,11 @@ impl World {
         lookup: Lookup,
         config: WorkerConfig,
     ) -> tokio::sync::oneshot::Sender<()> {
-        let sender = Sender::new(config.timeout, allow_local, lookup).unwrap();
+        let policy = status_checks_core::status_checks::UrlPolicy {
+            allow_local_requests: allow_local,
+            ..Default::default()
+        };
+        let sender = Sender::new(config.timeout, policy, lookup).unwrap();
         let ports = self.service.ports();
         let worker = DeliveryWorker::new(
             ports.deliveries.clone(),
@@ -614,7 +618,11 @@ async fn an_abandoned_claim_comes_due_again_for_a_new_process() {
     )
     .unwrap();
     let ports = reopened.ports(w.clock.clone(), Arc::new(SequentialSecrets::default()));
-    let sender = Sender::new(Duration::from_secs(2), true, system_lookup()).unwrap();
+    let allow = status_checks_core::status_checks::UrlPolicy {
+        allow_local_requests: true,
+        ..Default::default()
+    };
+    let sender = Sender::new(Duration::from_secs(2), allow, system_lookup()).unwrap();
     let config = WorkerConfig {
         poll_interval: Duration::from_millis(10),
         ..WorkerConfig::default()

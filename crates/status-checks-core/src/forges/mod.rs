@@ -11,6 +11,9 @@ pub mod report;
 pub mod statuses;
 mod use_cases;
 
+#[cfg(test)]
+mod tests;
+
 pub use link::*;
 pub use mirror::{
     ForgeMergeRequest, HeadPipeline, Mirror, MirrorChange, MirrorDetails, MirrorOutcome,

@@ -317,8 +317,11 @@ impl StatusChecksService {
                         .await?
                 }
             };
-            let applies = !matches!(write.change, MirrorChange::Nothing)
-                || !write.statuses.is_empty();
+            let applies = match &write.change {
+                MirrorChange::Open { .. } => true,
+                MirrorChange::Update { changes, .. } => changes.is_some(),
+                MirrorChange::Nothing => false,
+            } || !write.statuses.is_empty();
             match self.ports.forges.apply_mirror(write).await? {
                 MirrorOutcome::Applied(_) if applies => return Ok(EventOutcome::Applied),
                 MirrorOutcome::Applied(_) => return Ok(EventOutcome::Unchanged),

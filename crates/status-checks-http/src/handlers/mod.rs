@@ -2,6 +2,7 @@
 //! path and parameters, calls one use case, renders a view. No rules and no SQL here.
 
 pub(crate) mod deliveries;
+pub(crate) mod forges;
 pub(crate) mod members;
 pub(crate) mod merge_requests;
 pub(crate) mod meta;

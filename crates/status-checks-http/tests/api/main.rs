@@ -7,6 +7,7 @@
 )]
 
 mod errors;
+mod forges;
 mod resources;
 mod roles;
 mod statements;
@@ -92,6 +93,7 @@ impl TestApp {
             pending_timeout: Duration::from_secs(120),
             allow_local_requests: false,
             base_url: "http://sc.test".into(),
+            ..Settings::default()
         };
         let service = StatusChecksService::new(ports, settings);
         assert!(service.bootstrap_root(ROOT_TOKEN).await.unwrap());

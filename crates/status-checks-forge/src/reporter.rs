@@ -1,0 +1,287 @@
+//! The reporter: the worker that tells forges what our checks say, and syncs linked projects.
+//!
+//! It claims due status posts from the outbox under a lease (a crashed reporter's claims come due again),
+//! asks the core what each says **now** (never the state planned when it was scheduled), skips a post the
+//! forge already shows, posts the others, and records each outcome: delivered; retried with backoff
+//! (honouring `Retry-After`) on network errors, timeouts, 5xx, 409 and 429; dead after the last attempt
+//! or on any other answer, with the forge's message. A pending status with a pending-timeout deadline
+//! schedules the same context again at that deadline, so the forge hears `failed` with no other event.
+//!
+//! Beside it, the syncer claims links whose sync is due (a new link, `POST …/forge/sync`), reads their
+//! open merge requests from the forge and mirrors each as if it had just been opened.
+
+use crate::client::{Failure, ForgeClient};
+use crate::gitlab;
+use status_checks_core::deliveries::AttemptOutcome;
+use status_checks_core::forges::{
+    DueStatus, ForgeKind, ForgeStatus, NewForgeStatus, StatusAttempt, StatusDraft,
+};
+use status_checks_core::projects::ProjectRef;
+use status_checks_core::service::StatusChecksService;
+use status_checks_core::{DomainError, Timestamp};
+use std::future::Future;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// How the reporter works.
+#[derive(Debug, Clone)]
+pub struct ReporterConfig {
+    /// Posts claimed (and sent concurrently) per round.
+    pub batch: u32,
+    /// How long a claim holds before the post comes due again.
+    pub lease: Duration,
+    /// How often the outbox is looked at when idle.
+    pub poll_interval: Duration,
+    /// Attempts before a post is dead.
+    pub max_attempts: u32,
+    /// The first retry's delay; each further one doubles, capped at five minutes.
+    pub first_retry_delay: Duration,
+}
+
+impl Default for ReporterConfig {
+    fn default() -> Self {
+        ReporterConfig {
+            batch: 32,
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_millis(250),
+            max_attempts: 10,
+            first_retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The reporter and syncer.
+#[derive(Clone)]
+pub struct Reporter {
+    service: StatusChecksService,
+    client: ForgeClient,
+    config: ReporterConfig,
+}
+
+fn later(now: Timestamp, by: Duration) -> Timestamp {
+    now + chrono::TimeDelta::from_std(by).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+impl Reporter {
+    /// A reporter over the service's ports.
+    pub fn new(service: StatusChecksService, client: ForgeClient, config: ReporterConfig) -> Self {
+        Reporter {
+            service,
+            client,
+            config,
+        }
+    }
+
+    /// Reports and syncs until `shutdown` completes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let statuses = self.clone();
+        let syncs = self.clone();
+        tokio::select! {
+            () = shutdown => {}
+            () = statuses.report_forever() => {}
+            () = syncs.sync_forever() => {}
+        }
+    }
+
+    async fn report_forever(self) {
+        loop {
+            let sent = self.report_once().await;
+            if sent < self.config.batch as usize {
+                tokio::time::sleep(self.config.poll_interval).await;
+            }
+        }
+    }
+
+    /// One round: claims due posts and handles them; answers how many it claimed.
+    pub async fn report_once(&self) -> usize {
+        let ports = self.service.ports();
+        let now = ports.clock.now();
+        let claimed = match ports
+            .forges
+            .claim_due_statuses(now, self.config.batch, later(now, self.config.lease))
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim status posts");
+                return 0;
+            }
+        };
+        let count = claimed.len();
+        let mut tasks = JoinSet::new();
+        for due in claimed {
+            let reporter = self.clone();
+            tasks.spawn(async move { reporter.report(due).await });
+        }
+        while tasks.join_next().await.is_some() {}
+        count
+    }
+
+    async fn report(&self, due: ForgeStatus) {
+        let ports = self.service.ports();
+        let (state, outcome, posted, follow_up) = match self.service.forge_status_to_post(&due).await
+        {
+            Err(e) => {
+                tracing::warn!(error = %e, id = due.id.0, "cannot work out a status post");
+                let retry = later(ports.clock.now(), self.config.first_retry_delay * 5);
+                let failed = AttemptOutcome::Failed {
+                    error: "the service could not work out the status".into(),
+                    retry_at: Some(retry),
+                };
+                (due.state.clone(), failed, None, Vec::new())
+            }
+            Ok(DueStatus::Skip(reason)) => {
+                tracing::debug!(id = due.id.0, reason, "status post skipped");
+                (due.state.clone(), AttemptOutcome::Delivered, None, Vec::new())
+            }
+            Ok(DueStatus::Post(post)) => {
+                let result = if post.already_posted {
+                    Ok(())
+                } else {
+                    match post.link.forge {
+                        ForgeKind::Gitlab => gitlab::api::post_status(&self.client, &post).await,
+                        other => Err(Failure::fatal(format!(
+                            "posting statuses to {other} is not supported by this version"
+                        ))),
+                    }
+                };
+                let now = ports.clock.now();
+                let follow_up = match (&result, post.deadline) {
+                    (Ok(()), Some(deadline)) => vec![NewForgeStatus {
+                        project_id: due.project_id,
+                        merge_request_id: due.merge_request_id,
+                        merge_request_iid: due.merge_request_iid,
+                        sha: due.sha.clone(),
+                        draft: StatusDraft {
+                            context: due.context.clone(),
+                            external_status_check_id: due.external_status_check_id,
+                            state: "pending".into(),
+                            // Just after the deadline, when the check reads failed.
+                            due_at: deadline + chrono::TimeDelta::milliseconds(1),
+                        },
+                        created_at: now,
+                    }],
+                    _ => Vec::new(),
+                };
+                match result {
+                    Ok(()) => (
+                        post.state.to_owned(),
+                        AttemptOutcome::Delivered,
+                        Some(post.key.clone()),
+                        follow_up,
+                    ),
+                    Err(failure) => {
+                        let attempts = due.attempts + 1;
+                        let retry_at = (failure.retryable && attempts < self.config.max_attempts)
+                            .then(|| {
+                                let backoff = self.config.first_retry_delay
+                                    * 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
+                                let wait = backoff
+                                    .min(Duration::from_secs(300))
+                                    .max(failure.retry_after.unwrap_or_default());
+                                later(now, wait)
+                            });
+                        tracing::info!(
+                            id = due.id.0,
+                            context = %due.context,
+                            error = %failure.reason,
+                            retried = retry_at.is_some(),
+                            "status post failed"
+                        );
+                        let failed = AttemptOutcome::Failed {
+                            error: failure.reason,
+                            retry_at,
+                        };
+                        (post.state.to_owned(), failed, None, Vec::new())
+                    }
+                }
+            }
+        };
+        let attempt = StatusAttempt {
+            id: due.id,
+            at: ports.clock.now(),
+            state,
+            outcome,
+            follow_up,
+        };
+        if let Err(e) = ports.forges.record_status_attempt(attempt, posted).await {
+            // The claim's lease makes the post due again: it is retried, not lost.
+            tracing::warn!(error = %e, id = due.id.0, "cannot record a status post");
+        }
+    }
+
+    async fn sync_forever(self) {
+        loop {
+            if !self.sync_once().await {
+                tokio::time::sleep(self.config.poll_interval * 4).await;
+            }
+        }
+    }
+
+    /// Claims one due sync and runs it; answers whether there was one.
+    pub async fn sync_once(&self) -> bool {
+        let ports = self.service.ports();
+        let now = ports.clock.now();
+        let lease_until = later(now, self.config.lease);
+        let link = match ports.forges.claim_sync(now, lease_until).await {
+            Ok(Some(link)) => link,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim a sync");
+                return false;
+            }
+        };
+        let project_id = link.project_id;
+        let retry_at = match self.sync(link).await {
+            Ok(count) => {
+                tracing::info!(project = project_id.0, merge_requests = count, "forge synced");
+                None
+            }
+            Err(failure) => {
+                tracing::warn!(project = project_id.0, error = %failure.reason, "forge sync failed");
+                failure
+                    .retryable
+                    .then(|| later(ports.clock.now(), Duration::from_secs(60)))
+            }
+        };
+        if let Err(e) = ports
+            .forges
+            .finish_sync(project_id, lease_until, retry_at)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record a sync");
+        }
+        true
+    }
+
+    async fn sync(&self, link: status_checks_core::forges::ForgeLink) -> Result<usize, Failure> {
+        let (project, link) = self
+            .service
+            .forge_link_for_webhook(&ProjectRef::Id(link.project_id))
+            .await
+            .map_err(|e| Failure::fatal(e.to_string()))?;
+        let open = match link.forge {
+            ForgeKind::Gitlab => gitlab::api::open_merge_requests(&self.client, &link).await?,
+            other => {
+                return Err(Failure::fatal(format!(
+                    "syncing from {other} is not supported by this version"
+                )));
+            }
+        };
+        let count = open.len();
+        for mr in open {
+            match self
+                .service
+                .sync_merge_request(&project, &link, mr.snapshot, mr.source_project, mr.web_url)
+                .await
+            {
+                Ok(_) => {}
+                Err(DomainError::Unprocessable(reason)) => {
+                    tracing::info!(reason, "a merge request was not mirrored");
+                }
+                Err(e) => return Err(Failure::retry(e.to_string(), None)),
+            }
+        }
+        Ok(count)
+    }
+}
