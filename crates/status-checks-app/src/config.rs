@@ -307,6 +307,11 @@ fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
         .map_err(|_| "must be a date such as 2030-12-31".into())
 }
 
+/// Reads `--outbound-allowlist`.
+pub fn parse_allowlist(raw: &str) -> Result<OutboundAllowlist, String> {
+    OutboundAllowlist::parse(raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,9 +389,4 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
-}
-
-/// Reads `--outbound-allowlist`.
-pub fn parse_allowlist(raw: &str) -> Result<OutboundAllowlist, String> {
-    OutboundAllowlist::parse(raw)
 }

@@ -85,10 +85,11 @@ impl ProjectAction {
             | WriteMergeRequests
             | RespondToStatusChecks
             | RetryStatusChecks => AccessLevel::Developer,
-            UpdateProject | ManageMembers | ManageProtectedBranches | ManageStatusChecks
-            | ManageForgeLink => {
-                AccessLevel::Maintainer
-            }
+            UpdateProject
+            | ManageMembers
+            | ManageProtectedBranches
+            | ManageStatusChecks
+            | ManageForgeLink => AccessLevel::Maintainer,
             DeleteProject => AccessLevel::Owner,
         }
     }

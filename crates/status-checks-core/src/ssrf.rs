@@ -251,8 +251,13 @@ impl OutboundAllowlist {
                     .filter(|b| *b <= max)
                     .ok_or_else(|| format!("`{entry}` is not a CIDR range"))?;
                 list.networks.push((ip, bits));
-            } else if let Ok(ip) = entry.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-                list.networks.push((ip, if ip.is_ipv4() { 32 } else { 128 }));
+            } else if let Ok(ip) = entry
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+            {
+                list.networks
+                    .push((ip, if ip.is_ipv4() { 32 } else { 128 }));
             } else if entry
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
@@ -276,7 +281,7 @@ impl OutboundAllowlist {
     /// Whether `host` (a name, as in a URL) is on the list.
     pub fn admits_name(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
     }
 
     /// Whether `ip` is in one of the listed addresses or ranges.
@@ -297,9 +302,9 @@ fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
             let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
             u128::from(ip) & mask == u128::from(net) & mask
         }
-        (IpAddr::V6(ip), IpAddr::V4(_)) => {
-            ip.to_ipv4_mapped().is_some_and(|v4| in_network(IpAddr::V4(v4), network, bits))
-        }
+        (IpAddr::V6(ip), IpAddr::V4(_)) => ip
+            .to_ipv4_mapped()
+            .is_some_and(|v4| in_network(IpAddr::V4(v4), network, bits)),
         (IpAddr::V4(_), IpAddr::V6(_)) => false,
     }
 }

@@ -57,22 +57,22 @@ pub fn read_delivery(
         return Err(InboundError::Unauthorized);
     }
     let secret = link.webhook_secret.expose().as_bytes();
-    let authentic = match family {
-        ForgeKind::Gitlab => header("x-gitlab-token")
-            .is_some_and(|token| constant_time_eq(token.as_bytes(), secret)),
-        ForgeKind::Forgejo => ["x-forgejo-signature", "x-gitea-signature"]
-            .iter()
-            .find_map(|name| header(name))
-            .is_some_and(|signature| signed(secret, body, &signature)),
-        ForgeKind::Gitea => {
-            header("x-gitea-signature").is_some_and(|signature| signed(secret, body, &signature))
-        }
-        ForgeKind::Github => header("x-hub-signature-256").is_some_and(|signature| {
-            signature
-                .strip_prefix("sha256=")
-                .is_some_and(|hex| signed(secret, body, hex))
-        }),
-    };
+    let authentic =
+        match family {
+            ForgeKind::Gitlab => header("x-gitlab-token")
+                .is_some_and(|token| constant_time_eq(token.as_bytes(), secret)),
+            ForgeKind::Forgejo => ["x-forgejo-signature", "x-gitea-signature"]
+                .iter()
+                .find_map(|name| header(name))
+                .is_some_and(|signature| signed(secret, body, &signature)),
+            ForgeKind::Gitea => header("x-gitea-signature")
+                .is_some_and(|signature| signed(secret, body, &signature)),
+            ForgeKind::Github => header("x-hub-signature-256").is_some_and(|signature| {
+                signature
+                    .strip_prefix("sha256=")
+                    .is_some_and(|hex| signed(secret, body, hex))
+            }),
+        };
     if !authentic {
         return Err(InboundError::Unauthorized);
     }
@@ -122,7 +122,10 @@ fn signed(secret: &[u8], body: &[u8], signature: &str) -> bool {
 /// first, so neither a prefix nor a length leaks through timing.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     let (a, b) = (Sha256::digest(a), Sha256::digest(b));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -130,12 +133,15 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(raw: &str) -> Option<Vec<u8>> {
-    if raw.len() % 2 != 0 {
+    if !raw.len().is_multiple_of(2) {
         return None;
     }
     (0..raw.len())
         .step_by(2)
-        .map(|i| raw.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|i| {
+            raw.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect()
 }
 
@@ -178,15 +184,18 @@ mod tests {
     }
 
     fn hmac_hex(body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes())
-            .unwrap_or_else(|_| panic!("key"));
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap_or_else(|_| panic!("key"));
         mac.update(body);
         hex(&mac.finalize().into_bytes())
     }
 
     #[test]
     fn the_most_specific_family_wins() {
-        let h = headers(&[("x-github-event", "pull_request"), ("x-gitea-event", "pull_request")]);
+        let h = headers(&[
+            ("x-github-event", "pull_request"),
+            ("x-gitea-event", "pull_request"),
+        ]);
         assert_eq!(family(&h), Some(ForgeKind::Gitea));
         let h = headers(&[
             ("x-github-event", "pull_request"),
@@ -201,11 +210,17 @@ mod tests {
     fn a_gitlab_token_must_equal_the_secret() {
         let body = br#"{"object_kind":"push"}"#;
         let ok = headers(&[("x-gitlab-event", "Push Hook"), ("x-gitlab-token", SECRET)]);
-        assert_eq!(read_delivery(&link(ForgeKind::Gitlab), &ok, body), Ok(Inbound::Ignored));
+        assert_eq!(
+            read_delivery(&link(ForgeKind::Gitlab), &ok, body),
+            Ok(Inbound::Ignored)
+        );
         for bad in [
             headers(&[("x-gitlab-event", "Push Hook")]),
             headers(&[("x-gitlab-event", "Push Hook"), ("x-gitlab-token", "")]),
-            headers(&[("x-gitlab-event", "Push Hook"), ("x-gitlab-token", &SECRET[1..])]),
+            headers(&[
+                ("x-gitlab-event", "Push Hook"),
+                ("x-gitlab-token", &SECRET[1..]),
+            ]),
             headers(&[("x-gitlab-token", SECRET)]),
         ] {
             assert_eq!(
@@ -234,10 +249,17 @@ mod tests {
         ));
         // One byte more (a re-serialized body) fails.
         assert_eq!(
-            read_delivery(&link(ForgeKind::Github), &github, br#"{"action": "opened"}"#),
+            read_delivery(
+                &link(ForgeKind::Github),
+                &github,
+                br#"{"action": "opened"}"#
+            ),
             Err(InboundError::Unauthorized)
         );
-        let forgejo = headers(&[("x-forgejo-event", "pull_request"), ("x-gitea-signature", &good)]);
+        let forgejo = headers(&[
+            ("x-forgejo-event", "pull_request"),
+            ("x-gitea-signature", &good),
+        ]);
         assert!(!matches!(
             read_delivery(&link(ForgeKind::Gitea), &forgejo, body),
             Err(InboundError::Unauthorized)
@@ -252,11 +274,25 @@ mod tests {
     #[test]
     fn replay_keys() {
         let h = headers(&[("idempotency-key", "k1"), ("x-gitlab-event-uuid", "u1")]);
-        assert_eq!(delivery_key(ForgeKind::Gitlab, &h, b""), Some("gitlab:k1".into()));
+        assert_eq!(
+            delivery_key(ForgeKind::Gitlab, &h, b""),
+            Some("gitlab:k1".into())
+        );
         let h = headers(&[("x-gitlab-event-uuid", "u1")]);
-        assert_eq!(delivery_key(ForgeKind::Gitlab, &h, b""), Some("gitlab:u1".into()));
-        let a = delivery_key(ForgeKind::Gitea, &headers(&[("x-gitea-delivery", "1")]), b"x");
-        let b = delivery_key(ForgeKind::Gitea, &headers(&[("x-gitea-delivery", "2")]), b"x");
+        assert_eq!(
+            delivery_key(ForgeKind::Gitlab, &h, b""),
+            Some("gitlab:u1".into())
+        );
+        let a = delivery_key(
+            ForgeKind::Gitea,
+            &headers(&[("x-gitea-delivery", "1")]),
+            b"x",
+        );
+        let b = delivery_key(
+            ForgeKind::Gitea,
+            &headers(&[("x-gitea-delivery", "2")]),
+            b"x",
+        );
         assert_eq!(a, b, "a Gitea redelivery has a new id but the same body");
     }
 }

@@ -119,7 +119,10 @@ impl Reporter {
 
     async fn report(&self, due: ForgeStatus) {
         let ports = self.service.ports();
-        let (state, outcome, posted, follow_up) = match self.service.forge_status_to_post(&due).await
+        let (state, outcome, posted, follow_up) = match self
+            .service
+            .forge_status_to_post(&due)
+            .await
         {
             Err(e) => {
                 tracing::warn!(error = %e, id = due.id.0, "cannot work out a status post");
@@ -132,7 +135,12 @@ impl Reporter {
             }
             Ok(DueStatus::Skip(reason)) => {
                 tracing::debug!(id = due.id.0, reason, "status post skipped");
-                (due.state.clone(), AttemptOutcome::Delivered, None, Vec::new())
+                (
+                    due.state.clone(),
+                    AttemptOutcome::Delivered,
+                    None,
+                    Vec::new(),
+                )
             }
             Ok(DueStatus::Post(post)) => {
                 let result = if post.already_posted {
@@ -234,7 +242,11 @@ impl Reporter {
         let project_id = link.project_id;
         let retry_at = match self.sync(link).await {
             Ok(count) => {
-                tracing::info!(project = project_id.0, merge_requests = count, "forge synced");
+                tracing::info!(
+                    project = project_id.0,
+                    merge_requests = count,
+                    "forge synced"
+                );
                 None
             }
             Err(failure) => {

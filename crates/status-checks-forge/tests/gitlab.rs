@@ -1,7 +1,11 @@
 //! The GitLab adapter against real HTTP: the hook payloads GitLab sends, read into the core's words, and
 //! the API calls answered by a small real server that plays GitLab's status state machine and pagination.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a panic is how a test fails")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a panic is how a test fails"
+)]
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
@@ -14,9 +18,9 @@ use status_checks_core::forges::{
 };
 use status_checks_core::status_checks::UrlPolicy;
 use status_checks_core::{CommitSha, MergeRequestIid, MergeRequestState, ProjectId, UserId};
+use status_checks_forge::ForgeClient;
 use status_checks_forge::gitlab::api::{open_merge_requests, post_status};
 use status_checks_forge::inbound::{Inbound, InboundError, read_delivery};
-use status_checks_forge::ForgeClient;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -179,11 +183,17 @@ async fn statuses(
     body: axum::Json<Value>,
 ) -> Response {
     if headers.get("private-token").and_then(|v| v.to_str().ok()) != Some(TOKEN) {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "401 Unauthorized"})))
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "401 Unauthorized"})),
+        )
             .into_response();
     }
     if project != "32059612" {
-        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "404 Project Not Found"})))
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "404 Project Not Found"})),
+        )
             .into_response();
     }
     {
@@ -192,7 +202,9 @@ async fn statuses(
             *locked -= 1;
             return (
                 StatusCode::CONFLICT,
-                axum::Json(json!({"message": "Another update to this commit status is in progress"})),
+                axum::Json(
+                    json!({"message": "Another update to this commit status is in progress"}),
+                ),
             )
                 .into_response();
         }
@@ -230,7 +242,12 @@ async fn merge_requests(RawQuery(query): RawQuery) -> Response {
         })
         .collect();
     let per_page = 2;
-    let items: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).cloned().collect();
+    let items: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .cloned()
+        .collect();
     let next = if page * per_page < all.len() {
         (page + 1).to_string()
     } else {
@@ -242,7 +259,10 @@ async fn merge_requests(RawQuery(query): RawQuery) -> Response {
 async fn serve(fake: FakeGitlab) -> String {
     let app = Router::new()
         .route("/api/v4/projects/{project}/statuses/{sha}", post(statuses))
-        .route("/api/v4/projects/{project}/merge_requests", get(merge_requests))
+        .route(
+            "/api/v4/projects/{project}/merge_requests",
+            get(merge_requests),
+        )
         .with_state(fake);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -306,7 +326,10 @@ async fn statuses_follow_gitlabs_state_machine() {
         .unwrap_err();
     assert!(failed.retryable, "{failed:?}");
     assert!(failed.reason.starts_with("HTTP 409"), "{failed:?}");
-    assert_eq!(post_status(&client, &post_of(link(&api, TOKEN), "failed")).await, Ok(()));
+    assert_eq!(
+        post_status(&client, &post_of(link(&api, TOKEN), "failed")).await,
+        Ok(())
+    );
 
     // A pipeline target goes by id.
     let mut into_pipeline = post_of(link(&api, TOKEN), "success");
@@ -366,7 +389,9 @@ async fn a_blocked_forge_is_refused_before_any_request() {
 #[tokio::test]
 async fn a_sync_reads_every_page() {
     let api = serve(FakeGitlab::default()).await;
-    let open = open_merge_requests(&client(), &link(&api, TOKEN)).await.unwrap();
+    let open = open_merge_requests(&client(), &link(&api, TOKEN))
+        .await
+        .unwrap();
     let iids: Vec<i64> = open.iter().map(|mr| mr.snapshot.number.0).collect();
     assert_eq!(iids, [1, 2, 3]);
     assert_eq!(open[2].source_project, "32059612");

@@ -37,8 +37,8 @@ use axum::Router;
 use axum::routing::{get, post, put};
 use error::ApiError;
 use handlers::{
-    deliveries, forges, members, merge_requests, meta, projects, protected_branches, status_checks, tokens,
-    users,
+    deliveries, forges, members, merge_requests, meta, projects, protected_branches, status_checks,
+    tokens, users,
 };
 use status_checks_core::service::StatusChecksService;
 use std::sync::Arc;
@@ -193,7 +193,10 @@ pub fn router(state: AppState) -> Router {
             "/projects/{id}/forge/deliveries",
             get(forges::list_forge_deliveries),
         ),
-        ("/projects/{id}/forge/webhook", post(forges::receive_webhook)),
+        (
+            "/projects/{id}/forge/webhook",
+            post(forges::receive_webhook),
+        ),
     ];
     // Routes spelled out under `/api/v4` rather than nested, and the JSON 405 as each route's own fallback
     // rather than a layer: a nested router or a layer costs every request another boxed service

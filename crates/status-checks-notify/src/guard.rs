@@ -143,13 +143,19 @@ mod tests {
             Err(Refusal::Blocked(ip("10.8.3.4")))
         );
         let url = |raw: &str| url::Url::parse(raw).unwrap_or_else(|_| panic!("{raw}"));
-        assert_eq!(check_literal_host(&url("http://10.9.0.1/"), &policy), Ok(()));
+        assert_eq!(
+            check_literal_host(&url("http://10.9.0.1/"), &policy),
+            Ok(())
+        );
         assert!(check_literal_host(&url("http://10.10.0.1/"), &policy).is_err());
     }
 
     #[test]
     fn vetting() {
-        assert_eq!(vet("h", vec![ip("8.8.8.8")], &policy(false)), Ok(vec![ip("8.8.8.8")]));
+        assert_eq!(
+            vet("h", vec![ip("8.8.8.8")], &policy(false)),
+            Ok(vec![ip("8.8.8.8")])
+        );
         assert_eq!(
             vet("h", vec![ip("8.8.8.8"), ip("10.0.0.1")], &policy(false)),
             Err(Refusal::Blocked(ip("10.0.0.1")))
@@ -158,7 +164,10 @@ mod tests {
             vet("h", vec![ip("::1")], &policy(false)),
             Err(Refusal::Blocked(ip("::1")))
         );
-        assert_eq!(vet("h", vec![ip("127.0.0.1")], &policy(true)), Ok(vec![ip("127.0.0.1")]));
+        assert_eq!(
+            vet("h", vec![ip("127.0.0.1")], &policy(true)),
+            Ok(vec![ip("127.0.0.1")])
+        );
         assert_eq!(vet("h", vec![], &policy(true)), Err(Refusal::Unresolvable));
         assert_eq!(
             Refusal::Blocked(ip("127.0.0.1")).to_string(),
@@ -177,11 +186,17 @@ mod tests {
             check_literal_host(&url("http://[::ffff:10.0.0.1]/"), &policy(false)),
             Err(Refusal::Blocked(ip("::ffff:10.0.0.1")))
         );
-        assert_eq!(check_literal_host(&url("http://0x7f.0.0.1"), &policy(true)), Ok(()));
+        assert_eq!(
+            check_literal_host(&url("http://0x7f.0.0.1"), &policy(true)),
+            Ok(())
+        );
         assert_eq!(
             check_literal_host(&url("http://example.com"), &policy(false)),
             Ok(())
         );
-        assert_eq!(check_literal_host(&url("http://8.8.8.8"), &policy(false)), Ok(()));
+        assert_eq!(
+            check_literal_host(&url("http://8.8.8.8"), &policy(false)),
+            Ok(())
+        );
     }
 }

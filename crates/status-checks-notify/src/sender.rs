@@ -86,11 +86,7 @@ pub struct ClientError(#[from] reqwest::Error);
 
 impl Sender {
     /// A sender with a per-request `timeout`, resolving names with `lookup` behind the SSRF guard.
-    pub fn new(
-        timeout: Duration,
-        policy: UrlPolicy,
-        lookup: Lookup,
-    ) -> Result<Self, ClientError> {
+    pub fn new(timeout: Duration, policy: UrlPolicy, lookup: Lookup) -> Result<Self, ClientError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)

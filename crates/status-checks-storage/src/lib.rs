@@ -24,11 +24,12 @@
 //!
 //! ## Layout
 //! - `repos/`: one module per concept, named as in the core and the HTTP layer (`users`, `tokens`, `projects`,
-//!   `members`, `protected_branches`, `merge_requests`, `status_checks` with its `responses`, `deliveries`),
-//!   each implementing its port with the rows it reads and writes. Their imports form no cycle: `tokens` and
-//!   `members` read the users' rows, `status_checks` the protected branches', `merge_requests` and
-//!   `responses` record what they cause through `deliveries`, and `responses` loads the merge request a retry
-//!   renders against from `merge_requests`.
+//!   `members`, `protected_branches`, `merge_requests`, `status_checks` with its `responses`, `deliveries`,
+//!   `forges`), each implementing its port with the rows it reads and writes. Their imports form no cycle:
+//!   `tokens` and `members` read the users' rows, `status_checks` the protected branches', `merge_requests` and
+//!   `responses` record what they cause through `deliveries`, `responses` loads the merge request a retry
+//!   renders against from `merge_requests`, and `forges` writes mirrored merge requests through
+//!   `merge_requests` and records their notifications through `deliveries`.
 //! - `statements`: the hand-written SQL of a status poll and the tests that pin its query plans.
 //! - `cache`: the read-through caches, and `Invalidation`, the one table of which write forgets what.
 //! - `columns`: conversions of the column values several tables share (times, shas, access levels).
@@ -193,7 +194,8 @@ impl Store {
             merge_requests: store.clone(),
             status_checks: store.clone(),
             responses: store.clone(),
-            deliveries: store,
+            deliveries: store.clone(),
+            forges: store,
             clock,
             secrets,
         }

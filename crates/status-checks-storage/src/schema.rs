@@ -127,6 +127,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    forge_links (project_id) {
+        project_id -> BigInt,
+        forge -> Text,
+        api_url -> Text,
+        repository -> Text,
+        token -> Text,
+        webhook_secret -> Text,
+        status_name -> Text,
+        per_check_statuses -> Bool,
+        author_id -> BigInt,
+        last_event_at -> Nullable<BigInt>,
+        sync_due_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    forge_deliveries_seen (project_id, delivery_key) {
+        project_id -> BigInt,
+        delivery_key -> Text,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    forge_merge_requests (merge_request_id) {
+        merge_request_id -> BigInt,
+        source_project -> Text,
+        web_url -> Text,
+        snapshot_at -> BigInt,
+        pipeline_id -> Nullable<BigInt>,
+        pipeline_sha -> Nullable<Text>,
+        pipeline_merge_request_event -> Nullable<Bool>,
+    }
+}
+
+diesel::table! {
+    forge_statuses (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        merge_request_id -> BigInt,
+        merge_request_iid -> BigInt,
+        sha -> Text,
+        context -> Text,
+        external_status_check_id -> Nullable<BigInt>,
+        state -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        last_attempt_at -> Nullable<BigInt>,
+        next_attempt_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    forge_posted_states (project_id, sha, context, target) {
+        project_id -> BigInt,
+        sha -> Text,
+        context -> Text,
+        target -> Text,
+        state -> Text,
+        posted_at -> BigInt,
+    }
+}
+
 diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(members -> users (user_id));
 diesel::joinable!(members -> projects (project_id));
@@ -137,6 +205,11 @@ diesel::joinable!(status_check_protected_branches -> external_status_checks (ext
 diesel::joinable!(status_check_protected_branches -> protected_branches (protected_branch_id));
 diesel::joinable!(status_check_responses -> merge_requests (merge_request_id));
 diesel::joinable!(deliveries -> external_status_checks (external_status_check_id));
+diesel::joinable!(forge_links -> projects (project_id));
+diesel::joinable!(forge_deliveries_seen -> projects (project_id));
+diesel::joinable!(forge_merge_requests -> merge_requests (merge_request_id));
+diesel::joinable!(forge_statuses -> merge_requests (merge_request_id));
+diesel::joinable!(forge_posted_states -> projects (project_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -149,4 +222,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     status_check_protected_branches,
     status_check_responses,
     deliveries,
+    forge_links,
+    forge_deliveries_seen,
+    forge_merge_requests,
+    forge_statuses,
+    forge_posted_states,
 );

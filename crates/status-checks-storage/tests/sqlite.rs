@@ -260,8 +260,8 @@ fn migrations_apply_once_and_the_journal_is_wal() {
     let first = run_migrations(&url(&dir)).unwrap();
     assert_eq!(
         first.len(),
-        4,
-        "the initial schema, the two covering indexes and the outbox's partial indexes"
+        5,
+        "the initial schema, the two covering indexes, the outbox's partial indexes and the forge bridge"
     );
     assert!(
         run_migrations(&url(&dir)).unwrap().is_empty(),

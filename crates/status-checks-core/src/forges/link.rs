@@ -293,7 +293,11 @@ pub fn link_from(
         }
         None => existing.map(|l| l.token.clone()),
     };
-    let webhook_secret = match input.webhook_secret.as_deref().map(ForgeSecret::webhook_secret) {
+    let webhook_secret = match input
+        .webhook_secret
+        .as_deref()
+        .map(ForgeSecret::webhook_secret)
+    {
         Some(Ok(secret)) => Some(secret),
         Some(Err(message)) => {
             messages.push(message.to_owned());

@@ -9,7 +9,9 @@ use crate::deliveries::{self, DeliveryDraft, Event, HookAction};
 use crate::forges::StatusDraft;
 use crate::ids::{CommitSha, MergeRequestId, MergeRequestIid, ProjectId};
 use crate::merge_requests::transitions::Transition;
-use crate::merge_requests::{MergeRequest, MergeRequestChanges, MergeRequestState, NewMergeRequest};
+use crate::merge_requests::{
+    MergeRequest, MergeRequestChanges, MergeRequestState, NewMergeRequest,
+};
 use serde_json::Map;
 
 /// A merge (pull) request as a forge's webhook shows it, in our words: every forge's payload is read into
@@ -110,7 +112,7 @@ pub enum MirrorChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MirrorOutcome {
     /// Written: the merge request as it is now, if one was written.
-    Applied(Option<MergeRequest>),
+    Applied(Option<Box<MergeRequest>>),
     /// The delivery's key was recorded before: nothing was written.
     Seen,
     /// The merge request changed (or was created) since it was read: nothing was written.

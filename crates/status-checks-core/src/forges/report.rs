@@ -98,13 +98,16 @@ pub fn planned_statuses(
         deadline: deadline.filter(|_| report.status == CheckStatus::Pending),
     }];
     if link.per_check_statuses {
-        planned.extend(each.into_iter().map(|(check, status, deadline)| PlannedStatus {
-            context: check_context(&link.status_name, check.name.as_str()),
-            external_status_check_id: Some(check.id),
-            status,
-            description: check_description(check.name.as_str(), status),
-            deadline,
-        }));
+        planned.extend(
+            each.into_iter()
+                .map(|(check, status, deadline)| PlannedStatus {
+                    context: check_context(&link.status_name, check.name.as_str()),
+                    external_status_check_id: Some(check.id),
+                    status,
+                    description: check_description(check.name.as_str(), status),
+                    deadline,
+                }),
+        );
     }
     planned
 }

@@ -4,7 +4,9 @@
 
 use crate::Timestamp;
 use crate::deliveries::{AttemptOutcome, DeliveryStatus};
-use crate::ids::{CommitSha, ForgeStatusId, MergeRequestId, MergeRequestIid, ProjectId, StatusCheckId};
+use crate::ids::{
+    CommitSha, ForgeStatusId, MergeRequestId, MergeRequestIid, ProjectId, StatusCheckId,
+};
 
 /// A status post to schedule with a merge-request write, rendered by the store against the merge request
 /// it wrote (its id, iid and HEAD).

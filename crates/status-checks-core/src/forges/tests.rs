@@ -85,7 +85,14 @@ fn bad_values_are_400_then_422() {
         ..full_input()
     };
     assert_eq!(
-        link_from(ProjectId(5), None, bad_repository, UserId(1), t0(), &policy()),
+        link_from(
+            ProjectId(5),
+            None,
+            bad_repository,
+            UserId(1),
+            t0(),
+            &policy()
+        ),
         Err(DomainError::BadParameters(ParamErrors(vec![
             "repository is invalid".into()
         ])))
@@ -116,7 +123,17 @@ fn the_allowlist_admits_a_named_local_forge() {
         allow_local_requests: false,
         allowlist: OutboundAllowlist::parse("10.1.0.0/16").unwrap_or_default(),
     };
-    assert!(link_from(ProjectId(5), None, local.clone(), UserId(1), t0(), &allowing).is_ok());
+    assert!(
+        link_from(
+            ProjectId(5),
+            None,
+            local.clone(),
+            UserId(1),
+            t0(),
+            &allowing
+        )
+        .is_ok()
+    );
     assert!(link_from(ProjectId(5), None, local, UserId(1), t0(), &policy()).is_err());
 }
 
@@ -128,13 +145,23 @@ fn an_update_keeps_what_is_not_sent() {
         ..ForgeLinkInput::default()
     };
     let now = t0() + TimeDelta::seconds(5);
-    let updated = link_from(ProjectId(5), Some(&existing), update, UserId(9), now, &policy())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let updated = link_from(
+        ProjectId(5),
+        Some(&existing),
+        update,
+        UserId(9),
+        now,
+        &policy(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(updated.token, existing.token);
     assert_eq!(updated.webhook_secret, existing.webhook_secret);
     assert_eq!(updated.repository, existing.repository);
     assert_eq!(updated.status_name, "gate");
-    assert_eq!(updated.author_id, existing.author_id, "the linker stays the author");
+    assert_eq!(
+        updated.author_id, existing.author_id,
+        "the linker stays the author"
+    );
     assert_eq!(updated.created_at, existing.created_at);
     assert_eq!(updated.updated_at, now);
 }
@@ -163,9 +190,7 @@ async fn managing_the_link_takes_a_maintainer() {
             Err(DomainError::Forbidden)
         );
     }
-    let service = Mocks::new()
-        .with_project(project(false), None)
-        .service();
+    let service = Mocks::new().with_project(project(false), None).service();
     assert_eq!(
         service.get_forge_link(&actor(2), &here()).await,
         Err(DomainError::ProjectNotFound)
@@ -192,7 +217,10 @@ async fn creating_a_link_saves_it_and_asks_for_a_sync() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(created);
-    assert_eq!(view.webhook_url, "http://sc.test/api/v4/projects/5/forge/webhook");
+    assert_eq!(
+        view.webhook_url,
+        "http://sc.test/api/v4/projects/5/forge/webhook"
+    );
 }
 
 #[tokio::test]
@@ -278,10 +306,14 @@ async fn an_unknown_number_is_opened_with_its_notifications_and_pending_statuses
         .returning(|_, _| Ok(None));
     let written = Arc::new(Mutex::new(None));
     let keep = written.clone();
-    mocks.forges.expect_apply_mirror().times(1).returning(move |write| {
-        *keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(write);
-        Ok(MirrorOutcome::Applied(None))
-    });
+    mocks
+        .forges
+        .expect_apply_mirror()
+        .times(1)
+        .returning(move |write| {
+            *keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(write);
+            Ok(MirrorOutcome::Applied(None))
+        });
     let outcome = mocks
         .service()
         .apply_forge_event(&project(false), &link(), event(snapshot(HEAD, t0()), "k1"))
@@ -296,7 +328,11 @@ async fn an_unknown_number_is_opened_with_its_notifications_and_pending_statuses
     match &write.change {
         MirrorChange::Open { iid, new } => {
             assert_eq!(*iid, MergeRequestIid(7));
-            assert_eq!(new.author_id, UserId(1), "the linker authors mirrored merge requests");
+            assert_eq!(
+                new.author_id,
+                UserId(1),
+                "the linker authors mirrored merge requests"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -383,7 +419,9 @@ async fn an_answer_on_a_linked_project_schedules_its_statuses() {
         .withf(|posts| {
             let contexts: Vec<&str> = posts.iter().map(|p| p.draft.context.as_str()).collect();
             contexts == ["status-checks", "status-checks/check 1"]
-                && posts.iter().all(|p| p.sha == sha(HEAD) && p.merge_request_iid == MergeRequestIid(2))
+                && posts
+                    .iter()
+                    .all(|p| p.sha == sha(HEAD) && p.merge_request_iid == MergeRequestIid(2))
         })
         .times(1)
         .returning(|_| Ok(()));
@@ -459,9 +497,15 @@ async fn the_state_is_worked_out_at_send_time() {
     };
     assert_eq!(post.state, "failed");
     assert_eq!(post.description, "1 of 2 passed, 1 failed");
-    assert_eq!(post.forge_project, "78", "GitLab statuses go to the source project");
+    assert_eq!(
+        post.forge_project, "78",
+        "GitLab statuses go to the source project"
+    );
     assert_eq!(post.target, StatusTarget::Ref("feature".into()));
-    assert_eq!(post.target_url.as_deref(), Some("https://gitlab.example.com/mr/2"));
+    assert_eq!(
+        post.target_url.as_deref(),
+        Some("https://gitlab.example.com/mr/2")
+    );
     assert!(!post.already_posted);
     assert_eq!(post.deadline, None);
 }

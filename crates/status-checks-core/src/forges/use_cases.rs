@@ -213,7 +213,11 @@ impl StatusChecksService {
     }
 
     /// `DELETE /projects/:id/forge` (Maintainer+): mirrored merge requests stay; nothing more is posted.
-    pub async fn delete_forge_link(&self, actor: &Actor, reference: &ProjectRef) -> DomainResult<()> {
+    pub async fn delete_forge_link(
+        &self,
+        actor: &Actor,
+        reference: &ProjectRef,
+    ) -> DomainResult<()> {
         Self::require_write(actor)?;
         let access = self
             .project_for(actor, reference, ProjectAction::ManageForgeLink)
@@ -507,7 +511,10 @@ impl StatusChecksService {
         else {
             return Ok(write);
         };
-        let new_pipeline = details.pipeline.as_ref().is_none_or(|p| p.id != pipeline.id);
+        let new_pipeline = details
+            .pipeline
+            .as_ref()
+            .is_none_or(|p| p.id != pipeline.id);
         if mr.state != MergeRequestState::Opened || pipeline.sha != mr.sha || !new_pipeline {
             return Ok(write);
         }
@@ -592,7 +599,8 @@ impl StatusChecksService {
                 .list_merge_requests(project, Some(MergeRequestState::Opened), page)
                 .await?;
             let mrs: Vec<&MergeRequest> = found.items.iter().collect();
-            self.report_merge_requests(project, &mrs, Some(check)).await?;
+            self.report_merge_requests(project, &mrs, Some(check))
+                .await?;
             match found.next_page() {
                 Some(next) => page = PageRequest::new(u32::try_from(next).unwrap_or(u32::MAX), 100),
                 None => return Ok(()),
@@ -605,7 +613,9 @@ impl StatusChecksService {
     /// check no longer applies reads `success` (`no longer applies`), so that it never blocks a merge.
     pub async fn forge_status_to_post(&self, due: &ForgeStatus) -> DomainResult<DueStatus> {
         let Some(link) = self.ports.forges.find_link(due.project_id).await? else {
-            return Ok(DueStatus::Skip("the project is no longer linked to a forge"));
+            return Ok(DueStatus::Skip(
+                "the project is no longer linked to a forge",
+            ));
         };
         let Some((mr, responses)) = self
             .ports

@@ -237,8 +237,14 @@ impl StatusChecksService {
             applicable.iter().map(|_| CheckStatus::Pending),
         );
         let open = Event::plain(Some(HookAction::Open));
-        let drafts =
-            self.delivery_drafts(&HookUser::of(actor), project, applicable, &open, detailed, now);
+        let drafts = self.delivery_drafts(
+            &HookUser::of(actor),
+            project,
+            applicable,
+            &open,
+            detailed,
+            now,
+        );
         let mr = self
             .ports
             .merge_requests

@@ -347,7 +347,11 @@ pub fn applicable_deadlines<'c>(
     responses: &[crate::status_checks::StatusCheckResponse],
     now: Timestamp,
     timeout: std::time::Duration,
-) -> Vec<(&'c ExternalStatusCheck, crate::CheckStatus, Option<Timestamp>)> {
+) -> Vec<(
+    &'c ExternalStatusCheck,
+    crate::CheckStatus,
+    Option<Timestamp>,
+)> {
     let mut statuses = Vec::new();
     each_applicable(checks, mr, responses, |check, rows| {
         let status = crate::status_checks::status_at_head(

@@ -101,13 +101,11 @@ pub fn validate(
         |name| others.iter().any(|c| &c.name == name),
         "Name has already been taken",
     );
-    let url = Outcome::of(raw.external_url, |raw| {
-        ExternalUrl::parse_with(raw, policy)
-    })
-    .unless_taken(
-        |url| others.iter().any(|c| &c.external_url == url),
-        "External url has already been taken",
-    );
+    let url = Outcome::of(raw.external_url, |raw| ExternalUrl::parse_with(raw, policy))
+        .unless_taken(
+            |url| others.iter().any(|c| &c.external_url == url),
+            "External url has already been taken",
+        );
     let secret = Outcome::of(raw.shared_secret, |raw| {
         SharedSecret::parse(raw).map_err(|m| vec![m.to_owned()])
     });

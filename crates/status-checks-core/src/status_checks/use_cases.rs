@@ -383,15 +383,14 @@ impl StatusChecksService {
         // Notifications go to applicable checks only (a check scoped elsewhere can still time out and be retried).
         let retry = crate::deliveries::Event::plain(None);
         let applicable = check.applies_to_branch(&mr.target_branch).then_some(&check);
-        let drafts =
-            self.delivery_drafts(
-                &HookUser::of(actor),
-                &access.project,
-                applicable,
-                &retry,
-                detailed,
-                now,
-            );
+        let drafts = self.delivery_drafts(
+            &HookUser::of(actor),
+            &access.project,
+            applicable,
+            &retry,
+            detailed,
+            now,
+        );
         self.ports
             .responses
             .record_retry(

@@ -5,8 +5,8 @@
 use crate::client::{Failure, ForgeClient, forge_message};
 use crate::gitlab::hooks::snapshot;
 use serde::Deserialize;
-use status_checks_core::forges::{ForgeLink, StatusPost, StatusTarget};
 use status_checks_core::forges::ForgeMergeRequest;
+use status_checks_core::forges::{ForgeLink, StatusPost, StatusTarget};
 
 /// GitLab's limit on a status's `target_url` and `description`.
 const MAX_FIELD_CHARS: usize = 255;
@@ -35,7 +35,11 @@ pub async fn post_status(client: &ForgeClient, post: &StatusPost) -> Result<(), 
         StatusTarget::Pipeline(id) => body["pipeline_id"] = (*id).into(),
         StatusTarget::Ref(branch) => body["ref"] = branch.as_str().into(),
     }
-    if let Some(target_url) = post.target_url.as_deref().filter(|u| u.chars().count() <= MAX_FIELD_CHARS) {
+    if let Some(target_url) = post
+        .target_url
+        .as_deref()
+        .filter(|u| u.chars().count() <= MAX_FIELD_CHARS)
+    {
         body["target_url"] = target_url.into();
     }
     let request = client

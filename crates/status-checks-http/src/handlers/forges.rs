@@ -67,7 +67,9 @@ pub(crate) async fn delete_forge_link(ApiPath(path): ApiPath<ProjectPath>, call:
 
 /// `POST /projects/:id/forge/sync`: 202; the sync runs in the background.
 pub(crate) async fn sync_forge(ApiPath(path): ApiPath<ProjectPath>, call: Call) -> Answer {
-    call.service().sync_forge(&call.actor, &path.project).await?;
+    call.service()
+        .sync_forge(&call.actor, &path.project)
+        .await?;
     Ok(accepted())
 }
 

@@ -37,7 +37,13 @@ fn opened(iid: i64, sha: &str, updated_at: &str) -> Value {
     })
 }
 
-async fn webhook(app: &TestApp, project: i64, token: Option<&str>, key: &str, body: &Value) -> (u16, Value) {
+async fn webhook(
+    app: &TestApp,
+    project: i64,
+    token: Option<&str>,
+    key: &str,
+    body: &Value,
+) -> (u16, Value) {
     let mut builder = Request::builder()
         .method(Method::POST)
         .uri(format!("/api/v4/projects/{project}/forge/webhook"))
@@ -79,7 +85,11 @@ async fn the_link_is_created_updated_read_and_deleted_without_showing_its_creden
         format!("http://sc.test/api/v4/projects/{project}/forge/webhook")
     );
     let updated = app
-        .put(&uri, ROOT_TOKEN, json!({"status_name": "gate", "per_check_statuses": false}))
+        .put(
+            &uri,
+            ROOT_TOKEN,
+            json!({"status_name": "gate", "per_check_statuses": false}),
+        )
         .await
         .expect(200);
     assert_eq!(updated["status_name"], "gate");
@@ -121,23 +131,38 @@ async fn a_webhook_is_answered_in_the_contracts_order() {
         webhook(&app, project, Some(SECRET), "k", &body).await,
         (404, json!({"message": "404 Forge Not Found"}))
     );
-    app.put(&format!("/api/v4/projects/{project}/forge"), ROOT_TOKEN, link_body())
-        .await
-        .expect(201);
+    app.put(
+        &format!("/api/v4/projects/{project}/forge"),
+        ROOT_TOKEN,
+        link_body(),
+    )
+    .await
+    .expect(201);
     assert_eq!(
         webhook(&app, project, None, "k", &body).await,
         (401, json!({"message": "401 Unauthorized"}))
     );
-    assert_eq!(webhook(&app, project, Some("wrong-secret-0123456"), "k", &body).await.0, 401);
+    assert_eq!(
+        webhook(&app, project, Some("wrong-secret-0123456"), "k", &body)
+            .await
+            .0,
+        401
+    );
     let huge = json!({"padding": "x".repeat(8192)});
-    assert_eq!(webhook(&app, project, Some(SECRET), "k", &huge).await.0, 413);
+    assert_eq!(
+        webhook(&app, project, Some(SECRET), "k", &huge).await.0,
+        413
+    );
     let mut elsewhere = body.clone();
     elsewhere["project"] = json!({"id": 78, "path_with_namespace": "team/other"});
     let (status, answer) = webhook(&app, project, Some(SECRET), "k", &elsewhere).await;
     assert_eq!(status, 422, "{answer}");
     // None of those stored anything.
     let mrs = app
-        .get(&format!("/api/v4/projects/{project}/merge_requests"), ROOT_TOKEN)
+        .get(
+            &format!("/api/v4/projects/{project}/merge_requests"),
+            ROOT_TOKEN,
+        )
         .await
         .expect(200);
     assert_eq!(mrs, json!([]));
@@ -147,10 +172,15 @@ async fn a_webhook_is_answered_in_the_contracts_order() {
 async fn a_delivery_mirrors_the_merge_request_once_and_schedules_its_statuses() {
     let app = TestApp::new().await;
     let project = app.project("proj", false).await;
-    app.check(project, "qa", "https://qa.example.com/hook", &[]).await;
-    app.put(&format!("/api/v4/projects/{project}/forge"), ROOT_TOKEN, link_body())
-        .await
-        .expect(201);
+    app.check(project, "qa", "https://qa.example.com/hook", &[])
+        .await;
+    app.put(
+        &format!("/api/v4/projects/{project}/forge"),
+        ROOT_TOKEN,
+        link_body(),
+    )
+    .await
+    .expect(201);
     let body = opened(7, HEAD, "2026-01-01 10:00:00 UTC");
     assert_eq!(
         webhook(&app, project, Some(SECRET), "k1", &body).await,
@@ -165,7 +195,10 @@ async fn a_delivery_mirrors_the_merge_request_once_and_schedules_its_statuses() 
         (200, json!({"message": "unchanged"}))
     );
     let mr = app
-        .get(&format!("/api/v4/projects/{project}/merge_requests/7"), ROOT_TOKEN)
+        .get(
+            &format!("/api/v4/projects/{project}/merge_requests/7"),
+            ROOT_TOKEN,
+        )
         .await
         .expect(200);
     assert_eq!(mr["iid"], 7, "the forge's number is the iid");
@@ -179,13 +212,19 @@ async fn a_delivery_mirrors_the_merge_request_once_and_schedules_its_statuses() 
         (200, json!({"message": "unchanged"}))
     );
     let mr = app
-        .get(&format!("/api/v4/projects/{project}/merge_requests/7"), ROOT_TOKEN)
+        .get(
+            &format!("/api/v4/projects/{project}/merge_requests/7"),
+            ROOT_TOKEN,
+        )
         .await
         .expect(200);
     assert_eq!(mr["sha"], HEAD);
 
     let posts = app
-        .get(&format!("/api/v4/projects/{project}/forge/deliveries"), ROOT_TOKEN)
+        .get(
+            &format!("/api/v4/projects/{project}/forge/deliveries"),
+            ROOT_TOKEN,
+        )
         .await
         .expect(200);
     let mut contexts: Vec<&str> = posts
@@ -207,21 +246,32 @@ async fn a_delivery_mirrors_the_merge_request_once_and_schedules_its_statuses() 
     let refused = json!({"message": "Merge requests of this project are mirrored from its forge"});
     let create = json!({"source_branch": "a", "target_branch": "main", "title": "t", "sha": HEAD});
     assert_eq!(
-        app.post(&format!("/api/v4/projects/{project}/merge_requests"), ROOT_TOKEN, create)
-            .await
-            .expect(422),
+        app.post(
+            &format!("/api/v4/projects/{project}/merge_requests"),
+            ROOT_TOKEN,
+            create
+        )
+        .await
+        .expect(422),
         refused
     );
     assert_eq!(
-        app.put(&format!("/api/v4/projects/{project}/merge_requests/7/merge"), ROOT_TOKEN, json!({}))
-            .await
-            .expect(422),
+        app.put(
+            &format!("/api/v4/projects/{project}/merge_requests/7/merge"),
+            ROOT_TOKEN,
+            json!({})
+        )
+        .await
+        .expect(422),
         refused
     );
     // E6 still works, and schedules the statuses again.
     app.respond(project, 7, 1, "passed").await;
     let posts = app
-        .get(&format!("/api/v4/projects/{project}/forge/deliveries"), ROOT_TOKEN)
+        .get(
+            &format!("/api/v4/projects/{project}/forge/deliveries"),
+            ROOT_TOKEN,
+        )
         .await
         .expect(200);
     assert_eq!(posts.as_array().unwrap().len(), 4);

@@ -1,5 +1,5 @@
 //! `MergeRequestRepository`: iids allocated inside the writing transaction, deliveries recorded with the
-//! change that caused them.
+//! change that caused them. The insert and the update are shared with the forge bridge's mirror writes.
 
 use super::inserted_id;
 use crate::Store;
@@ -21,9 +21,10 @@ use status_checks_core::ports::{MergeRequestRepository, RepoResult};
 use status_checks_core::status_checks::StatusCheckResponse;
 use status_checks_core::{MergeRequestId, MergeRequestIid, ProjectId, RepoError, UserId};
 
+/// A merge request's row, whole.
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = mrs, check_for_backend(Sqlite))]
-struct MergeRequestRow {
+pub(crate) struct MergeRequestRow {
     id: i64,
     project_id: i64,
     iid: i64,
@@ -42,7 +43,7 @@ struct MergeRequestRow {
 }
 
 impl MergeRequestRow {
-    fn into_domain(self) -> Result<MergeRequest, RepoError> {
+    pub(crate) fn into_domain(self) -> Result<MergeRequest, RepoError> {
         Ok(MergeRequest {
             id: MergeRequestId(self.id),
             iid: MergeRequestIid(self.iid),
@@ -109,7 +110,7 @@ pub(crate) fn load_merge_request(
 }
 
 /// The merge request of `project` with `iid`, whole.
-fn merge_request_by_iid(
+pub(crate) fn merge_request_by_iid(
     conn: &mut SqliteConnection,
     project: ProjectId,
     iid: MergeRequestIid,
@@ -120,6 +121,71 @@ fn merge_request_by_iid(
         .first(conn)
         .optional()?;
     Ok(row.map(MergeRequestRow::into_domain).transpose()?)
+}
+
+/// Inserts `new` as an open merge request numbered `iid`, and answers it as stored.
+pub(crate) fn insert_merge_request(
+    conn: &mut SqliteConnection,
+    new: &NewMergeRequest,
+    iid: MergeRequestIid,
+) -> Result<MergeRequest, TxError> {
+    let at = millis(new.created_at);
+    diesel::insert_into(mrs::table)
+        .values(NewMergeRequestRow {
+            project_id: new.project_id.0,
+            iid: iid.0,
+            title: &new.title,
+            description: &new.description,
+            source_branch: &new.source_branch,
+            target_branch: &new.target_branch,
+            sha: new.sha.as_str(),
+            head_recorded_at: at,
+            state: MergeRequestState::Opened.as_str(),
+            author_id: new.author_id.0,
+            created_at: at,
+            updated_at: at,
+        })
+        .execute(conn)?;
+    let id = inserted_id(conn)?;
+    load_merge_request(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+}
+
+/// Applies `changes` to merge request `id`, and answers it as stored; `NotFound` if it is gone (or not in
+/// the state `changes.require_state` requires).
+pub(crate) fn apply_changes(
+    conn: &mut SqliteConnection,
+    id: MergeRequestId,
+    changes: &MergeRequestChanges,
+) -> Result<MergeRequest, TxError> {
+    let (sha, head_recorded_at) = match &changes.head {
+        Some((sha, at)) => (Some(sha.as_str().to_owned()), Some(millis(*at))),
+        None => (None, None),
+    };
+    let set = MergeRequestChangeset {
+        title: changes.title.clone(),
+        description: changes.description.clone(),
+        target_branch: changes.target_branch.clone(),
+        sha,
+        head_recorded_at,
+        state: changes.state.map(|s| s.as_str().to_owned()),
+        merged_at: changes.merged_at.map(millis),
+        closed_at: changes.closed_at.map(millis),
+        updated_at: Some(millis(changes.updated_at)),
+    };
+    let updated = match changes.require_state {
+        Some(state) => {
+            diesel::update(mrs::table.filter(mrs::id.eq(id.0).and(mrs::state.eq(state.as_str()))))
+                .set(set)
+                .execute(conn)?
+        }
+        None => diesel::update(mrs::table.find(id.0))
+            .set(set)
+            .execute(conn)?,
+    };
+    if updated == 0 {
+        return Err(TxError::Repo(RepoError::NotFound));
+    }
+    load_merge_request(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
 }
 
 #[async_trait]
@@ -135,25 +201,8 @@ impl MergeRequestRepository for Store {
                 .filter(mrs::project_id.eq(new.project_id.0))
                 .select(max(mrs::iid))
                 .first(conn)?;
-            let at = millis(new.created_at);
-            diesel::insert_into(mrs::table)
-                .values(NewMergeRequestRow {
-                    project_id: new.project_id.0,
-                    iid: last.unwrap_or(0) + 1,
-                    title: &new.title,
-                    description: &new.description,
-                    source_branch: &new.source_branch,
-                    target_branch: &new.target_branch,
-                    sha: new.sha.as_str(),
-                    head_recorded_at: at,
-                    state: MergeRequestState::Opened.as_str(),
-                    author_id: new.author_id.0,
-                    created_at: at,
-                    updated_at: at,
-                })
-                .execute(conn)?;
-            let id = inserted_id(conn)?;
-            let mr = load_merge_request(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))?;
+            let iid = MergeRequestIid(last.unwrap_or(0) + 1);
+            let mr = insert_merge_request(conn, &new, iid)?;
             record_deliveries(conn, &mr, &drafts)?;
             Ok(mr)
         })
@@ -233,35 +282,7 @@ impl MergeRequestRepository for Store {
         drafts: Vec<DeliveryDraft>,
     ) -> RepoResult<MergeRequest> {
         self.write_recording(!drafts.is_empty(), move |conn| {
-            let (sha, head_recorded_at) = match &changes.head {
-                Some((sha, at)) => (Some(sha.as_str().to_owned()), Some(millis(*at))),
-                None => (None, None),
-            };
-            let set = MergeRequestChangeset {
-                title: changes.title.clone(),
-                description: changes.description.clone(),
-                target_branch: changes.target_branch.clone(),
-                sha,
-                head_recorded_at,
-                state: changes.state.map(|s| s.as_str().to_owned()),
-                merged_at: changes.merged_at.map(millis),
-                closed_at: changes.closed_at.map(millis),
-                updated_at: Some(millis(changes.updated_at)),
-            };
-            let updated = match changes.require_state {
-                Some(state) => diesel::update(
-                    mrs::table.filter(mrs::id.eq(id.0).and(mrs::state.eq(state.as_str()))),
-                )
-                .set(set)
-                .execute(conn)?,
-                None => diesel::update(mrs::table.find(id.0))
-                    .set(set)
-                    .execute(conn)?,
-            };
-            if updated == 0 {
-                return Err(TxError::Repo(RepoError::NotFound));
-            }
-            let mr = load_merge_request(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))?;
+            let mr = apply_changes(conn, id, &changes)?;
             record_deliveries(conn, &mr, &drafts)?;
             Ok(mr)
         })

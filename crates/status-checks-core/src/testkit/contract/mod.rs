@@ -25,6 +25,7 @@
 
 mod deliveries;
 mod fixtures;
+mod forges;
 mod members;
 mod merge_requests;
 mod projects;
@@ -35,6 +36,10 @@ mod users;
 pub use deliveries::{
     outbox_claims_and_outcomes, outbox_prunes_only_finished_deliveries,
     outbox_records_a_batch_of_attempts,
+};
+pub use forges::{
+    deleting_a_project_removes_its_forge_rows, forge_links_round_trip, forge_mirror_writes,
+    forge_status_outbox, forge_syncs_are_claimed_under_a_lease,
 };
 pub use members::members_and_the_last_owner;
 pub use merge_requests::merge_requests_and_their_deliveries;
@@ -60,7 +65,12 @@ macro_rules! port_contract_tests {
             outbox_claims_and_outcomes,
             outbox_records_a_batch_of_attempts,
             outbox_prunes_only_finished_deliveries,
-            deleting_a_project_removes_everything_in_it
+            deleting_a_project_removes_everything_in_it,
+            forge_links_round_trip,
+            forge_syncs_are_claimed_under_a_lease,
+            forge_mirror_writes,
+            forge_status_outbox,
+            deleting_a_project_removes_its_forge_rows
         );
     };
     (@each $fresh:expr; $($scenario:ident),* $(,)?) => {

@@ -1,0 +1,9 @@
+DROP TABLE forge_posted_states;
+DROP INDEX forge_statuses_merge_request;
+DROP INDEX forge_statuses_project;
+DROP INDEX forge_statuses_due;
+DROP TABLE forge_statuses;
+DROP TABLE forge_merge_requests;
+DROP TABLE forge_deliveries_seen;
+DROP INDEX forge_links_sync_due;
+DROP TABLE forge_links;

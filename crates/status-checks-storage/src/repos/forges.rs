@@ -1,0 +1,739 @@
+//! `ForgeRepository`: the forge bridge's rows — a project's link to its forge and when its next sync is due,
+//! the keys of the webhook deliveries applied, what is kept about a mirrored merge request besides the merge
+//! request itself, and the outbox of commit status posts with the state last posted at each target.
+//!
+//! A mirror write is one transaction: the delivery's key, the merge request change (through the same insert
+//! and update as `merge_requests`), its details, the notifications recorded through `deliveries`, and the
+//! status posts rendered against the merge request written. The link's credentials are stored as given and
+//! read back as [`ForgeSecret`]s; no row holding them derives `Debug`, and no error quotes them.
+
+use super::IDS_PER_STATEMENT;
+use crate::Store;
+use crate::columns::{commit_sha, from_millis, from_millis_opt, millis};
+use crate::error::{TxError, corrupt};
+use crate::repos::deliveries::record_deliveries;
+use crate::repos::merge_requests::{
+    MergeRequestRow, apply_changes, insert_merge_request, load_merge_request,
+};
+use crate::schema::{
+    forge_deliveries_seen as seen, forge_links as links, forge_merge_requests as details,
+    forge_posted_states as posted, forge_statuses as statuses, merge_requests as mrs, projects,
+};
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
+use diesel::upsert::excluded;
+use status_checks_core::deliveries::{AttemptOutcome, DeliveryStatus};
+use status_checks_core::forges::{
+    ForgeKind, ForgeLink, ForgeSecret, ForgeStatus, HeadPipeline, MirrorChange, MirrorDetails,
+    MirrorOutcome, MirrorWrite, NewForgeStatus, PostedKey, StatusAttempt,
+};
+use status_checks_core::merge_requests::MergeRequest;
+use status_checks_core::pagination::{Page, PageRequest};
+use status_checks_core::ports::{ForgeRepository, RepoResult};
+use status_checks_core::{
+    ForgeStatusId, MergeRequestId, MergeRequestIid, ProjectId, RepoError, StatusCheckId, Timestamp,
+    UserId,
+};
+
+/// A link's row, but when its sync is due (not part of the link). No `Debug`: it holds the credentials.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = links, check_for_backend(Sqlite))]
+struct LinkRow {
+    project_id: i64,
+    forge: String,
+    api_url: String,
+    repository: String,
+    token: String,
+    webhook_secret: String,
+    status_name: String,
+    per_check_statuses: bool,
+    author_id: i64,
+    last_event_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl LinkRow {
+    fn into_domain(self) -> Result<ForgeLink, RepoError> {
+        Ok(ForgeLink {
+            project_id: ProjectId(self.project_id),
+            forge: ForgeKind::parse(&self.forge).ok_or_else(|| corrupt("forge", &self.forge))?,
+            api_url: self.api_url,
+            repository: self.repository,
+            token: ForgeSecret::from_stored(self.token),
+            webhook_secret: ForgeSecret::from_stored(self.webhook_secret),
+            status_name: self.status_name,
+            per_check_statuses: self.per_check_statuses,
+            author_id: UserId(self.author_id),
+            last_event_at: from_millis_opt(self.last_event_at)?,
+            created_at: from_millis(self.created_at)?,
+            updated_at: from_millis(self.updated_at)?,
+        })
+    }
+}
+
+/// A link to insert. No `Debug`: it holds the credentials.
+#[derive(Insertable)]
+#[diesel(table_name = links)]
+struct NewLinkRow<'a> {
+    project_id: i64,
+    forge: &'a str,
+    api_url: &'a str,
+    repository: &'a str,
+    token: &'a str,
+    webhook_secret: &'a str,
+    status_name: &'a str,
+    per_check_statuses: bool,
+    author_id: i64,
+    last_event_at: Option<i64>,
+    sync_due_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// A mirrored merge request's details; the pipeline's three columns are all set or all null.
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = details, check_for_backend(Sqlite))]
+struct DetailsRow {
+    merge_request_id: i64,
+    source_project: String,
+    web_url: String,
+    snapshot_at: i64,
+    pipeline_id: Option<i64>,
+    pipeline_sha: Option<String>,
+    pipeline_merge_request_event: Option<bool>,
+}
+
+impl DetailsRow {
+    fn of(mr: MergeRequestId, details: &MirrorDetails) -> Self {
+        let pipeline = details.pipeline.as_ref();
+        DetailsRow {
+            merge_request_id: mr.0,
+            source_project: details.source_project.clone(),
+            web_url: details.web_url.clone(),
+            snapshot_at: millis(details.snapshot_at),
+            pipeline_id: pipeline.map(|p| p.id),
+            pipeline_sha: pipeline.map(|p| p.sha.as_str().to_owned()),
+            pipeline_merge_request_event: pipeline.map(|p| p.merge_request_event),
+        }
+    }
+
+    fn into_domain(self) -> Result<MirrorDetails, RepoError> {
+        let pipeline = match (
+            self.pipeline_id,
+            self.pipeline_sha,
+            self.pipeline_merge_request_event,
+        ) {
+            (Some(id), Some(sha), Some(merge_request_event)) => Some(HeadPipeline {
+                id,
+                sha: commit_sha(&sha)?,
+                merge_request_event,
+            }),
+            (None, None, None) => None,
+            partial => return Err(corrupt("pipeline", partial)),
+        };
+        Ok(MirrorDetails {
+            source_project: self.source_project,
+            web_url: self.web_url,
+            snapshot_at: from_millis(self.snapshot_at)?,
+            pipeline,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = statuses, check_for_backend(Sqlite))]
+struct StatusRow {
+    id: i64,
+    project_id: i64,
+    merge_request_id: i64,
+    merge_request_iid: i64,
+    sha: String,
+    context: String,
+    external_status_check_id: Option<i64>,
+    state: String,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    last_attempt_at: Option<i64>,
+    next_attempt_at: Option<i64>,
+    created_at: i64,
+}
+
+impl StatusRow {
+    fn into_domain(self) -> Result<ForgeStatus, RepoError> {
+        Ok(ForgeStatus {
+            id: ForgeStatusId(self.id),
+            project_id: ProjectId(self.project_id),
+            merge_request_id: MergeRequestId(self.merge_request_id),
+            merge_request_iid: MergeRequestIid(self.merge_request_iid),
+            sha: commit_sha(&self.sha)?,
+            context: self.context,
+            external_status_check_id: self.external_status_check_id.map(StatusCheckId),
+            state: self.state,
+            status: DeliveryStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status post status", &self.status))?,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|_| corrupt("attempts", self.attempts))?,
+            last_error: self.last_error,
+            last_attempt_at: from_millis_opt(self.last_attempt_at)?,
+            next_attempt_at: from_millis_opt(self.next_attempt_at)?,
+            created_at: from_millis(self.created_at)?,
+        })
+    }
+}
+
+/// A status post to insert: pending, due at its draft's time, no attempt yet.
+#[derive(Insertable)]
+#[diesel(table_name = statuses)]
+struct NewStatusRow<'a> {
+    project_id: i64,
+    merge_request_id: i64,
+    merge_request_iid: i64,
+    sha: &'a str,
+    context: &'a str,
+    external_status_check_id: Option<i64>,
+    state: &'a str,
+    status: &'a str,
+    next_attempt_at: Option<i64>,
+    created_at: i64,
+}
+
+impl<'a> NewStatusRow<'a> {
+    /// Columns a row binds.
+    const COLUMNS: usize = 10;
+
+    fn of(new: &'a NewForgeStatus) -> Self {
+        NewStatusRow {
+            project_id: new.project_id.0,
+            merge_request_id: new.merge_request_id.0,
+            merge_request_iid: new.merge_request_iid.0,
+            sha: new.sha.as_str(),
+            context: &new.draft.context,
+            external_status_check_id: new.draft.external_status_check_id.map(|c| c.0),
+            state: &new.draft.state,
+            status: DeliveryStatus::Pending.as_str(),
+            next_attempt_at: Some(millis(new.draft.due_at)),
+            created_at: millis(new.created_at),
+        }
+    }
+}
+
+/// `status = 'pending'` as a literal: SQLite uses the partial index `forge_statuses_due` only for a query
+/// whose condition names the status it was made for, which a bound parameter does not.
+fn pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql::<diesel::sql_types::Bool>("forge_statuses.status = 'pending'")
+}
+
+/// Inserts status posts as given (their merge requests are known to exist).
+fn insert_statuses(conn: &mut SqliteConnection, new: &[NewForgeStatus]) -> Result<(), TxError> {
+    let rows: Vec<NewStatusRow<'_>> = new.iter().map(NewStatusRow::of).collect();
+    // Keep each statement's variables within the bound on values per statement.
+    for chunk in rows.chunks(IDS_PER_STATEMENT / NewStatusRow::COLUMNS) {
+        diesel::insert_into(statuses::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Inserts the status posts whose merge request still exists: one deleted since the posts were planned (with
+/// its project) takes them with it, instead of failing the write on the foreign key.
+fn schedule(conn: &mut SqliteConnection, new: &[NewForgeStatus]) -> Result<(), TxError> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut wanted: Vec<i64> = new.iter().map(|s| s.merge_request_id.0).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut existing: Vec<i64> = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(IDS_PER_STATEMENT) {
+        existing.extend(
+            mrs::table
+                .filter(mrs::id.eq_any(chunk))
+                .select(mrs::id)
+                .load::<i64>(conn)?,
+        );
+    }
+    existing.sort_unstable();
+    let kept: Vec<NewForgeStatus> = new
+        .iter()
+        .filter(|s| existing.binary_search(&s.merge_request_id.0).is_ok())
+        .cloned()
+        .collect();
+    insert_statuses(conn, &kept)
+}
+
+/// The link of `project`, if any.
+fn link_of(conn: &mut SqliteConnection, project: i64) -> Result<Option<ForgeLink>, TxError> {
+    let row = links::table
+        .find(project)
+        .select(LinkRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(LinkRow::into_domain).transpose()?)
+}
+
+/// The first `limit` pending status posts due at `now` (milliseconds), oldest due first: read through the
+/// partial index of pending posts, so that the delivered and dead rows kept do not slow it.
+fn due_at(
+    now: i64,
+    limit: i64,
+) -> impl diesel::query_dsl::LoadQuery<'static, SqliteConnection, StatusRow>
++ diesel::query_builder::QueryFragment<Sqlite> {
+    statuses::table
+        .filter(pending())
+        .filter(statuses::next_attempt_at.le(now))
+        .order((statuses::next_attempt_at.asc(), statuses::id.asc()))
+        .limit(limit)
+        .select(StatusRow::as_select())
+}
+
+/// The link whose sync is due first at `now` (milliseconds), if one is: read through the partial index of
+/// links with a sync due.
+fn sync_due_at(
+    now: i64,
+) -> impl diesel::query_dsl::LoadQuery<'static, SqliteConnection, LinkRow>
++ diesel::query_builder::QueryFragment<Sqlite> {
+    links::table
+        .filter(links::sync_due_at.le(now))
+        .order((links::sync_due_at.asc(), links::project_id.asc()))
+        .limit(1)
+        .select(LinkRow::as_select())
+}
+
+/// Why a mirror write is not applied, decided before anything is written.
+enum Refusal {
+    Seen,
+    Raced,
+}
+
+/// Whether `write` may be applied: not if its key was recorded before (`Seen`), nor if the merge request
+/// changed since it was read or the iid it opens is taken (`Raced`). Inside `BEGIN IMMEDIATE` nothing can
+/// interleave between this and the write, so refusing before writing anything leaves nothing to undo.
+fn refusal(conn: &mut SqliteConnection, write: &MirrorWrite) -> Result<Option<Refusal>, TxError> {
+    if let Some(key) = &write.delivery_key {
+        let recorded: i64 = seen::table
+            .filter(seen::project_id.eq(write.project_id.0))
+            .filter(seen::delivery_key.eq(key))
+            .count()
+            .get_result(conn)?;
+        if recorded > 0 {
+            return Ok(Some(Refusal::Seen));
+        }
+    }
+    let raced = match &write.change {
+        MirrorChange::Open { iid, new } => {
+            let taken: i64 = mrs::table
+                .filter(mrs::project_id.eq(new.project_id.0))
+                .filter(mrs::iid.eq(iid.0))
+                .count()
+                .get_result(conn)?;
+            taken > 0
+        }
+        MirrorChange::Update { id, read_at, .. } => {
+            let updated_at: Option<i64> = mrs::table
+                .filter(mrs::id.eq(id.0))
+                .filter(mrs::project_id.eq(write.project_id.0))
+                .select(mrs::updated_at)
+                .first(conn)
+                .optional()?;
+            // Gone is a change too: decided again, the write finds nothing to update.
+            updated_at != Some(millis(*read_at))
+        }
+        MirrorChange::Nothing => false,
+    };
+    Ok(raced.then_some(Refusal::Raced))
+}
+
+/// Applies a mirror write that [`refusal`] let through.
+fn apply(conn: &mut SqliteConnection, write: MirrorWrite) -> Result<MirrorOutcome, TxError> {
+    if let Some(key) = &write.delivery_key {
+        diesel::insert_into(seen::table)
+            .values((
+                seen::project_id.eq(write.project_id.0),
+                seen::delivery_key.eq(key),
+                seen::received_at.eq(millis(write.received_at)),
+            ))
+            .execute(conn)?;
+        diesel::update(links::table.find(write.project_id.0))
+            .set(links::last_event_at.eq(millis(write.received_at)))
+            .execute(conn)?;
+    }
+    let mr = match &write.change {
+        MirrorChange::Open { iid, new } => insert_merge_request(conn, new, *iid)?,
+        MirrorChange::Update {
+            id,
+            changes: Some(changes),
+            ..
+        } => apply_changes(conn, *id, changes)?,
+        MirrorChange::Update {
+            id, changes: None, ..
+        } => load_merge_request(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))?,
+        // No merge request to render against or attach details to: only the key is recorded.
+        MirrorChange::Nothing => return Ok(MirrorOutcome::Applied(None)),
+    };
+    if let Some(kept) = &write.details {
+        save_details(conn, &DetailsRow::of(mr.id, kept))?;
+    }
+    record_deliveries(conn, &mr, &write.deliveries)?;
+    let posts: Vec<NewForgeStatus> = write
+        .statuses
+        .into_iter()
+        .map(|draft| NewForgeStatus {
+            project_id: mr.project_id,
+            merge_request_id: mr.id,
+            merge_request_iid: mr.iid,
+            sha: mr.sha.clone(),
+            draft,
+            created_at: write.received_at,
+        })
+        .collect();
+    insert_statuses(conn, &posts)?;
+    Ok(MirrorOutcome::Applied(Some(Box::new(mr))))
+}
+
+/// Creates or replaces a mirrored merge request's details.
+fn save_details(conn: &mut SqliteConnection, row: &DetailsRow) -> Result<(), TxError> {
+    diesel::insert_into(details::table)
+        .values(row)
+        .on_conflict(details::merge_request_id)
+        .do_update()
+        .set((
+            details::source_project.eq(excluded(details::source_project)),
+            details::web_url.eq(excluded(details::web_url)),
+            details::snapshot_at.eq(excluded(details::snapshot_at)),
+            details::pipeline_id.eq(excluded(details::pipeline_id)),
+            details::pipeline_sha.eq(excluded(details::pipeline_sha)),
+            details::pipeline_merge_request_event
+                .eq(excluded(details::pipeline_merge_request_event)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[async_trait]
+impl ForgeRepository for Store {
+    async fn find_link(&self, project: ProjectId) -> RepoResult<Option<ForgeLink>> {
+        self.connections
+            .read(move |conn| link_of(conn, project.0))
+            .await
+    }
+
+    async fn save_link(&self, link: ForgeLink, sync: bool) -> RepoResult<ForgeLink> {
+        self.connections
+            .write(move |conn| {
+                let updated_at = millis(link.updated_at);
+                let sync_due_at = sync.then_some(updated_at);
+                let row = NewLinkRow {
+                    project_id: link.project_id.0,
+                    forge: link.forge.as_str(),
+                    api_url: &link.api_url,
+                    repository: &link.repository,
+                    token: link.token.expose(),
+                    webhook_secret: link.webhook_secret.expose(),
+                    status_name: &link.status_name,
+                    per_check_statuses: link.per_check_statuses,
+                    author_id: link.author_id.0,
+                    last_event_at: link.last_event_at.map(millis),
+                    sync_due_at,
+                    created_at: millis(link.created_at),
+                    updated_at,
+                };
+                // A replaced link keeps when it was created and when its last event was applied (a delivery
+                // applied since the caller read the link must not be forgotten), and a sync still due.
+                // A missing project fails the foreign key: `NotFound`.
+                diesel::insert_into(links::table)
+                    .values(&row)
+                    .on_conflict(links::project_id)
+                    .do_update()
+                    .set((
+                        links::forge.eq(excluded(links::forge)),
+                        links::api_url.eq(excluded(links::api_url)),
+                        links::repository.eq(excluded(links::repository)),
+                        links::token.eq(excluded(links::token)),
+                        links::webhook_secret.eq(excluded(links::webhook_secret)),
+                        links::status_name.eq(excluded(links::status_name)),
+                        links::per_check_statuses.eq(excluded(links::per_check_statuses)),
+                        links::author_id.eq(excluded(links::author_id)),
+                        links::updated_at.eq(excluded(links::updated_at)),
+                    ))
+                    .execute(conn)?;
+                if let Some(due) = sync_due_at {
+                    diesel::update(links::table.find(link.project_id.0))
+                        .set(links::sync_due_at.eq(due))
+                        .execute(conn)?;
+                }
+                link_of(conn, link.project_id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
+    }
+
+    async fn delete_link(&self, project: ProjectId) -> RepoResult<bool> {
+        self.connections
+            .write(move |conn| {
+                let deleted = diesel::delete(links::table.find(project.0)).execute(conn)?;
+                diesel::delete(
+                    statuses::table
+                        .filter(statuses::project_id.eq(project.0))
+                        .filter(pending()),
+                )
+                .execute(conn)?;
+                Ok(deleted > 0)
+            })
+            .await
+    }
+
+    async fn request_sync(&self, project: ProjectId, at: Timestamp) -> RepoResult<bool> {
+        self.connections
+            .write(move |conn| {
+                let updated = diesel::update(links::table.find(project.0))
+                    .set(links::sync_due_at.eq(millis(at)))
+                    .execute(conn)?;
+                Ok(updated > 0)
+            })
+            .await
+    }
+
+    async fn claim_sync(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> RepoResult<Option<ForgeLink>> {
+        self.connections
+            .write(move |conn| {
+                let Some(row) = sync_due_at(millis(now))
+                    .get_result::<LinkRow>(conn)
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                diesel::update(links::table.find(row.project_id))
+                    .set(links::sync_due_at.eq(millis(lease_until)))
+                    .execute(conn)?;
+                Ok(Some(row.into_domain()?))
+            })
+            .await
+    }
+
+    async fn finish_sync(
+        &self,
+        project: ProjectId,
+        claimed_until: Timestamp,
+        retry_at: Option<Timestamp>,
+    ) -> RepoResult<()> {
+        self.connections
+            .write(move |conn| {
+                // A sync requested during this one moved the due time: it stays due.
+                diesel::update(
+                    links::table
+                        .filter(links::project_id.eq(project.0))
+                        .filter(links::sync_due_at.eq(millis(claimed_until))),
+                )
+                .set(links::sync_due_at.eq(retry_at.map(millis)))
+                .execute(conn)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_mirrored(
+        &self,
+        project: ProjectId,
+        iid: MergeRequestIid,
+    ) -> RepoResult<Option<(MergeRequest, Option<MirrorDetails>)>> {
+        self.connections
+            .read(move |conn| {
+                // One statement: the merge request and its details as of the same moment.
+                let found = mrs::table
+                    .left_join(details::table)
+                    .filter(mrs::project_id.eq(project.0).and(mrs::iid.eq(iid.0)))
+                    .select((
+                        MergeRequestRow::as_select(),
+                        Option::<DetailsRow>::as_select(),
+                    ))
+                    .first::<(MergeRequestRow, Option<DetailsRow>)>(conn)
+                    .optional()?;
+                let Some((mr, kept)) = found else {
+                    return Ok(None);
+                };
+                Ok(Some((
+                    mr.into_domain()?,
+                    kept.map(DetailsRow::into_domain).transpose()?,
+                )))
+            })
+            .await
+    }
+
+    async fn apply_mirror(&self, write: MirrorWrite) -> RepoResult<MirrorOutcome> {
+        self.write_recording(!write.deliveries.is_empty(), move |conn| {
+            match refusal(conn, &write)? {
+                Some(Refusal::Seen) => Ok(MirrorOutcome::Seen),
+                Some(Refusal::Raced) => Ok(MirrorOutcome::Raced),
+                None => apply(conn, write),
+            }
+        })
+        .await
+    }
+
+    async fn schedule_statuses(&self, new: Vec<NewForgeStatus>) -> RepoResult<()> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.connections
+            .write(move |conn| schedule(conn, &new))
+            .await
+    }
+
+    async fn list_forge_statuses(
+        &self,
+        project: ProjectId,
+        request: PageRequest,
+    ) -> RepoResult<Page<ForgeStatus>> {
+        self.connections
+            .read(move |conn| {
+                let filtered = || statuses::table.filter(statuses::project_id.eq(project.0));
+                page_of!(conn, request, filtered, statuses::id.desc(), StatusRow)
+            })
+            .await
+    }
+
+    async fn claim_due_statuses(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+    ) -> RepoResult<Vec<ForgeStatus>> {
+        self.connections
+            .write(move |conn| {
+                let due: Vec<StatusRow> = due_at(millis(now), i64::from(limit)).load(conn)?;
+                let ids: Vec<i64> = due.iter().map(|row| row.id).collect();
+                for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                    diesel::update(statuses::table.filter(statuses::id.eq_any(chunk)))
+                        .set(statuses::next_attempt_at.eq(millis(lease_until)))
+                        .execute(conn)?;
+                }
+                let claimed = due
+                    .into_iter()
+                    .map(|mut row| {
+                        row.next_attempt_at = Some(millis(lease_until));
+                        row.into_domain()
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(claimed)
+            })
+            .await
+    }
+
+    async fn last_posted(&self, key: PostedKey) -> RepoResult<Option<String>> {
+        self.connections
+            .read(move |conn| {
+                Ok(posted::table
+                    .find((
+                        key.project_id.0,
+                        key.sha.as_str(),
+                        key.context.as_str(),
+                        key.target.as_str(),
+                    ))
+                    .select(posted::state)
+                    .first::<String>(conn)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn record_status_attempt(
+        &self,
+        attempt: StatusAttempt,
+        key: Option<PostedKey>,
+    ) -> RepoResult<()> {
+        self.connections
+            .write(move |conn| {
+                let (status, next_attempt_at, error) = match attempt.outcome {
+                    AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None, None),
+                    AttemptOutcome::Failed {
+                        error,
+                        retry_at: Some(at),
+                    } => (DeliveryStatus::Pending, Some(at), Some(error)),
+                    AttemptOutcome::Failed {
+                        error,
+                        retry_at: None,
+                    } => (DeliveryStatus::Dead, None, Some(error)),
+                };
+                // A post deleted meanwhile (its link or project deleted) is not recorded.
+                diesel::update(statuses::table.find(attempt.id.0))
+                    .set((
+                        statuses::status.eq(status.as_str()),
+                        statuses::state.eq(&attempt.state),
+                        statuses::attempts.eq(statuses::attempts + 1),
+                        statuses::last_attempt_at.eq(millis(attempt.at)),
+                        statuses::next_attempt_at.eq(next_attempt_at.map(millis)),
+                        statuses::last_error.eq(error),
+                    ))
+                    .execute(conn)?;
+                if let Some(key) = key {
+                    // What the forge shows is recorded while the project exists, whatever became of the post.
+                    let project: i64 = projects::table
+                        .find(key.project_id.0)
+                        .count()
+                        .get_result(conn)?;
+                    if project > 0 {
+                        diesel::insert_into(posted::table)
+                            .values((
+                                posted::project_id.eq(key.project_id.0),
+                                posted::sha.eq(key.sha.as_str()),
+                                posted::context.eq(&key.context),
+                                posted::target.eq(&key.target),
+                                posted::state.eq(&attempt.state),
+                                posted::posted_at.eq(millis(attempt.at)),
+                            ))
+                            .on_conflict((
+                                posted::project_id,
+                                posted::sha,
+                                posted::context,
+                                posted::target,
+                            ))
+                            .do_update()
+                            .set((
+                                posted::state.eq(excluded(posted::state)),
+                                posted::posted_at.eq(excluded(posted::posted_at)),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+                schedule(conn, &attempt.follow_up)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{due_at, sync_due_at};
+    use crate::statements::plans::plan_of;
+
+    /// A claim reads the pending status posts in claim order from their partial index: no scan of the
+    /// delivered and dead rows, no sort.
+    #[test]
+    fn a_status_claim_walks_the_partial_index_of_pending_posts() {
+        let plan = plan_of(&due_at(1_700_000_000_000, 128));
+        assert_eq!(
+            plan,
+            vec![
+                "SEARCH forge_statuses USING INDEX forge_statuses_due (next_attempt_at<?)"
+                    .to_owned()
+            ]
+        );
+    }
+
+    /// A sync claim reads the links with a sync due from their partial index, in due order.
+    #[test]
+    fn a_sync_claim_walks_the_partial_index_of_due_links() {
+        let plan = plan_of(&sync_due_at(1_700_000_000_000));
+        assert_eq!(
+            plan,
+            vec!["SEARCH forge_links USING INDEX forge_links_sync_due (sync_due_at<?)".to_owned()]
+        );
+    }
+}
