@@ -232,6 +232,7 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
         )?,
         status_checks_forge::ReporterConfig {
             max_attempts: args.forge_attempts,
+            retention: args.delivery_retention.0,
             ..status_checks_forge::ReporterConfig::default()
         },
     );

@@ -26,7 +26,7 @@ use crate::pagination::{Page, PageRequest};
 use crate::projects::{NewProject, Project, ProjectRef, ProjectUpdate};
 use crate::protected_branches::{BranchPattern, ProtectedBranch};
 use crate::status_checks::{ExternalStatusCheck, NewStatusCheck, SharedSecret, StatusCheckUpdate};
-use crate::status_checks::{NewResponse, StatusCheckResponse};
+use crate::status_checks::{NewResponse, ResponseDetails, StatusCheckResponse};
 use crate::users::{NewToken, PersonalAccessToken, TokenHash};
 use crate::users::{NewUser, User};
 use async_trait::async_trait;
@@ -269,7 +269,7 @@ pub trait MergeRequestRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ResponseRepository: Send + Sync {
-    /// Stores a response (every accepted response is kept).
+    /// Stores a response (every accepted response is kept), with its details if any.
     async fn record_response(&self, new: NewResponse) -> RepoResult<StatusCheckResponse>;
     /// Stores the `pending` row of a retry and records the deliveries rendered against the merge request, in
     /// one transaction.
@@ -278,6 +278,9 @@ pub trait ResponseRepository: Send + Sync {
         new: NewResponse,
         deliveries: Vec<DeliveryDraft>,
     ) -> RepoResult<StatusCheckResponse>;
+    /// What the external service said with the response `id` (its `target_url` and `description`), if
+    /// anything.
+    async fn find_response_details(&self, id: ResponseId) -> RepoResult<Option<ResponseDetails>>;
     /// For each `(merge request, sha)`, the newest response (highest id) of each check about that sha: at
     /// most one row per (merge request, check), in one read however many checks or responses exist.
     async fn newest_responses(
@@ -344,10 +347,12 @@ pub trait DeliveryRepository: Send + Sync {
 pub trait ForgeRepository: Send + Sync {
     /// The project's link, if any.
     async fn find_link(&self, project: ProjectId) -> RepoResult<Option<ForgeLink>>;
-    /// Creates or replaces the project's link; with `sync`, a sync of its open merge requests is due at
-    /// once. `NotFound` if the project is gone.
+    /// Creates or replaces the project's link; with `sync` (a new link, or one moved to another forge or
+    /// repository), a sync of its open merge requests is due at once and the states posted under the
+    /// link before are forgotten. `NotFound` if the project is gone.
     async fn save_link(&self, link: ForgeLink, sync: bool) -> RepoResult<ForgeLink>;
-    /// Deletes the link with its pending status posts (mirrored merge requests stay); false if none.
+    /// Deletes the link with its pending status posts and the states it posted (mirrored merge requests
+    /// stay); false if none.
     async fn delete_link(&self, project: ProjectId) -> RepoResult<bool>;
     /// Makes a sync of the project's open merge requests due at `at`; false if it has no link.
     async fn request_sync(&self, project: ProjectId, at: Timestamp) -> RepoResult<bool>;
@@ -396,6 +401,10 @@ pub trait ForgeRepository: Send + Sync {
     ) -> RepoResult<Vec<ForgeStatus>>;
     /// The state last posted successfully for this key, if any.
     async fn last_posted(&self, key: PostedKey) -> RepoResult<Option<String>>;
+    /// Deletes up to `limit` each of: delivered or dead status posts last attempted before `before`,
+    /// delivery keys received before it, and states posted before it; answers how many rows it deleted.
+    /// A pending post is never deleted.
+    async fn prune_forge_rows(&self, before: Timestamp, limit: u32) -> RepoResult<u64>;
     /// Records an attempt at a status post (see [`StatusAttempt`]), with the state now shown at `key` when
     /// the forge accepted it, and its follow-up posts, in one transaction.
     async fn record_status_attempt(

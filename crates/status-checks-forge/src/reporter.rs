@@ -23,6 +23,9 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// Rows of each kind deleted per pruning transaction.
+const PRUNE_BATCH: u32 = 500;
+
 /// How the reporter works.
 #[derive(Debug, Clone)]
 pub struct ReporterConfig {
@@ -36,6 +39,8 @@ pub struct ReporterConfig {
     pub max_attempts: u32,
     /// The first retry's delay; each further one doubles, capped at five minutes.
     pub first_retry_delay: Duration,
+    /// How long finished status posts, delivery keys and posted states are kept (`None`: for ever).
+    pub retention: Option<Duration>,
 }
 
 impl Default for ReporterConfig {
@@ -46,6 +51,7 @@ impl Default for ReporterConfig {
             poll_interval: Duration::from_millis(250),
             max_attempts: 10,
             first_retry_delay: Duration::from_secs(1),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     }
 }
@@ -76,10 +82,35 @@ impl Reporter {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let statuses = self.clone();
         let syncs = self.clone();
+        let prunes = self.clone();
         tokio::select! {
             () = shutdown => {}
             () = statuses.report_forever() => {}
             () = syncs.sync_forever() => {}
+            () = prunes.prune_forever() => {}
+        }
+    }
+
+    /// Every minute, deletes what is older than the retention, a few hundred rows per transaction.
+    async fn prune_forever(self) {
+        let Some(retention) = self.config.retention else {
+            return std::future::pending().await;
+        };
+        loop {
+            let ports = self.service.ports();
+            let before = ports.clock.now()
+                - chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::MAX);
+            loop {
+                match ports.forges.prune_forge_rows(before, PRUNE_BATCH).await {
+                    Ok(deleted) if deleted > 0 => tokio::task::yield_now().await,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot prune the forge outbox");
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
         }
     }
 

@@ -160,10 +160,13 @@ fn a_merge_request_pipeline_names_its_merge_request() {
     else {
         panic!("not read")
     };
-    let ForgeEventKind::Pipeline { number, pipeline } = event.kind else {
+    let ForgeEventKind::Pipeline {
+        number, pipeline, ..
+    } = event.kind
+    else {
         panic!("not a pipeline")
     };
-    assert_eq!(number, MergeRequestIid(3));
+    assert_eq!(number, Some(MergeRequestIid(3)));
     assert_eq!(pipeline.id, 31);
     assert!(pipeline.merge_request_event);
 }

@@ -450,6 +450,7 @@ async fn updates_pushes_merges_and_retries_are_all_notified() {
         external_status_check_id: check,
         sha: "d".repeat(40),
         status: CheckStatus::Failed,
+        details: None,
     };
     w.service
         .set_check_status(&w.actor, &w.project, iid, Ok(answer))

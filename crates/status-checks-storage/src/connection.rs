@@ -148,6 +148,24 @@ fn ensure_parent_dir(path: &Path) -> Result<(), StorageError> {
     }
 }
 
+/// Creates the database file, if missing, readable and writable by its owner only (mode 0600): it holds
+/// tokens' hashes and forges' credentials. SQLite creates the WAL and shared-memory files with the database
+/// file's mode, so they are private too. An existing file keeps its mode (the operator's choice).
+fn create_private(path: &Path) -> Result<(), StorageError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StorageError::Directory {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
 /// Applies pending migrations on one connection: WAL mode (stored in the file, set once), foreign keys off
 /// while the schema changes and back on after. Returns the versions applied.
 fn migrate(conn: &mut SqliteConnection) -> Result<Vec<String>, StorageError> {
@@ -193,6 +211,7 @@ impl Connections {
     ) -> Result<(Connections, Vec<String>), StorageError> {
         let path = database_path(url)?;
         ensure_parent_dir(&path)?;
+        create_private(&path)?;
         let mut writer = establish(&path)?;
         let applied = migrate(&mut writer)?;
         let statements = Arc::new(AtomicU64::new(0));

@@ -109,6 +109,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    status_check_response_details (response_id) {
+        response_id -> BigInt,
+        target_url -> Nullable<Text>,
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     deliveries (id) {
         id -> BigInt,
         project_id -> BigInt,
@@ -221,6 +229,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     external_status_checks,
     status_check_protected_branches,
     status_check_responses,
+    status_check_response_details,
     deliveries,
     forge_links,
     forge_deliveries_seen,

@@ -147,6 +147,7 @@ async fn parallel_writers_lose_nothing_and_iids_stay_unique_and_gap_free() {
                             status,
                             created_at: now(),
                             retried_at: None,
+                            details: None,
                         })
                         .await?;
                 }
@@ -260,8 +261,9 @@ fn migrations_apply_once_and_the_journal_is_wal() {
     let first = run_migrations(&url(&dir)).unwrap();
     assert_eq!(
         first.len(),
-        5,
-        "the initial schema, the two covering indexes, the outbox's partial indexes and the forge bridge"
+        6,
+        "the initial schema, the two covering indexes, the outbox's partial indexes, the forge bridge and \
+         the answers' details"
     );
     assert!(
         run_migrations(&url(&dir)).unwrap().is_empty(),
@@ -340,4 +342,37 @@ async fn a_database_of_the_first_schema_upgrades_without_losing_responses() {
         run_migrations(&url(&dir)).unwrap().is_empty(),
         "opening the store applied the second migration"
     );
+}
+
+/// The database file, its WAL and its shared memory are created readable by their owner only: they hold
+/// token hashes and forge credentials.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let ports = store.ports(
+        Arc::new(FixedClock::default()),
+        Arc::new(SequentialSecrets::default()),
+    );
+    // A write, so that the WAL has content.
+    ports
+        .users
+        .create_user(NewUser {
+            username: Username::new("someone").unwrap(),
+            name: "Someone".into(),
+            email: None,
+            is_admin: false,
+            created_at: Timestamp::default(),
+        })
+        .await
+        .unwrap();
+    for name in ["test.db", "test.db-wal", "test.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
 }

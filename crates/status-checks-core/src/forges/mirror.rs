@@ -47,7 +47,8 @@ pub struct MirrorDetails {
     pub web_url: String,
     /// The forge's time of the last snapshot applied.
     pub snapshot_at: Timestamp,
-    /// The newest pipeline seen for the merge request, if any (GitLab).
+    /// The newest pipeline seen for the merge request, if any (GitLab). In a write, `None` keeps the one
+    /// stored: only a pipeline event sets it.
     pub pipeline: Option<HeadPipeline>,
 }
 
@@ -119,6 +120,13 @@ pub enum MirrorOutcome {
     Raced,
 }
 
+/// Whether a snapshot of time `at` is older than the last one applied. Times are compared to the second:
+/// GitLab's hooks carry whole seconds while its API carries milliseconds, so a hook about a change made in
+/// the second a sync read must not read as older than that sync.
+pub fn is_older(at: Timestamp, last_applied: Option<Timestamp>) -> bool {
+    last_applied.is_some_and(|last| at.timestamp() < last.timestamp())
+}
+
 /// What a snapshot does to the mirrored merge request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mirror {
@@ -147,9 +155,7 @@ pub fn mirror(
     let Some(mr) = stored else {
         return Mirror::Open;
     };
-    if last_applied.is_some_and(|last| snapshot.updated_at < last)
-        || mr.state == MergeRequestState::Merged
-    {
+    if is_older(snapshot.updated_at, last_applied) || mr.state == MergeRequestState::Merged {
         return Mirror::Unchanged;
     }
     let mut changes = MergeRequestChanges::at(now);
@@ -255,6 +261,18 @@ mod tests {
         );
     }
 
+    #[test]
+    fn times_compare_to_the_second() {
+        let synced = Timestamp::default() + chrono::TimeDelta::milliseconds(39_500);
+        let hook = Timestamp::default() + chrono::TimeDelta::seconds(39);
+        assert!(
+            !is_older(hook, Some(synced)),
+            "a hook of the sync's second is not older"
+        );
+        assert!(is_older(hook, Some(synced + chrono::TimeDelta::seconds(1))));
+        assert!(!is_older(hook, None));
+    }
+
     proptest! {
         /// Applying a snapshot's change brings the stored merge request to the snapshot's state, unless it was
         /// merged (final); applying it again changes nothing.
@@ -312,7 +330,8 @@ mod tests {
             newer_by in 1i64..1_000_000,
         ) {
             let before = mr(MergeRequestState::Opened, head, at);
-            let last = snap.updated_at + chrono::TimeDelta::milliseconds(newer_by);
+            // A second later at least: times are compared to the second.
+            let last = snap.updated_at + chrono::TimeDelta::seconds(newer_by);
             prop_assert_eq!(mirror(Some(&before), Some(last), &snap, at), Mirror::Unchanged);
         }
     }

@@ -151,7 +151,7 @@ pub fn check_context(status_name: &str, check_name: &str) -> String {
 }
 
 /// `text` cut to at most `max` characters (never inside a character), ending with `…` when cut.
-fn truncated(text: &str, max: usize) -> String {
+pub(crate) fn truncated(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

@@ -429,6 +429,7 @@ async fn an_answer_on_a_linked_project_schedules_its_statuses() {
         external_status_check_id: StatusCheckId(1),
         status: CheckStatus::Passed,
         sha: HEAD.into(),
+        details: None,
     };
     assert!(
         mocks
@@ -577,4 +578,56 @@ async fn a_gone_check_that_was_posted_pending_is_released() {
     };
     assert_eq!(post.state, "success");
     assert_eq!(post.description, "no longer applies");
+}
+
+#[tokio::test]
+async fn a_checks_own_status_shows_what_the_service_said() {
+    let mut mocks = Mocks::on_open_mr(AccessLevel::Developer)
+        .with_checks(vec![check(1, &[])])
+        .with_responses(vec![response(3, 1, HEAD, CheckStatus::Passed, t0())]);
+    at_send_time(&mut mocks, None, None);
+    mocks
+        .responses
+        .expect_find_response_details()
+        .withf(|id| *id == ResponseId(3))
+        .returning(|_| {
+            Ok(Some(crate::status_checks::ResponseDetails {
+                target_url: Some("https://qa.example.com/report/3".into()),
+                description: Some("All 212 checks green".into()),
+            }))
+        });
+    let DueStatus::Post(post) = mocks
+        .service()
+        .forge_status_to_post(&due("status-checks/check 1", Some(1)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    else {
+        panic!("skipped")
+    };
+    assert_eq!(post.state, "success");
+    assert_eq!(post.description, "All 212 checks green");
+    assert_eq!(
+        post.target_url.as_deref(),
+        Some("https://qa.example.com/report/3")
+    );
+}
+
+#[test]
+fn answer_details_are_checked() {
+    use crate::status_checks::ResponseDetails;
+    assert_eq!(ResponseDetails::parse(None, None), Ok(None));
+    assert_eq!(
+        ResponseDetails::parse(Some(" ".into()), Some(String::new())),
+        Ok(None)
+    );
+    assert!(
+        ResponseDetails::parse(Some("https://x.example/r".into()), None).is_ok_and(|d| d.is_some())
+    );
+    assert_eq!(
+        ResponseDetails::parse(Some("javascript:alert(1)".into()), Some("x".repeat(256))),
+        Err(ParamErrors(vec![
+            "target_url is invalid".into(),
+            "description is invalid".into()
+        ]))
+    );
 }

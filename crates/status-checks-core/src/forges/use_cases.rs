@@ -5,7 +5,8 @@
 use crate::Timestamp;
 use crate::deliveries::{Event, HookAction, HookUser};
 use crate::error::{DomainError, Resource};
-use crate::forges::report::{PlannedStatus, planned_statuses, state_word};
+use crate::forges::mirror::is_older;
+use crate::forges::report::{MAX_DESCRIPTION_CHARS, PlannedStatus, planned_statuses, state_word};
 use crate::forges::{
     ForgeKind, ForgeLink, ForgeLinkInput, ForgeMergeRequest, ForgeStatus, HeadPipeline, Mirror,
     MirrorChange, MirrorDetails, MirrorOutcome, MirrorWrite, NewForgeStatus, PostedKey,
@@ -68,10 +69,13 @@ pub enum ForgeEventKind {
         /// Its page on the forge.
         web_url: String,
     },
-    /// A pipeline started for a merge request (GitLab `Pipeline Hook`).
+    /// A pipeline was created or changed (GitLab `Pipeline Hook`).
     Pipeline {
-        /// The merge request's number.
-        number: MergeRequestIid,
+        /// The merge request's number, for a merge-request pipeline; a branch pipeline names none.
+        number: Option<MergeRequestIid>,
+        /// The branch a branch pipeline runs for: the open merge request of that source branch at that
+        /// commit is the one it is for.
+        branch: String,
         /// The pipeline.
         pipeline: HeadPipeline,
     },
@@ -316,8 +320,12 @@ impl StatusChecksService {
                     self.mirror_write(project, link, &event, snapshot, details)
                         .await?
                 }
-                ForgeEventKind::Pipeline { number, pipeline } => {
-                    self.pipeline_write(project, link, &event, *number, pipeline)
+                ForgeEventKind::Pipeline {
+                    number,
+                    branch,
+                    pipeline,
+                } => {
+                    self.pipeline_write(project, link, &event, *number, branch, pipeline)
                         .await?
                 }
             };
@@ -396,10 +404,6 @@ impl StatusChecksService {
             deliveries: Vec::new(),
             statuses: Vec::new(),
         };
-        let keep_pipeline = |mut details: MirrorDetails| {
-            details.pipeline = old_details.as_ref().and_then(|d| d.pipeline.clone());
-            details
-        };
         match (mirror(mr.as_ref(), last_applied, snapshot, now), mr) {
             (Mirror::Open, _) => {
                 if snapshot.state != MergeRequestState::Opened {
@@ -469,17 +473,17 @@ impl StatusChecksService {
                     read_at: mr.updated_at,
                     changes: Some(transition.changes),
                 };
-                write.details = Some(keep_pipeline(details));
+                write.details = Some(details);
             }
             (Mirror::Change(_), None) => return Ok(write),
             (Mirror::Unchanged, Some(mr)) => {
-                if last_applied.is_none_or(|last| snapshot.updated_at >= last) {
+                if !is_older(snapshot.updated_at, last_applied) {
                     write.change = MirrorChange::Update {
                         id: mr.id,
                         read_at: mr.updated_at,
                         changes: None,
                     };
-                    write.details = Some(keep_pipeline(details));
+                    write.details = Some(details);
                 }
             }
             (Mirror::Unchanged, None) => {}
@@ -494,7 +498,8 @@ impl StatusChecksService {
         project: &Project,
         link: &ForgeLink,
         event: &ForgeEvent,
-        number: MergeRequestIid,
+        number: Option<MergeRequestIid>,
+        branch: &str,
         pipeline: &HeadPipeline,
     ) -> DomainResult<MirrorWrite> {
         let now = self.now();
@@ -506,6 +511,16 @@ impl StatusChecksService {
             details: None,
             deliveries: Vec::new(),
             statuses: Vec::new(),
+        };
+        let number = match number {
+            Some(number) => number,
+            None => match self
+                .open_merge_request_at(project.id, branch, &pipeline.sha)
+                .await?
+            {
+                Some(number) => number,
+                None => return Ok(write),
+            },
         };
         let Some((mr, Some(details))) = self.ports.forges.find_mirrored(project.id, number).await?
         else {
@@ -535,42 +550,71 @@ impl StatusChecksService {
         Ok(write)
     }
 
-    /// Schedules status posts about `mr` (if its project is linked and it is open): the aggregate and, with
-    /// per-check statuses, the context of `check` — what an answer, a retry or a change of that check moves.
+    /// The open merge request whose source branch is `branch` with its HEAD at `sha`, if any.
+    async fn open_merge_request_at(
+        &self,
+        project: ProjectId,
+        branch: &str,
+        sha: &CommitSha,
+    ) -> DomainResult<Option<MergeRequestIid>> {
+        let mut page = PageRequest::new(1, 100);
+        loop {
+            let found = self
+                .ports
+                .merge_requests
+                .list_merge_requests(project, Some(MergeRequestState::Opened), page)
+                .await?;
+            if let Some(mr) = found
+                .items
+                .iter()
+                .find(|mr| mr.source_branch == branch && &mr.sha == sha)
+            {
+                return Ok(Some(mr.iid));
+            }
+            match found.next_page() {
+                Some(next) => page = PageRequest::new(u32::try_from(next).unwrap_or(u32::MAX), 100),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Schedules status posts about `mrs` (if their project is linked; open ones only): the aggregate and,
+    /// with per-check statuses, the contexts of `checks` — what an answer, a retry or a change of those
+    /// checks moves. What each says is worked out when it is sent.
     pub(crate) async fn report_merge_requests(
         &self,
         project: ProjectId,
         mrs: &[&MergeRequest],
-        check: Option<(StatusCheckId, &str)>,
+        checks: &[(StatusCheckId, &str)],
     ) -> DomainResult<()> {
         let Some(link) = self.ports.forges.find_link(project).await? else {
             return Ok(());
         };
         let now = self.now();
+        let mut contexts = vec![(link.status_name.clone(), None)];
+        if link.per_check_statuses {
+            contexts.extend(checks.iter().map(|(id, name)| {
+                (
+                    crate::forges::report::check_context(&link.status_name, name),
+                    Some(*id),
+                )
+            }));
+        }
         let statuses: Vec<NewForgeStatus> = mrs
             .iter()
             .filter(|mr| mr.state == MergeRequestState::Opened)
             .flat_map(|mr| {
-                let mut drafts = vec![StatusDraft {
-                    context: link.status_name.clone(),
-                    external_status_check_id: None,
-                    state: "pending".into(),
-                    due_at: now,
-                }];
-                if let (true, Some((id, name))) = (link.per_check_statuses, check) {
-                    drafts.push(StatusDraft {
-                        context: crate::forges::report::check_context(&link.status_name, name),
-                        external_status_check_id: Some(id),
-                        state: "pending".into(),
-                        due_at: now,
-                    });
-                }
-                drafts.into_iter().map(|draft| NewForgeStatus {
+                contexts.iter().map(|(context, check)| NewForgeStatus {
                     project_id: project,
                     merge_request_id: mr.id,
                     merge_request_iid: mr.iid,
                     sha: mr.sha.clone(),
-                    draft,
+                    draft: StatusDraft {
+                        context: context.clone(),
+                        external_status_check_id: *check,
+                        state: "pending".into(),
+                        due_at: now,
+                    },
                     created_at: now,
                 })
             })
@@ -581,12 +625,12 @@ impl StatusChecksService {
         Ok(())
     }
 
-    /// Schedules status posts about every open merge request of a linked project, after a check of it was
-    /// created, changed or deleted.
+    /// Schedules status posts about every open merge request of a linked project, after `checks` of it
+    /// were created, changed or deleted, or their scope changed.
     pub(crate) async fn report_open_merge_requests(
         &self,
         project: ProjectId,
-        check: (StatusCheckId, &str),
+        checks: &[(StatusCheckId, &str)],
     ) -> DomainResult<()> {
         if self.ports.forges.find_link(project).await?.is_none() {
             return Ok(());
@@ -599,8 +643,7 @@ impl StatusChecksService {
                 .list_merge_requests(project, Some(MergeRequestState::Opened), page)
                 .await?;
             let mrs: Vec<&MergeRequest> = found.items.iter().collect();
-            self.report_merge_requests(project, &mrs, Some(check))
-                .await?;
+            self.report_merge_requests(project, &mrs, checks).await?;
             match found.next_page() {
                 Some(next) => page = PageRequest::new(u32::try_from(next).unwrap_or(u32::MAX), 100),
                 None => return Ok(()),
@@ -657,6 +700,26 @@ impl StatusChecksService {
                 description: NO_LONGER_APPLIES.into(),
                 deadline: None,
             });
+        // A check's own status shows what the service said with its answer, if it said anything.
+        let answer = match status.external_status_check_id {
+            Some(check) => {
+                let newest = responses
+                    .iter()
+                    .filter(|r| r.external_status_check_id == check && r.sha == mr.sha)
+                    .max_by_key(|r| r.id)
+                    .filter(|r| r.status == status.status && r.retried_at.is_none());
+                match newest {
+                    Some(row) => self.ports.responses.find_response_details(row.id).await?,
+                    None => None,
+                }
+            }
+            None => None,
+        }
+        .unwrap_or_default();
+        let description = match answer.description {
+            Some(said) => crate::forges::report::truncated(&said, MAX_DESCRIPTION_CHARS),
+            None => status.description.clone(),
+        };
         let target = match details.as_ref().and_then(|d| d.pipeline.as_ref()) {
             Some(pipeline) if pipeline.sha == mr.sha && link.forge == ForgeKind::Gitlab => {
                 StatusTarget::Pipeline(pipeline.id)
@@ -687,8 +750,11 @@ impl StatusChecksService {
             sha: mr.sha,
             context: status.context,
             state,
-            description: status.description,
-            target_url: details.map(|d| d.web_url).filter(|u| !u.is_empty()),
+            description,
+            target_url: answer
+                .target_url
+                .or_else(|| details.map(|d| d.web_url))
+                .filter(|u| !u.is_empty()),
             target,
             already_posted: last.as_deref() == Some(state),
             deadline: status.deadline,

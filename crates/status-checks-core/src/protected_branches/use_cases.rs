@@ -93,11 +93,25 @@ impl StatusChecksService {
             .find_protected_branch(access.project.id, name)
             .await?
             .ok_or(DomainError::NotFound(Resource::ProtectedBranch))?;
-        self.ports
+        let project = access.project.id;
+        if !self
+            .ports
             .protected_branches
-            .delete_protected_branch(access.project.id, branch.id)
+            .delete_protected_branch(project, branch.id)
             .await?
-            .then_some(())
-            .ok_or(DomainError::NotFound(Resource::ProtectedBranch))
+        {
+            return Err(DomainError::NotFound(Resource::ProtectedBranch));
+        }
+        // The checks scoped to it now apply elsewhere (or everywhere): a linked project's open merge
+        // requests are reported again.
+        if self.ports.forges.find_link(project).await?.is_some() {
+            let checks = self.ports.status_checks.all_checks(project).await?;
+            let scoped: Vec<(crate::ids::StatusCheckId, &str)> = checks
+                .iter()
+                .map(|check| (check.id, check.name.as_str()))
+                .collect();
+            self.report_open_merge_requests(project, &scoped).await?;
+        }
+        Ok(())
     }
 }

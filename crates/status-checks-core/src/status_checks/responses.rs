@@ -8,6 +8,7 @@
 //! response (a retry records one). The rule is computed from timestamps, so it holds without any sweep.
 
 use crate::Timestamp;
+use crate::error::ParamErrors;
 use crate::ids::CommitSha;
 use crate::ids::{MergeRequestId, ResponseId, StatusCheckId};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,59 @@ pub struct NewResponse {
     pub created_at: Timestamp,
     /// Set by a retry.
     pub retried_at: Option<Timestamp>,
+    /// What the external service said with its answer, if anything.
+    pub details: Option<ResponseDetails>,
+}
+
+/// What an external service may say with its answer (E6's optional `target_url` and `description`): a
+/// linked forge shows them on the check's own commit status.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResponseDetails {
+    /// Where its report is.
+    pub target_url: Option<String>,
+    /// Its answer in words.
+    pub description: Option<String>,
+}
+
+impl ResponseDetails {
+    /// The most characters of either (GitLab's limit on a status's `target_url` and `description`).
+    pub const MAX_CHARS: usize = 255;
+
+    /// Reads E6's `target_url` (an http or https URL) and `description`, each at most
+    /// [`Self::MAX_CHARS`]: `None` when neither is given, 400 `<param> is invalid` otherwise.
+    pub fn parse(
+        target_url: Option<String>,
+        description: Option<String>,
+    ) -> Result<Option<Self>, ParamErrors> {
+        let mut errors = ParamErrors::new();
+        let target_url = target_url.filter(|u| !u.trim().is_empty());
+        if let Some(url) = &target_url {
+            let parsed = url::Url::parse(url).ok();
+            let web = parsed.is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+            });
+            if !web || url.chars().count() > Self::MAX_CHARS {
+                errors.invalid("target_url");
+            }
+        }
+        let description = description.filter(|d| !d.trim().is_empty());
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > Self::MAX_CHARS || d.chars().any(char::is_control))
+        {
+            errors.invalid("description");
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(
+            (target_url.is_some() || description.is_some()).then_some(ResponseDetails {
+                target_url,
+                description,
+            }),
+        )
+    }
 }
 
 /// What E6 asks for, after parameter parsing. The SHA is compared with HEAD as given.
@@ -91,6 +145,8 @@ pub struct ResponseInput {
     pub sha: String,
     /// The answer.
     pub status: CheckStatus,
+    /// The optional `target_url` and `description`.
+    pub details: Option<ResponseDetails>,
 }
 
 /// The newest of `responses` about `head`, by (created_at, id).

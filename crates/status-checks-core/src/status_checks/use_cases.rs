@@ -170,7 +170,7 @@ impl StatusChecksService {
             .create_check(new)
             .await
             .map_err(|e| e.refusal(DomainError::ProjectNotFound))?;
-        self.report_open_merge_requests(project, (check.id, check.name.as_str()))
+        self.report_open_merge_requests(project, &[(check.id, check.name.as_str())])
             .await?;
         Ok(StatusCheckView::of(check, UrlVisibility::Full))
     }
@@ -207,7 +207,7 @@ impl StatusChecksService {
             .update_check(project, id, update)
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::StatusCheck)))?;
-        self.report_open_merge_requests(project, (check.id, check.name.as_str()))
+        self.report_open_merge_requests(project, &[(check.id, check.name.as_str())])
             .await?;
         Ok(StatusCheckView::of(check, UrlVisibility::Full))
     }
@@ -235,7 +235,7 @@ impl StatusChecksService {
             return Err(DomainError::NotFound(Resource::StatusCheck));
         }
         if let Some(name) = name {
-            self.report_open_merge_requests(project, (id, name.as_str()))
+            self.report_open_merge_requests(project, &[(id, name.as_str())])
                 .await?;
         }
         Ok(())
@@ -317,13 +317,14 @@ impl StatusChecksService {
                 status: input.status,
                 created_at: self.now(),
                 retried_at: None,
+                details: input.details,
             })
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
         self.report_merge_requests(
             access.project.id,
             &[&mr],
-            Some((check.id, check.name.as_str())),
+            &[(check.id, check.name.as_str())],
         )
         .await?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
@@ -401,6 +402,7 @@ impl StatusChecksService {
                     status: CheckStatus::Pending,
                     created_at: now,
                     retried_at: Some(now),
+                    details: None,
                 },
                 drafts,
             )
@@ -409,7 +411,7 @@ impl StatusChecksService {
         self.report_merge_requests(
             access.project.id,
             &[&mr],
-            Some((check.id, check.name.as_str())),
+            &[(check.id, check.name.as_str())],
         )
         .await
     }

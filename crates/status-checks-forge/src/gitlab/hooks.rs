@@ -62,6 +62,10 @@ struct MergeRequestHook {
 struct PipelineAttributes {
     id: i64,
     sha: String,
+    #[serde(rename = "ref", default)]
+    branch: Option<String>,
+    #[serde(default)]
+    tag: Option<bool>,
     #[serde(default)]
     source: Option<String>,
 }
@@ -171,11 +175,13 @@ fn merge_request(body: &[u8], key: Option<String>) -> Result<Inbound, InboundErr
 
 fn pipeline(body: &[u8], key: Option<String>) -> Result<Inbound, InboundError> {
     let hook: PipelineHook = serde_json::from_slice(body).map_err(unreadable)?;
-    let Some(mr) = hook.merge_request else {
-        // A branch pipeline names no merge request: statuses on the branch reach it through `ref`.
+    let attributes = hook.object_attributes;
+    let number = hook.merge_request.map(|mr| number(mr.iid)).transpose()?;
+    if number.is_none() && attributes.tag == Some(true) {
+        // A tag pipeline is no merge request's.
         return Ok(Inbound::Ignored);
-    };
-    let sha = CommitSha::parse(&hook.object_attributes.sha).map_err(|_| {
+    }
+    let sha = CommitSha::parse(&attributes.sha).map_err(|_| {
         InboundError::Unprocessable("object_attributes.sha is not a commit SHA".into())
     })?;
     Ok(Inbound::Event(Box::new(ForgeEvent {
@@ -183,12 +189,12 @@ fn pipeline(body: &[u8], key: Option<String>) -> Result<Inbound, InboundError> {
         repository: repository(hook.project),
         sender: sender(hook.user),
         kind: ForgeEventKind::Pipeline {
-            number: number(mr.iid)?,
+            number,
+            branch: attributes.branch.unwrap_or_default(),
             pipeline: HeadPipeline {
-                id: hook.object_attributes.id,
+                id: attributes.id,
                 sha,
-                merge_request_event: hook.object_attributes.source.as_deref()
-                    == Some("merge_request_event"),
+                merge_request_event: attributes.source.as_deref() == Some("merge_request_event"),
             },
         },
     })))

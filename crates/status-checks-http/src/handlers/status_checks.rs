@@ -8,7 +8,7 @@ use crate::paths::{
 };
 use crate::request::Call;
 use crate::views::{MergeRequestStatusCheckJson, ResponseJson, StatusCheckJson};
-use status_checks_core::status_checks::{CheckStatus, ResponseInput};
+use status_checks_core::status_checks::{CheckStatus, ResponseDetails, ResponseInput};
 use status_checks_core::status_checks::{StatusCheckInput, StatusCheckUpdateInput};
 use status_checks_core::{Page, ParamErrors, ProtectedBranchId, StatusCheckId};
 
@@ -122,11 +122,21 @@ fn check_response(p: &Params) -> Result<ResponseInput, ParamErrors> {
         }
         Some(raw) => or_not_valid_value(CheckStatus::parse(&raw), "status", &mut errors),
     };
+    let target_url = p.optional_string("target_url", &mut errors);
+    let description = p.optional_string("description", &mut errors);
+    let details = match ResponseDetails::parse(target_url, description) {
+        Ok(details) => details,
+        Err(invalid) => {
+            errors.0.extend(invalid.0);
+            None
+        }
+    };
     checked(errors, || {
         Some(ResponseInput {
             external_status_check_id: StatusCheckId(check?),
             sha: sha?,
             status: status?,
+            details,
         })
     })
 }

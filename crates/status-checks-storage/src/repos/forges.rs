@@ -404,12 +404,19 @@ fn save_details(conn: &mut SqliteConnection, row: &DetailsRow) -> Result<(), TxE
             details::source_project.eq(excluded(details::source_project)),
             details::web_url.eq(excluded(details::web_url)),
             details::snapshot_at.eq(excluded(details::snapshot_at)),
-            details::pipeline_id.eq(excluded(details::pipeline_id)),
-            details::pipeline_sha.eq(excluded(details::pipeline_sha)),
-            details::pipeline_merge_request_event
-                .eq(excluded(details::pipeline_merge_request_event)),
         ))
         .execute(conn)?;
+    // A write without a pipeline keeps the one stored: a snapshot decided on an older read must not undo a
+    // pipeline recorded meanwhile (a pipeline write does not move the merge request's `updated_at`).
+    if row.pipeline_id.is_some() {
+        diesel::update(details::table.find(row.merge_request_id))
+            .set((
+                details::pipeline_id.eq(row.pipeline_id),
+                details::pipeline_sha.eq(&row.pipeline_sha),
+                details::pipeline_merge_request_event.eq(row.pipeline_merge_request_event),
+            ))
+            .execute(conn)?;
+    }
     Ok(())
 }
 
@@ -464,6 +471,9 @@ impl ForgeRepository for Store {
                     diesel::update(links::table.find(link.project_id.0))
                         .set(links::sync_due_at.eq(due))
                         .execute(conn)?;
+                    // A new or moved link starts with nothing known to be shown on its forge.
+                    diesel::delete(posted::table.filter(posted::project_id.eq(link.project_id.0)))
+                        .execute(conn)?;
                 }
                 link_of(conn, link.project_id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
             })
@@ -474,6 +484,8 @@ impl ForgeRepository for Store {
         self.connections
             .write(move |conn| {
                 let deleted = diesel::delete(links::table.find(project.0)).execute(conn)?;
+                diesel::delete(posted::table.filter(posted::project_id.eq(project.0)))
+                    .execute(conn)?;
                 diesel::delete(
                     statuses::table
                         .filter(statuses::project_id.eq(project.0))
@@ -639,6 +651,61 @@ impl ForgeRepository for Store {
                     .select(posted::state)
                     .first::<String>(conn)
                     .optional()?)
+            })
+            .await
+    }
+
+    async fn prune_forge_rows(&self, before: Timestamp, limit: u32) -> RepoResult<u64> {
+        self.connections
+            .write(move |conn| {
+                let before = millis(before);
+                let limit = i64::from(limit);
+                let finished: Vec<i64> = statuses::table
+                    .filter(diesel::dsl::not(pending()))
+                    .filter(statuses::last_attempt_at.lt(before))
+                    .order(statuses::last_attempt_at.asc())
+                    .limit(limit)
+                    .select(statuses::id)
+                    .load(conn)?;
+                let mut deleted =
+                    diesel::delete(statuses::table.filter(statuses::id.eq_any(&finished)))
+                        .execute(conn)?;
+                let keys: Vec<(i64, String)> = seen::table
+                    .filter(seen::received_at.lt(before))
+                    .order(seen::received_at.asc())
+                    .limit(limit)
+                    .select((seen::project_id, seen::delivery_key))
+                    .load(conn)?;
+                for (project, key) in keys {
+                    deleted += diesel::delete(
+                        seen::table
+                            .filter(seen::project_id.eq(project))
+                            .filter(seen::delivery_key.eq(key)),
+                    )
+                    .execute(conn)?;
+                }
+                let shown: Vec<(i64, String, String, String)> = posted::table
+                    .filter(posted::posted_at.lt(before))
+                    .order(posted::posted_at.asc())
+                    .limit(limit)
+                    .select((
+                        posted::project_id,
+                        posted::sha,
+                        posted::context,
+                        posted::target,
+                    ))
+                    .load(conn)?;
+                for (project, sha, context, target) in shown {
+                    deleted += diesel::delete(
+                        posted::table
+                            .filter(posted::project_id.eq(project))
+                            .filter(posted::sha.eq(sha))
+                            .filter(posted::context.eq(context))
+                            .filter(posted::target.eq(target)),
+                    )
+                    .execute(conn)?;
+                }
+                Ok(u64::try_from(deleted).unwrap_or(0))
             })
             .await
     }

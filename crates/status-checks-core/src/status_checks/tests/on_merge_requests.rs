@@ -7,6 +7,7 @@ fn respond_input(sha_raw: &str) -> Params<ResponseInput> {
         external_status_check_id: StatusCheckId(1),
         sha: sha_raw.into(),
         status: CheckStatus::Passed,
+        details: None,
     })
 }
 

@@ -242,6 +242,7 @@ pub(super) fn response(
         status,
         created_at: at(second),
         retried_at: None,
+        details: None,
     }
 }
 

@@ -38,8 +38,9 @@ pub use deliveries::{
     outbox_records_a_batch_of_attempts,
 };
 pub use forges::{
-    deleting_a_project_removes_its_forge_rows, forge_links_round_trip, forge_mirror_writes,
-    forge_status_outbox, forge_syncs_are_claimed_under_a_lease,
+    deleting_a_project_removes_its_forge_rows, forge_link_changes_forget_posted_states,
+    forge_links_round_trip, forge_mirror_writes, forge_rows_are_pruned_by_age, forge_status_outbox,
+    forge_syncs_are_claimed_under_a_lease,
 };
 pub use members::members_and_the_last_owner;
 pub use merge_requests::merge_requests_and_their_deliveries;
@@ -70,6 +71,8 @@ macro_rules! port_contract_tests {
             forge_syncs_are_claimed_under_a_lease,
             forge_mirror_writes,
             forge_status_outbox,
+            forge_link_changes_forget_posted_states,
+            forge_rows_are_pruned_by_age,
             deleting_a_project_removes_its_forge_rows
         );
     };

@@ -205,6 +205,32 @@ pub async fn newest_responses_per_head(ports: &Ports) {
     )
     .await;
 
+    // What a service says with its answer is kept beside it, and only with it.
+    let said = crate::status_checks::ResponseDetails {
+        target_url: Some("https://qa.example.com/report/7".into()),
+        description: Some("Scanned 212 files".into()),
+    };
+    let with_details = record(
+        ports,
+        crate::status_checks::NewResponse {
+            details: Some(said.clone()),
+            ..response(&b, &c1, &sha('e'), CheckStatus::Passed, 43)
+        },
+        "with details",
+    )
+    .await;
+    assert_eq!(
+        ok(
+            ports.responses.find_response_details(with_details.id).await,
+            "details"
+        ),
+        Some(said)
+    );
+    assert_eq!(
+        ok(ports.responses.find_response_details(r2.id).await, "none"),
+        None
+    );
+
     let mut newest =
         newest_responses(ports, vec![(a.id, sha('a')), (b.id, sha('a'))], "newest").await;
     newest.sort_by_key(|r| r.id);

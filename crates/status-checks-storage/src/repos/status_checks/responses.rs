@@ -7,6 +7,7 @@ use crate::error::TxError;
 use crate::repos::deliveries::record_deliveries;
 use crate::repos::inserted_id;
 use crate::repos::merge_requests::load_merge_request;
+use crate::schema::status_check_response_details as response_details;
 use crate::schema::status_check_responses as responses;
 use crate::statements::newest_at;
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use diesel::prelude::*;
 use status_checks_core::deliveries::DeliveryDraft;
 use status_checks_core::ids::CommitSha;
 use status_checks_core::ports::{RepoResult, ResponseRepository};
-use status_checks_core::status_checks::{NewResponse, StatusCheckResponse};
+use status_checks_core::status_checks::{NewResponse, ResponseDetails, StatusCheckResponse};
 use status_checks_core::{MergeRequestId, RepoError, ResponseId};
 
 fn insert_response(
@@ -32,6 +33,15 @@ fn insert_response(
         ))
         .execute(conn)?;
     let id = inserted_id(conn)?;
+    if let Some(details) = &new.details {
+        diesel::insert_into(response_details::table)
+            .values((
+                response_details::response_id.eq(id),
+                response_details::target_url.eq(details.target_url.as_deref()),
+                response_details::description.eq(details.description.as_deref()),
+            ))
+            .execute(conn)?;
+    }
     // Built from what was written (at the millisecond precision stored) rather than read back.
     Ok(StatusCheckResponse {
         id: ResponseId(id),
@@ -68,6 +78,22 @@ impl ResponseRepository for Store {
             Ok(stored)
         })
         .await
+    }
+
+    async fn find_response_details(&self, id: ResponseId) -> RepoResult<Option<ResponseDetails>> {
+        self.connections
+            .read(move |conn| {
+                let found: Option<(Option<String>, Option<String>)> = response_details::table
+                    .find(id.0)
+                    .select((response_details::target_url, response_details::description))
+                    .first(conn)
+                    .optional()?;
+                Ok(found.map(|(target_url, description)| ResponseDetails {
+                    target_url,
+                    description,
+                }))
+            })
+            .await
     }
 
     async fn newest_responses(

@@ -1,0 +1,1 @@
+DROP TABLE status_check_response_details;
