@@ -235,7 +235,8 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
             retention: args.delivery_retention.0,
             ..status_checks_forge::ReporterConfig::default()
         },
-    );
+    )
+    .woken_by(store.statuses_scheduled());
     let worker = status_checks_notify::DeliveryWorker::new(
         service.ports().deliveries.clone(),
         service.ports().clock.clone(),

@@ -79,8 +79,17 @@ pub fn read_delivery(
     match family {
         ForgeKind::Gitlab => gitlab::hooks::read(header, body),
         ForgeKind::Gitea | ForgeKind::Forgejo | ForgeKind::Github => {
+            let event = match family {
+                ForgeKind::Forgejo => header("x-forgejo-event").or_else(|| header("x-gitea-event")),
+                ForgeKind::Gitea => header("x-gitea-event"),
+                _ => header("x-github-event"),
+            };
+            if event.as_deref() != Some("pull_request") {
+                // A ping, a push, …: answered 200 so that the forge keeps the hook enabled.
+                return Ok(Inbound::Ignored);
+            }
             Err(InboundError::Unprocessable(format!(
-                "{family} deliveries are authenticated, but this version mirrors merge requests from GitLab only"
+                "{family} pull requests are authenticated, but this version mirrors merge requests from GitLab only"
             )))
         }
     }
@@ -243,10 +252,11 @@ mod tests {
             ("x-github-event", "ping"),
             ("x-hub-signature-256", &format!("sha256={good}")),
         ]);
-        assert!(!matches!(
+        assert_eq!(
             read_delivery(&link(ForgeKind::Github), &github, body),
-            Err(InboundError::Unauthorized)
-        ));
+            Ok(Inbound::Ignored),
+            "an authenticated ping is answered 200"
+        );
         // One byte more (a re-serialized body) fails.
         assert_eq!(
             read_delivery(

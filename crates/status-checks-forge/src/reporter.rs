@@ -20,7 +20,9 @@ use status_checks_core::projects::ProjectRef;
 use status_checks_core::service::StatusChecksService;
 use status_checks_core::{DomainError, Timestamp};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 /// Rows of each kind deleted per pruning transaction.
@@ -62,6 +64,7 @@ pub struct Reporter {
     service: StatusChecksService,
     client: ForgeClient,
     config: ReporterConfig,
+    wake: Arc<Notify>,
 }
 
 fn later(now: Timestamp, by: Duration) -> Timestamp {
@@ -75,7 +78,15 @@ impl Reporter {
             service,
             client,
             config,
+            wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Wakes the reporter with `signal` (the store's notice that posts were scheduled) as well as by its
+    /// poll, so that a post leaves as soon as it is committed.
+    pub fn woken_by(mut self, signal: Arc<Notify>) -> Self {
+        self.wake = signal;
+        self
     }
 
     /// Reports and syncs until `shutdown` completes.
@@ -118,7 +129,10 @@ impl Reporter {
         loop {
             let sent = self.report_once().await;
             if sent < self.config.batch as usize {
-                tokio::time::sleep(self.config.poll_interval).await;
+                tokio::select! {
+                    () = tokio::time::sleep(self.config.poll_interval) => {}
+                    () = self.wake.notified() => {}
+                }
             }
         }
     }

@@ -77,6 +77,8 @@ pub struct Store {
     connections: Arc<connection::Connections>,
     caches: Arc<cache::Caches>,
     recorded: Arc<tokio::sync::Notify>,
+    /// Woken after a commit that scheduled status posts.
+    statuses: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -112,6 +114,7 @@ impl Store {
             connections: Arc::new(connections),
             caches: Arc::new(cache::Caches::new()),
             recorded: Arc::new(tokio::sync::Notify::new()),
+            statuses: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -133,6 +136,12 @@ impl Store {
     /// next poll, so a notification leaves as soon as its change is stored.
     pub fn deliveries_recorded(&self) -> Arc<tokio::sync::Notify> {
         self.recorded.clone()
+    }
+
+    /// Notified after every commit that scheduled status posts to a forge: the reporter waits on it instead
+    /// of the next poll.
+    pub fn statuses_scheduled(&self) -> Arc<tokio::sync::Notify> {
+        self.statuses.clone()
     }
 
     /// The database file.

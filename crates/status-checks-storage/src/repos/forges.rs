@@ -579,14 +579,20 @@ impl ForgeRepository for Store {
     }
 
     async fn apply_mirror(&self, write: MirrorWrite) -> RepoResult<MirrorOutcome> {
-        self.write_recording(!write.deliveries.is_empty(), move |conn| {
-            match refusal(conn, &write)? {
-                Some(Refusal::Seen) => Ok(MirrorOutcome::Seen),
-                Some(Refusal::Raced) => Ok(MirrorOutcome::Raced),
-                None => apply(conn, write),
-            }
-        })
-        .await
+        let posts = !write.statuses.is_empty();
+        let outcome = self
+            .write_recording(!write.deliveries.is_empty(), move |conn| {
+                match refusal(conn, &write)? {
+                    Some(Refusal::Seen) => Ok(MirrorOutcome::Seen),
+                    Some(Refusal::Raced) => Ok(MirrorOutcome::Raced),
+                    None => apply(conn, write),
+                }
+            })
+            .await;
+        if posts && matches!(outcome, Ok(MirrorOutcome::Applied(_))) {
+            self.statuses_scheduled().notify_one();
+        }
+        outcome
     }
 
     async fn schedule_statuses(&self, new: Vec<NewForgeStatus>) -> RepoResult<()> {
@@ -595,7 +601,9 @@ impl ForgeRepository for Store {
         }
         self.connections
             .write(move |conn| schedule(conn, &new))
-            .await
+            .await?;
+        self.statuses_scheduled().notify_one();
+        Ok(())
     }
 
     async fn list_forge_statuses(
