@@ -7,6 +7,7 @@
 )]
 
 mod core_test_support;
+mod forges;
 mod lifecycle;
 mod notifications;
 mod python_gitlab;

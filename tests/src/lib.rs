@@ -10,6 +10,8 @@
     reason = "test support: a panic is how a test fails"
 )]
 
+pub mod fake_gitlab;
+
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

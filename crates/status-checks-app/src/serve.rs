@@ -233,6 +233,8 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
         status_checks_forge::ReporterConfig {
             max_attempts: args.forge_attempts,
             retention: args.delivery_retention.0,
+            // A claim outlives any post it covers (one forge call, bounded by its timeout).
+            lease: (args.forge_timeout * 3).max(std::time::Duration::from_secs(30)),
             ..status_checks_forge::ReporterConfig::default()
         },
     )

@@ -49,7 +49,9 @@ impl Default for ReporterConfig {
     fn default() -> Self {
         ReporterConfig {
             batch: 32,
-            lease: Duration::from_secs(120),
+            // Longer than a post can take (the forge timeout, 10 s by default): a claim cut short by a
+            // crash comes due again after this.
+            lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(250),
             max_attempts: 10,
             first_retry_delay: Duration::from_secs(1),
@@ -153,10 +155,23 @@ impl Reporter {
             }
         };
         let count = claimed.len();
-        let mut tasks = JoinSet::new();
+        // Posts about one (merge request, HEAD, context) go one after the other, oldest first: each works
+        // out the state when it is its turn, so the forge can never receive them in the wrong order (the
+        // second usually finds the state already shown). Different contexts go at once.
+        let mut lanes: std::collections::BTreeMap<_, Vec<ForgeStatus>> = Default::default();
         for due in claimed {
+            let lane = (due.merge_request_id, due.sha.clone(), due.context.clone());
+            lanes.entry(lane).or_default().push(due);
+        }
+        let mut tasks = JoinSet::new();
+        for (_, mut lane) in lanes {
+            lane.sort_by_key(|due| due.id);
             let reporter = self.clone();
-            tasks.spawn(async move { reporter.report(due).await });
+            tasks.spawn(async move {
+                for due in lane {
+                    reporter.report(due).await;
+                }
+            });
         }
         while tasks.join_next().await.is_some() {}
         count

@@ -462,11 +462,16 @@ impl StatusChecksService {
                         || transition.changes.state.is_some());
                 if reports {
                     let checks = self.ports.status_checks.all_checks(project.id).await?;
-                    let applicable = checks
-                        .iter()
-                        .filter(|c| c.applies_to_branch(&after.target_branch));
+                    // After a retarget, the checks that applied to the old target get their context
+                    // posted too: one that no longer applies must stop blocking (`no longer applies`).
+                    let old_target = &mr.target_branch;
+                    let concerned = checks.iter().filter(|c| {
+                        c.applies_to_branch(&after.target_branch)
+                            || (transition.changes.target_branch.is_some()
+                                && c.applies_to_branch(old_target))
+                    });
                     // Planned pending; what is posted is worked out again when sent.
-                    write.statuses = every_context(link, applicable, "pending", now);
+                    write.statuses = every_context(link, concerned, "pending", now);
                 }
                 write.change = MirrorChange::Update {
                     id: mr.id,
