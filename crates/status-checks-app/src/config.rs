@@ -160,7 +160,8 @@ pub struct ServeArgs {
     #[arg(long, env = "STATUS_CHECKS_DELIVERY_CONCURRENCY_PER_RECEIVER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub delivery_concurrency_per_receiver: u32,
 
-    /// How long delivered and dead notifications are kept (`12h`, `7d`); `0` keeps them for ever.
+    /// How long delivered and dead notifications and status posts, webhook replay keys and posted states
+    /// are kept (`12h`, `7d`); `0` keeps them for ever.
     #[arg(long, env = "STATUS_CHECKS_DELIVERY_RETENTION", default_value = "7d", value_parser = parse_retention)]
     pub delivery_retention: Retention,
 

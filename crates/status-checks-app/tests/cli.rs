@@ -95,8 +95,17 @@ fn offline_administration_on_a_fresh_database() {
     let on_db = |args: &[&str]| run(&[args, &["--database-url", &db]].concat(), &[]);
     let migrated = on_db(&["migrate"]);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
-    // A fresh database gets every migration: the schema and the covering index of responses.
-    assert_eq!(stdout(&migrated).trim(), "applied 4 migration(s)");
+    // A fresh database gets every migration, and is readable by its owner only.
+    assert_eq!(stdout(&migrated).trim(), "applied 6 migration(s)");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("admin.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     assert_eq!(
         stdout(&run(&["migrate"], &[("STATUS_CHECKS_DATABASE_URL", &db)])).trim(),
         "applied 0 migration(s)"

@@ -14,7 +14,7 @@ use crate::deliveries::{Attempt, Delivery, DeliveryDraft};
 use crate::error::RepoError;
 use crate::forges::{
     ForgeLink, ForgeStatus, MirrorDetails, MirrorOutcome, MirrorWrite, NewForgeStatus, PostedKey,
-    StatusAttempt,
+    StatusAttempt, StatusDraft,
 };
 use crate::ids::CommitSha;
 use crate::ids::*;
@@ -269,14 +269,20 @@ pub trait MergeRequestRepository: Send + Sync {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait ResponseRepository: Send + Sync {
-    /// Stores a response (every accepted response is kept), with its details if any.
-    async fn record_response(&self, new: NewResponse) -> RepoResult<StatusCheckResponse>;
-    /// Stores the `pending` row of a retry and records the deliveries rendered against the merge request, in
-    /// one transaction.
+    /// Stores a response (every accepted response is kept), with its details if any, and schedules the
+    /// status posts `statuses` about its merge request's HEAD (a linked project's), in one transaction.
+    async fn record_response(
+        &self,
+        new: NewResponse,
+        statuses: Vec<StatusDraft>,
+    ) -> RepoResult<StatusCheckResponse>;
+    /// Stores the `pending` row of a retry, records the deliveries rendered against the merge request and
+    /// schedules the status posts about its HEAD, in one transaction.
     async fn record_retry(
         &self,
         new: NewResponse,
         deliveries: Vec<DeliveryDraft>,
+        statuses: Vec<StatusDraft>,
     ) -> RepoResult<StatusCheckResponse>;
     /// What the external service said with the response `id` (its `target_url` and `description`), if
     /// anything.

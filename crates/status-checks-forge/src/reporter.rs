@@ -155,9 +155,9 @@ impl Reporter {
             }
         };
         let count = claimed.len();
-        // Posts about one (merge request, HEAD, context) go one after the other, oldest first: each works
-        // out the state when it is its turn, so the forge can never receive them in the wrong order (the
-        // second usually finds the state already shown). Different contexts go at once.
+        // Posts about one (merge request, HEAD, context) say the same once worked out at send time: the
+        // newest is sent, the others are recorded as done with it. So the forge never receives two of them
+        // at once, in either order. Different contexts go at once.
         let mut lanes: std::collections::BTreeMap<_, Vec<ForgeStatus>> = Default::default();
         for due in claimed {
             let lane = (due.merge_request_id, due.sha.clone(), due.context.clone());
@@ -166,15 +166,34 @@ impl Reporter {
         let mut tasks = JoinSet::new();
         for (_, mut lane) in lanes {
             lane.sort_by_key(|due| due.id);
+            let Some(newest) = lane.pop() else {
+                continue;
+            };
             let reporter = self.clone();
             tasks.spawn(async move {
-                for due in lane {
-                    reporter.report(due).await;
+                for superseded in lane {
+                    reporter.superseded(superseded).await;
                 }
+                reporter.report(newest).await;
             });
         }
         while tasks.join_next().await.is_some() {}
         count
+    }
+
+    /// Records a post that a newer one about the same context replaces.
+    async fn superseded(&self, due: ForgeStatus) {
+        let ports = self.service.ports();
+        let attempt = StatusAttempt {
+            id: due.id,
+            at: ports.clock.now(),
+            state: due.state,
+            outcome: AttemptOutcome::Delivered,
+            follow_up: Vec::new(),
+        };
+        if let Err(e) = ports.forges.record_status_attempt(attempt, None).await {
+            tracing::warn!(error = %e, id = due.id.0, "cannot record a status post");
+        }
     }
 
     async fn report(&self, due: ForgeStatus) {

@@ -1,5 +1,5 @@
 //! Read-through caches of the lookups nearly every request makes: the token (authentication), the project
-//! with the caller's access level, and a project's checks with their scopes; and [`Invalidation`], the one
+//! with the caller's access level, a project's checks with their scopes, and its forge link; and [`Invalidation`], the one
 //! table of which write forgets which entries.
 //!
 //! They are correct because this process is the only writer of what they hold: every write of those rows goes
@@ -9,6 +9,7 @@
 //! that write's invalidation: a reader may fill the cache only if no invalidation happened since it started
 //! reading. Run one `serve` process per database.
 
+use status_checks_core::forges::ForgeLink;
 use status_checks_core::ports::TokenWithOwner;
 use status_checks_core::projects::{Project, ProjectRef};
 use status_checks_core::status_checks::ExternalStatusCheck;
@@ -103,6 +104,9 @@ pub(crate) struct Caches {
     /// Project → its checks with their protected branches.
     /// Shared: a hit costs a reference count, not a copy of every check.
     pub(crate) checks: Cache<ProjectId, std::sync::Arc<[ExternalStatusCheck]>>,
+    /// Project → its forge link, or `None` for a project not linked (E6, retries and merge-request writes
+    /// ask on every call).
+    pub(crate) links: Cache<ProjectId, Option<ForgeLink>>,
 }
 
 impl Caches {
@@ -111,6 +115,7 @@ impl Caches {
             tokens: Cache::new(),
             access: Cache::new(),
             checks: Cache::new(),
+            links: Cache::new(),
         }
     }
 
@@ -128,7 +133,9 @@ impl Caches {
             Invalidation::ProjectDeleted(project) => {
                 self.access.clear();
                 self.checks.remove(&project);
+                self.links.remove(&project);
             }
+            Invalidation::ForgeLinkChanged(project) => self.links.remove(&project),
             Invalidation::ChecksChanged(project)
             | Invalidation::ProtectedBranchDeleted(project) => self.checks.remove(&project),
         }
@@ -137,7 +144,8 @@ impl Caches {
 
 /// The writes that change what a cache holds; [`Caches::forget`] says what each one forgets. The other writes
 /// leave the caches alone: a new user or token (tokens are cached only when found), a new protected branch (no
-/// check is scoped to it yet), and merge requests, responses and deliveries (never cached).
+/// check is scoped to it yet), merge requests, responses, deliveries and status posts (never cached), and a
+/// link's sync schedule (not part of the link read).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Invalidation {
     /// A user deleted, with their tokens and memberships.
@@ -156,6 +164,8 @@ pub(crate) enum Invalidation {
     ChecksChanged(ProjectId),
     /// A protected branch of the project deleted, and with it the scopes of the checks that named it.
     ProtectedBranchDeleted(ProjectId),
+    /// The project's forge link saved or deleted, or a delivery applied (its `last_event_at`).
+    ForgeLinkChanged(ProjectId),
 }
 
 #[cfg(test)]

@@ -184,6 +184,7 @@ fn migrate(conn: &mut SqliteConnection) -> Result<Vec<String>, StorageError> {
 pub fn run_migrations(url: &str) -> Result<Vec<String>, StorageError> {
     let path = database_path(url)?;
     ensure_parent_dir(&path)?;
+    create_private(&path)?;
     let mut conn = establish(&path)?;
     migrate(&mut conn)
 }

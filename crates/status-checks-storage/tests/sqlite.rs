@@ -140,15 +140,18 @@ async fn parallel_writers_lose_nothing_and_iids_stay_unique_and_gap_free() {
                 for status in [CheckStatus::Pending, CheckStatus::Passed] {
                     ports
                         .responses
-                        .record_response(NewResponse {
-                            merge_request_id: mr.id,
-                            external_status_check_id: check.id,
-                            sha: mr.sha.clone(),
-                            status,
-                            created_at: now(),
-                            retried_at: None,
-                            details: None,
-                        })
+                        .record_response(
+                            NewResponse {
+                                merge_request_id: mr.id,
+                                external_status_check_id: check.id,
+                                sha: mr.sha.clone(),
+                                status,
+                                created_at: now(),
+                                retried_at: None,
+                                details: None,
+                            },
+                            Vec::new(),
+                        )
                         .await?;
                 }
                 // Reads interleave with the writes.

@@ -409,22 +409,16 @@ async fn a_race_is_decided_again_and_a_replay_is_seen() {
 async fn an_answer_on_a_linked_project_schedules_its_statuses() {
     let mut mocks = Mocks::on_open_mr(AccessLevel::Developer).with_checks(vec![check(1, &[])]);
     mocks.link = Some(link());
+    // In the answer's own transaction: no second write.
     mocks
         .responses
         .expect_record_response()
-        .returning(|new| Ok(stored(9, 1, &new)));
-    mocks
-        .forges
-        .expect_schedule_statuses()
-        .withf(|posts| {
-            let contexts: Vec<&str> = posts.iter().map(|p| p.draft.context.as_str()).collect();
+        .withf(|_, statuses| {
+            let contexts: Vec<&str> = statuses.iter().map(|s| s.context.as_str()).collect();
             contexts == ["status-checks", "status-checks/check 1"]
-                && posts
-                    .iter()
-                    .all(|p| p.sha == sha(HEAD) && p.merge_request_iid == MergeRequestIid(2))
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|new, _| Ok(stored(9, 1, &new)));
     let input = ResponseInput {
         external_status_check_id: StatusCheckId(1),
         status: CheckStatus::Passed,
@@ -629,5 +623,104 @@ fn answer_details_are_checked() {
             "target_url is invalid".into(),
             "description is invalid".into()
         ]))
+    );
+}
+
+fn pipeline_event(number: Option<i64>, id: i64, merge_request_event: bool) -> ForgeEvent {
+    ForgeEvent {
+        delivery_key: Some(format!("pipeline-{id}")),
+        repository: DeliveredRepository {
+            id: Some("77".into()),
+            path: "group/project".into(),
+        },
+        sender: HookUser {
+            id: UserId(1),
+            name: "A".into(),
+            username: "a".into(),
+        },
+        kind: ForgeEventKind::Pipeline {
+            number: number.map(MergeRequestIid),
+            branch: "feature".into(),
+            pipeline: HeadPipeline {
+                id,
+                sha: sha(HEAD),
+                merge_request_event,
+            },
+        },
+    }
+}
+
+/// Mocks where !2 is mirrored with a merge-request pipeline (id 50) at its HEAD; `applied` sees the write.
+fn with_mr_pipeline(applied: impl Fn(&MirrorWrite) -> bool + Send + 'static) -> Mocks {
+    let mut mocks = Mocks::member(AccessLevel::Maintainer).with_checks(vec![check(1, &[])]);
+    let stored = mr(MergeRequestState::Opened);
+    mocks.forges.expect_find_mirrored().returning(move |_, _| {
+        Ok(Some((
+            stored.clone(),
+            Some(MirrorDetails {
+                source_project: "77".into(),
+                web_url: String::new(),
+                snapshot_at: t0(),
+                pipeline: Some(HeadPipeline {
+                    id: 50,
+                    sha: sha(HEAD),
+                    merge_request_event: true,
+                }),
+            }),
+        )))
+    });
+    mocks
+        .forges
+        .expect_apply_mirror()
+        .withf(applied)
+        .times(1)
+        .returning(|_| Ok(MirrorOutcome::Applied(None)));
+    mocks
+}
+
+#[tokio::test]
+async fn statuses_follow_the_pipeline_gitlab_makes_the_head_one() {
+    // A branch pipeline never displaces a merge-request pipeline at the same HEAD.
+    let mocks = with_mr_pipeline(|w| w.statuses.is_empty() && w.details.is_none());
+    assert_eq!(
+        mocks
+            .service()
+            .apply_forge_event(&project(false), &link(), pipeline_event(Some(2), 60, false))
+            .await,
+        Ok(EventOutcome::Unchanged)
+    );
+    // A newer merge-request pipeline does, and every context is posted into it.
+    let mocks = with_mr_pipeline(|w| {
+        w.statuses.len() == 2
+            && w.details
+                .as_ref()
+                .and_then(|d| d.pipeline.as_ref())
+                .is_some_and(|p| p.id == 61)
+    });
+    assert_eq!(
+        mocks
+            .service()
+            .apply_forge_event(&project(false), &link(), pipeline_event(Some(2), 61, true))
+            .await,
+        Ok(EventOutcome::Applied)
+    );
+}
+
+#[tokio::test]
+async fn a_branch_pipeline_is_matched_by_source_branch_and_head() {
+    let mut mocks = with_mr_pipeline(|w| w.statuses.is_empty());
+    // !2's source branch is `feature` at HEAD; the pipeline runs for `feature` at HEAD, but is older.
+    let open = mr(MergeRequestState::Opened);
+    mocks
+        .mrs
+        .expect_list_merge_requests()
+        .times(1)
+        .returning(move |_, _, request| Ok(Page::from_all(vec![open.clone()], request)));
+    assert_eq!(
+        mocks
+            .service()
+            .apply_forge_event(&project(false), &link(), pipeline_event(None, 40, false))
+            .await,
+        Ok(EventOutcome::Unchanged)
     );
 }

@@ -531,10 +531,14 @@ impl StatusChecksService {
         else {
             return Ok(write);
         };
-        let new_pipeline = details
-            .pipeline
-            .as_ref()
-            .is_none_or(|p| p.id != pipeline.id);
+        // GitLab's head pipeline for a HEAD: merge-request pipelines first, then the newest. Statuses follow
+        // the pipeline that is (or becomes) the head one, never an older or a lesser one.
+        let new_pipeline = details.pipeline.as_ref().is_none_or(|stored| {
+            stored.sha != pipeline.sha
+                || (pipeline.merge_request_event && !stored.merge_request_event)
+                || (pipeline.merge_request_event == stored.merge_request_event
+                    && pipeline.id > stored.id)
+        });
         if mr.state != MergeRequestState::Opened || pipeline.sha != mr.sha || !new_pipeline {
             return Ok(write);
         }
@@ -583,47 +587,60 @@ impl StatusChecksService {
         }
     }
 
-    /// Schedules status posts about `mrs` (if their project is linked; open ones only): the aggregate and,
-    /// with per-check statuses, the contexts of `checks` — what an answer, a retry or a change of those
-    /// checks moves. What each says is worked out when it is sent.
+    /// The status posts an answer, a retry or a change of `checks` schedules about one open merge request
+    /// of a linked project: the aggregate and, with per-check statuses, the contexts of `checks`; none when
+    /// the project is not linked or the merge request is not open. What each says is worked out when sent.
+    pub(crate) async fn status_drafts(
+        &self,
+        project: ProjectId,
+        mr: &MergeRequest,
+        checks: &[(StatusCheckId, &str)],
+    ) -> DomainResult<Vec<StatusDraft>> {
+        if mr.state != MergeRequestState::Opened {
+            return Ok(Vec::new());
+        }
+        let Some(link) = self.ports.forges.find_link(project).await? else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        let mut drafts = vec![StatusDraft {
+            context: link.status_name.clone(),
+            external_status_check_id: None,
+            state: "pending".into(),
+            due_at: now,
+        }];
+        if link.per_check_statuses {
+            drafts.extend(checks.iter().map(|(id, name)| StatusDraft {
+                context: crate::forges::report::check_context(&link.status_name, name),
+                external_status_check_id: Some(*id),
+                state: "pending".into(),
+                due_at: now,
+            }));
+        }
+        Ok(drafts)
+    }
+
+    /// Schedules status posts about `mrs` (if their project is linked; open ones only): see
+    /// [`Self::status_drafts`].
     pub(crate) async fn report_merge_requests(
         &self,
         project: ProjectId,
         mrs: &[&MergeRequest],
         checks: &[(StatusCheckId, &str)],
     ) -> DomainResult<()> {
-        let Some(link) = self.ports.forges.find_link(project).await? else {
-            return Ok(());
-        };
         let now = self.now();
-        let mut contexts = vec![(link.status_name.clone(), None)];
-        if link.per_check_statuses {
-            contexts.extend(checks.iter().map(|(id, name)| {
-                (
-                    crate::forges::report::check_context(&link.status_name, name),
-                    Some(*id),
-                )
+        let mut statuses = Vec::new();
+        for mr in mrs {
+            let drafts = self.status_drafts(project, mr, checks).await?;
+            statuses.extend(drafts.into_iter().map(|draft| NewForgeStatus {
+                project_id: project,
+                merge_request_id: mr.id,
+                merge_request_iid: mr.iid,
+                sha: mr.sha.clone(),
+                draft,
+                created_at: now,
             }));
         }
-        let statuses: Vec<NewForgeStatus> = mrs
-            .iter()
-            .filter(|mr| mr.state == MergeRequestState::Opened)
-            .flat_map(|mr| {
-                contexts.iter().map(|(context, check)| NewForgeStatus {
-                    project_id: project,
-                    merge_request_id: mr.id,
-                    merge_request_iid: mr.iid,
-                    sha: mr.sha.clone(),
-                    draft: StatusDraft {
-                        context: context.clone(),
-                        external_status_check_id: *check,
-                        state: "pending".into(),
-                        due_at: now,
-                    },
-                    created_at: now,
-                })
-            })
-            .collect();
         if !statuses.is_empty() {
             self.ports.forges.schedule_statuses(statuses).await?;
         }
@@ -705,8 +722,10 @@ impl StatusChecksService {
                 description: NO_LONGER_APPLIES.into(),
                 deadline: None,
             });
-        // A check's own status shows what the service said with its answer, if it said anything.
-        let answer = match status.external_status_check_id {
+        // A check's own status shows what the service said with its answer, if it said anything (not once
+        // the check no longer applies).
+        let released = status.description == NO_LONGER_APPLIES;
+        let answer = match status.external_status_check_id.filter(|_| !released) {
             Some(check) => {
                 let newest = responses
                     .iter()
@@ -739,7 +758,7 @@ impl StatusChecksService {
         };
         let state = state_word(link.forge, status.status);
         let last = self.ports.forges.last_posted(key.clone()).await?;
-        if status.description == NO_LONGER_APPLIES && last.as_deref().is_none_or(|l| l == state) {
+        if released && last.as_deref().is_none_or(|l| l == state) {
             // A context never posted, or already passed, needs nothing once its check is gone.
             return Ok(DueStatus::Skip("the check no longer applies"));
         }

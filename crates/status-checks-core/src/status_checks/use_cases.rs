@@ -307,26 +307,27 @@ impl StatusChecksService {
         if !crate::status_checks::sha_matches_head(&input.sha, &mr.sha) {
             return Err(DomainError::sha_mismatch(&mr.sha));
         }
+        // A linked project's forge hears the answer, in the answer's own transaction.
+        let statuses = self
+            .status_drafts(access.project.id, &mr, &[(check.id, check.name.as_str())])
+            .await?;
         let stored = self
             .ports
             .responses
-            .record_response(NewResponse {
-                merge_request_id: mr.id,
-                external_status_check_id: check.id,
-                sha: mr.sha.clone(),
-                status: input.status,
-                created_at: self.now(),
-                retried_at: None,
-                details: input.details,
-            })
+            .record_response(
+                NewResponse {
+                    merge_request_id: mr.id,
+                    external_status_check_id: check.id,
+                    sha: mr.sha.clone(),
+                    status: input.status,
+                    created_at: self.now(),
+                    retried_at: None,
+                    details: input.details,
+                },
+                statuses,
+            )
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
-        self.report_merge_requests(
-            access.project.id,
-            &[&mr],
-            &[(check.id, check.name.as_str())],
-        )
-        .await?;
         let visibility = policy::url_visibility_on_merge_requests(actor, access.level);
         // The merge request as of this answer: the newest responses read above, this one replacing its check's.
         responses.retain(|r| r.external_status_check_id != stored.external_status_check_id);
@@ -392,6 +393,9 @@ impl StatusChecksService {
             detailed,
             now,
         );
+        let statuses = self
+            .status_drafts(access.project.id, &mr, &[(check.id, check.name.as_str())])
+            .await?;
         self.ports
             .responses
             .record_retry(
@@ -405,15 +409,11 @@ impl StatusChecksService {
                     details: None,
                 },
                 drafts,
+                statuses,
             )
             .await
             .map_err(|e| e.refusal(DomainError::NotFound(Resource::MergeRequest)))?;
-        self.report_merge_requests(
-            access.project.id,
-            &[&mr],
-            &[(check.id, check.name.as_str())],
-        )
-        .await
+        Ok(())
     }
 
     /// The name [`Self::list_merge_request_checks`] had before it took GitLab's.

@@ -24,7 +24,7 @@ macro_rules! page_of {
 }
 
 pub(crate) mod deliveries;
-mod forges;
+pub(crate) mod forges;
 mod members;
 mod merge_requests;
 mod projects;

@@ -38,9 +38,9 @@ fn expect_one_retry(
     mocks
         .responses
         .expect_record_retry()
-        .withf(move |new, drafts| matches(new, drafts))
+        .withf(move |new, drafts, statuses| matches(new, drafts) && statuses.is_empty())
         .times(1)
-        .returning(|new, _| Ok(stored(2, 1, &new)));
+        .returning(|new, _, _| Ok(stored(2, 1, &new)));
 }
 
 /// A Developer on the open !2 of a project whose checks are `checks`.
@@ -144,15 +144,16 @@ async fn e6_records_the_answer_about_head_and_redacts_the_check_for_the_caller()
     mocks
         .responses
         .expect_record_response()
-        .withf(move |new: &NewResponse| {
+        .withf(move |new: &NewResponse, statuses| {
             new.sha == sha(HEAD)
                 && new.status == CheckStatus::Passed
                 && new.external_status_check_id == StatusCheckId(1)
                 && new.created_at == now
                 && new.retried_at.is_none()
+                && statuses.is_empty()
         })
         .times(1)
-        .returning(|new| Ok(stored(9, 1, &new)));
+        .returning(|new, _| Ok(stored(9, 1, &new)));
     let stored_now = now;
     mocks = mocks.with_responses(vec![response(9, 1, HEAD, CheckStatus::Passed, stored_now)]);
     let recorded = respond(&mocks.service(), &HEAD.to_uppercase())
@@ -301,7 +302,7 @@ async fn a_merge_request_deleted_during_e6_is_404_not_500() {
     mocks
         .responses
         .expect_record_response()
-        .returning(|_| Err(RepoError::NotFound));
+        .returning(|_, _| Err(RepoError::NotFound));
     let err = respond(&mocks.service(), HEAD).await;
     assert_eq!(err, Err(DomainError::NotFound(Resource::MergeRequest)));
 }

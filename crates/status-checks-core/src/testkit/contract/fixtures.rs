@@ -247,7 +247,7 @@ pub(super) fn response(
 }
 
 pub(super) async fn record(ports: &Ports, new: NewResponse, what: &str) -> StatusCheckResponse {
-    ok(ports.responses.record_response(new).await, what)
+    ok(ports.responses.record_response(new, Vec::new()).await, what)
 }
 
 /// The newest response of each check at each (merge request, sha).

@@ -295,9 +295,43 @@ pub async fn newest_responses_per_head(ports: &Ports) {
     let retried = ok(
         ports
             .responses
-            .record_retry(retry, vec![draft(&c1, &p, None, "k-retry")])
+            .record_retry(
+                retry,
+                vec![draft(&c1, &p, None, "k-retry")],
+                vec![crate::forges::StatusDraft {
+                    context: "status-checks/one".into(),
+                    external_status_check_id: Some(c1.id),
+                    state: "pending".into(),
+                    due_at: at(50),
+                }],
+            )
             .await,
         "retry",
+    );
+    // The status post is scheduled in the retry's transaction, about the merge request's HEAD.
+    let posts = ok(
+        ports
+            .forges
+            .list_forge_statuses(p.id, crate::pagination::PageRequest::new(1, 20))
+            .await,
+        "posts of the retry",
+    );
+    assert_eq!(posts.total, 1);
+    assert_eq!(
+        (
+            posts.items[0].merge_request_id,
+            posts.items[0].merge_request_iid,
+            posts.items[0].sha.clone(),
+            posts.items[0].context.as_str(),
+            posts.items[0].next_attempt_at
+        ),
+        (
+            a.id,
+            a.iid,
+            a.sha.clone(),
+            "status-checks/one",
+            Some(at(50))
+        )
     );
     assert_eq!(
         (retried.status, retried.retried_at),

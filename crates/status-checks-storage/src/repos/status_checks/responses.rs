@@ -5,6 +5,7 @@ use crate::Store;
 use crate::columns::{from_millis, millis};
 use crate::error::TxError;
 use crate::repos::deliveries::record_deliveries;
+use crate::repos::forges::insert_drafts;
 use crate::repos::inserted_id;
 use crate::repos::merge_requests::load_merge_request;
 use crate::schema::status_check_response_details as response_details;
@@ -13,6 +14,7 @@ use crate::statements::newest_at;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use status_checks_core::deliveries::DeliveryDraft;
+use status_checks_core::forges::StatusDraft;
 use status_checks_core::ids::CommitSha;
 use status_checks_core::ports::{RepoResult, ResponseRepository};
 use status_checks_core::status_checks::{NewResponse, ResponseDetails, StatusCheckResponse};
@@ -59,25 +61,51 @@ fn insert_response(
 
 #[async_trait]
 impl ResponseRepository for Store {
-    async fn record_response(&self, new: NewResponse) -> RepoResult<StatusCheckResponse> {
-        self.connections
-            .write(move |conn| insert_response(conn, &new))
-            .await
+    async fn record_response(
+        &self,
+        new: NewResponse,
+        statuses: Vec<StatusDraft>,
+    ) -> RepoResult<StatusCheckResponse> {
+        let posts = !statuses.is_empty();
+        let stored = self
+            .connections
+            .write(move |conn| {
+                let stored = insert_response(conn, &new)?;
+                if !statuses.is_empty() {
+                    let mr = load_merge_request(conn, new.merge_request_id.0)?
+                        .ok_or(TxError::Repo(RepoError::NotFound))?;
+                    insert_drafts(conn, &mr, statuses, new.created_at)?;
+                }
+                Ok(stored)
+            })
+            .await?;
+        if posts {
+            self.statuses_scheduled().notify_one();
+        }
+        Ok(stored)
     }
 
     async fn record_retry(
         &self,
         new: NewResponse,
         drafts: Vec<DeliveryDraft>,
+        statuses: Vec<StatusDraft>,
     ) -> RepoResult<StatusCheckResponse> {
-        self.write_recording(!drafts.is_empty(), move |conn| {
-            let stored = insert_response(conn, &new)?;
-            let mr = load_merge_request(conn, new.merge_request_id.0)?
-                .ok_or(TxError::Repo(RepoError::NotFound))?;
-            record_deliveries(conn, &mr, &drafts)?;
-            Ok(stored)
-        })
-        .await
+        let posts = !statuses.is_empty();
+        let stored = self
+            .write_recording(!drafts.is_empty(), move |conn| {
+                let stored = insert_response(conn, &new)?;
+                let mr = load_merge_request(conn, new.merge_request_id.0)?
+                    .ok_or(TxError::Repo(RepoError::NotFound))?;
+                record_deliveries(conn, &mr, &drafts)?;
+                insert_drafts(conn, &mr, statuses, new.created_at)?;
+                Ok(stored)
+            })
+            .await?;
+        if posts {
+            self.statuses_scheduled().notify_one();
+        }
+        Ok(stored)
     }
 
     async fn find_response_details(&self, id: ResponseId) -> RepoResult<Option<ResponseDetails>> {
