@@ -182,7 +182,8 @@ impl StatusChecksService {
     }
 
     /// `PUT /projects/:id/forge` (Maintainer+): creates the link (`true`) or updates it, keeping what is not
-    /// sent. A new link, or one that now names another forge, URL or repository, syncs in the background.
+    /// sent. A new link, or one that now names another forge, URL, repository or token, syncs in the
+    /// background.
     pub async fn put_forge_link(
         &self,
         actor: &Actor,
@@ -202,10 +203,13 @@ impl StatusChecksService {
             self.now(),
             &self.settings.url_policy(),
         )?;
+        // A new link, one moved to another forge or repository, or one with a new token (perhaps another
+        // user, whose jobs GitLab keeps apart) starts afresh: synced, and nothing known to be shown there.
         let moved = existing.as_ref().is_none_or(|old| {
             old.forge != link.forge
                 || old.api_url != link.api_url
                 || old.repository != link.repository
+                || old.token != link.token
         });
         let saved = self
             .ports
