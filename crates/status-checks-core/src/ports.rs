@@ -411,12 +411,12 @@ pub trait ForgeRepository: Send + Sync {
     /// delivery keys received before it, and states posted before it; answers how many rows it deleted.
     /// A pending post is never deleted.
     async fn prune_forge_rows(&self, before: Timestamp, limit: u32) -> RepoResult<u64>;
-    /// Records an attempt at a status post (see [`StatusAttempt`]), with the state now shown at `key` when
-    /// the forge accepted it, and its follow-up posts, in one transaction.
-    async fn record_status_attempt(
+    /// Records attempts at status posts (see [`StatusAttempt`]) in one transaction (the reporter hands over
+    /// those of a whole round at once): each with the state now shown at its key when the forge accepted it,
+    /// and its follow-up posts. An attempt at a post deleted meanwhile changes nothing.
+    async fn record_status_attempts(
         &self,
-        attempt: StatusAttempt,
-        posted: Option<PostedKey>,
+        attempts: Vec<(StatusAttempt, Option<PostedKey>)>,
     ) -> RepoResult<()>;
 }
 

@@ -14,7 +14,7 @@ use crate::client::{Failure, ForgeClient};
 use crate::gitlab;
 use status_checks_core::deliveries::AttemptOutcome;
 use status_checks_core::forges::{
-    DueStatus, ForgeKind, ForgeStatus, NewForgeStatus, StatusAttempt, StatusDraft,
+    DueStatus, ForgeKind, ForgeStatus, NewForgeStatus, PostedKey, StatusAttempt, StatusDraft,
 };
 use status_checks_core::projects::ProjectRef;
 use status_checks_core::service::StatusChecksService;
@@ -164,39 +164,49 @@ impl Reporter {
             lanes.entry(lane).or_default().push(due);
         }
         let mut tasks = JoinSet::new();
+        let mut outcomes = Vec::with_capacity(count);
         for (_, mut lane) in lanes {
             lane.sort_by_key(|due| due.id);
             let Some(newest) = lane.pop() else {
                 continue;
             };
+            outcomes.extend(lane.into_iter().map(|due| self.superseded(due)));
             let reporter = self.clone();
-            tasks.spawn(async move {
-                for superseded in lane {
-                    reporter.superseded(superseded).await;
-                }
-                reporter.report(newest).await;
-            });
+            tasks.spawn(async move { reporter.report(newest).await });
         }
-        while tasks.join_next().await.is_some() {}
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(outcome) = done {
+                outcomes.push(outcome);
+            }
+        }
+        // The round's outcomes in one transaction: one trip through the store's writer, not one per post.
+        // Should it fail, the claims' leases make the posts due again: retried, not lost.
+        if let Err(e) = self
+            .service
+            .ports()
+            .forges
+            .record_status_attempts(outcomes)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot record status posts");
+        }
         count
     }
 
-    /// Records a post that a newer one about the same context replaces.
-    async fn superseded(&self, due: ForgeStatus) {
-        let ports = self.service.ports();
+    /// The outcome of a post that a newer one about the same context replaces: done with it.
+    fn superseded(&self, due: ForgeStatus) -> (StatusAttempt, Option<PostedKey>) {
         let attempt = StatusAttempt {
             id: due.id,
-            at: ports.clock.now(),
+            at: self.service.ports().clock.now(),
             state: due.state,
             outcome: AttemptOutcome::Delivered,
             follow_up: Vec::new(),
         };
-        if let Err(e) = ports.forges.record_status_attempt(attempt, None).await {
-            tracing::warn!(error = %e, id = due.id.0, "cannot record a status post");
-        }
+        (attempt, None)
     }
 
-    async fn report(&self, due: ForgeStatus) {
+    /// Works out and sends one post; answers its outcome, to record.
+    async fn report(&self, due: ForgeStatus) -> (StatusAttempt, Option<PostedKey>) {
         let ports = self.service.ports();
         let (state, outcome, posted, follow_up) = match self
             .service
@@ -291,10 +301,7 @@ impl Reporter {
             outcome,
             follow_up,
         };
-        if let Err(e) = ports.forges.record_status_attempt(attempt, posted).await {
-            // The claim's lease makes the post due again: it is retried, not lost.
-            tracing::warn!(error = %e, id = due.id.0, "cannot record a status post");
-        }
+        (attempt, posted)
     }
 
     async fn sync_forever(self) {

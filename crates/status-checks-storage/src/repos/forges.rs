@@ -753,69 +753,88 @@ impl ForgeRepository for Store {
             .await
     }
 
-    async fn record_status_attempt(
+    async fn record_status_attempts(
         &self,
-        attempt: StatusAttempt,
-        key: Option<PostedKey>,
+        attempts: Vec<(StatusAttempt, Option<PostedKey>)>,
     ) -> RepoResult<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let follows = attempts.iter().any(|(a, _)| !a.follow_up.is_empty());
         self.connections
             .write(move |conn| {
-                let (status, next_attempt_at, error) = match attempt.outcome {
-                    AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None, None),
-                    AttemptOutcome::Failed {
-                        error,
-                        retry_at: Some(at),
-                    } => (DeliveryStatus::Pending, Some(at), Some(error)),
-                    AttemptOutcome::Failed {
-                        error,
-                        retry_at: None,
-                    } => (DeliveryStatus::Dead, None, Some(error)),
-                };
-                // A post deleted meanwhile (its link or project deleted) is not recorded.
-                diesel::update(statuses::table.find(attempt.id.0))
-                    .set((
-                        statuses::status.eq(status.as_str()),
-                        statuses::state.eq(&attempt.state),
-                        statuses::attempts.eq(statuses::attempts + 1),
-                        statuses::last_attempt_at.eq(millis(attempt.at)),
-                        statuses::next_attempt_at.eq(next_attempt_at.map(millis)),
-                        statuses::last_error.eq(error),
-                    ))
-                    .execute(conn)?;
-                if let Some(key) = key {
-                    // What the forge shows is recorded while the project exists, whatever became of the post.
-                    let project: i64 = projects::table
-                        .find(key.project_id.0)
-                        .count()
-                        .get_result(conn)?;
-                    if project > 0 {
-                        diesel::insert_into(posted::table)
-                            .values((
-                                posted::project_id.eq(key.project_id.0),
-                                posted::sha.eq(key.sha.as_str()),
-                                posted::context.eq(&key.context),
-                                posted::target.eq(&key.target),
-                                posted::state.eq(&attempt.state),
-                                posted::posted_at.eq(millis(attempt.at)),
-                            ))
-                            .on_conflict((
-                                posted::project_id,
-                                posted::sha,
-                                posted::context,
-                                posted::target,
-                            ))
-                            .do_update()
-                            .set((
-                                posted::state.eq(excluded(posted::state)),
-                                posted::posted_at.eq(excluded(posted::posted_at)),
-                            ))
-                            .execute(conn)?;
-                    }
+                for (attempt, key) in attempts {
+                    record_attempt(conn, attempt, key)?;
                 }
-                schedule(conn, &attempt.follow_up)
+                Ok(())
             })
-            .await
+            .await?;
+        if follows {
+            self.statuses_scheduled().notify_one();
+        }
+        Ok(())
     }
+}
+
+/// Records one attempt inside the transaction of its batch.
+fn record_attempt(
+    conn: &mut SqliteConnection,
+    attempt: StatusAttempt,
+    key: Option<PostedKey>,
+) -> Result<(), TxError> {
+    let (status, next_attempt_at, error) = match attempt.outcome {
+        AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None, None),
+        AttemptOutcome::Failed {
+            error,
+            retry_at: Some(at),
+        } => (DeliveryStatus::Pending, Some(at), Some(error)),
+        AttemptOutcome::Failed {
+            error,
+            retry_at: None,
+        } => (DeliveryStatus::Dead, None, Some(error)),
+    };
+    // A post deleted meanwhile (its link or project deleted) is not recorded.
+    diesel::update(statuses::table.find(attempt.id.0))
+        .set((
+            statuses::status.eq(status.as_str()),
+            statuses::state.eq(&attempt.state),
+            statuses::attempts.eq(statuses::attempts + 1),
+            statuses::last_attempt_at.eq(millis(attempt.at)),
+            statuses::next_attempt_at.eq(next_attempt_at.map(millis)),
+            statuses::last_error.eq(error),
+        ))
+        .execute(conn)?;
+    if let Some(key) = key {
+        // What the forge shows is recorded while the project exists, whatever became of the post.
+        let project: i64 = projects::table
+            .find(key.project_id.0)
+            .count()
+            .get_result(conn)?;
+        if project > 0 {
+            diesel::insert_into(posted::table)
+                .values((
+                    posted::project_id.eq(key.project_id.0),
+                    posted::sha.eq(key.sha.as_str()),
+                    posted::context.eq(&key.context),
+                    posted::target.eq(&key.target),
+                    posted::state.eq(&attempt.state),
+                    posted::posted_at.eq(millis(attempt.at)),
+                ))
+                .on_conflict((
+                    posted::project_id,
+                    posted::sha,
+                    posted::context,
+                    posted::target,
+                ))
+                .do_update()
+                .set((
+                    posted::state.eq(excluded(posted::state)),
+                    posted::posted_at.eq(excluded(posted::posted_at)),
+                ))
+                .execute(conn)?;
+        }
+    }
+    schedule(conn, &attempt.follow_up)
 }
 
 #[cfg(test)]

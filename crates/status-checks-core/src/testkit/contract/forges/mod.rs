@@ -189,7 +189,10 @@ async fn claim_statuses(
 
 async fn record_attempt(ports: &Ports, attempt: StatusAttempt, posted: Option<PostedKey>) {
     ok(
-        ports.forges.record_status_attempt(attempt, posted).await,
+        ports
+            .forges
+            .record_status_attempts(vec![(attempt, posted)])
+            .await,
         "record an attempt",
     );
 }

@@ -193,32 +193,37 @@ pub async fn forge_status_outbox(ports: &Ports) {
 
     let due = claim_statuses(ports, at(30), 10, at(200), "due again").await;
     assert_eq!(contexts(&due), vec!["c", "a"], "oldest due first");
-    record_attempt(
-        ports,
-        attempt(
-            &due[0],
-            31,
-            AttemptOutcome::Failed {
-                error: "HTTP 404".into(),
-                retry_at: None,
-            },
-        ),
-        None,
-    )
-    .await;
-    record_attempt(
-        ports,
-        StatusAttempt {
-            state: "failed".into(),
-            ..attempt(&due[1], 32, AttemptOutcome::Delivered)
-        },
-        Some(posted_key(&mr, "a", "ref:feature")),
-    )
-    .await;
+    // Two outcomes in one batch, as the reporter records a round.
     ok(
         ports
             .forges
-            .record_status_attempt(
+            .record_status_attempts(vec![
+                (
+                    attempt(
+                        &due[0],
+                        31,
+                        AttemptOutcome::Failed {
+                            error: "HTTP 404".into(),
+                            retry_at: None,
+                        },
+                    ),
+                    None,
+                ),
+                (
+                    StatusAttempt {
+                        state: "failed".into(),
+                        ..attempt(&due[1], 32, AttemptOutcome::Delivered)
+                    },
+                    Some(posted_key(&mr, "a", "ref:feature")),
+                ),
+            ])
+            .await,
+        "a batch of attempts",
+    );
+    ok(
+        ports
+            .forges
+            .record_status_attempts(vec![(
                 StatusAttempt {
                     id: ForgeStatusId(999_999),
                     at: at(33),
@@ -227,7 +232,7 @@ pub async fn forge_status_outbox(ports: &Ports) {
                     follow_up: Vec::new(),
                 },
                 None,
-            )
+            )])
             .await,
         "an attempt at a post gone is recorded, not refused",
     );
