@@ -407,6 +407,18 @@ pub async fn drain<T>(
 /// A running sink; dropping it does not stop the server (it ends with the process).
 pub struct SinkHandle(Arc<Sink>);
 
+impl SinkHandle {
+    /// Forgets what it received.
+    pub fn clear(&self) {
+        self.0.reset();
+    }
+
+    /// Distinct deliveries received (by `Idempotency-Key`), and deliveries received more than once.
+    pub fn received(&self) -> (usize, u32) {
+        self.0.counts()
+    }
+}
+
 /// Starts the sink on a free port of 127.0.0.1; returns its address.
 pub async fn start_sink() -> Result<(Arc<SinkHandle>, String), String> {
     let sink = Arc::new(Sink::default());
@@ -443,7 +455,8 @@ pub struct Soaked {
     pub p99_ms: f64,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+/// The `p` quantile (0–1) of `sorted`, nearest rank, in milliseconds.
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -9,11 +9,16 @@
 //! It also measures the fan-out of notifications: how fast the delivery worker drains 2 000 signed deliveries
 //! to a local sink, against ceiling D, a bare HTTP client sending the same requests (`fanout`).
 //!
+//! `status-checks-bench forge` measures the forge bridge: how fast the real binary answers GitLab
+//! merge-request webhooks from 64 clients at once, and how fast it reports commit statuses to a fake GitLab,
+//! each against a bare-HTTP ceiling (`forge`).
+//!
 //! It is a tool, not part of the service: it may use the storage adapter's raw connections, which the
 //! service never does.
 
 mod ceiling;
 mod fanout;
+mod forge;
 mod run;
 mod seed;
 
@@ -94,6 +99,25 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         soak_seconds: u32,
     },
+    /// The forge bridge: GitLab webhooks answered, and commit statuses posted to a fake GitLab, against their
+    /// ceilings (the release `status-checks` binary next to this one).
+    Forge {
+        /// Where to write the results (between the forge markers of the file); without it, only printed.
+        #[arg(long)]
+        out: Option<String>,
+        /// Merge requests opened, one `open` webhook each.
+        #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u32).range(1..))]
+        merge_requests: u32,
+        /// Checks of the linked project.
+        #[arg(long, default_value_t = 3)]
+        checks: u32,
+        /// Webhook clients at once.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+        concurrency: u32,
+        /// Status posts at once of the bare client (ceiling G): the reporter's batch.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+        post_concurrency: u32,
+    },
 }
 
 /// mimalloc rather than the system allocator: requests allocate many small, short-lived objects (see
@@ -144,6 +168,22 @@ fn main() -> ExitCode {
                     large_merge_requests,
                     large_responses,
                     soak_seconds,
+                })
+                .await
+            }
+            Command::Forge {
+                out,
+                merge_requests,
+                checks,
+                concurrency,
+                post_concurrency,
+            } => {
+                forge::run(forge::Plan {
+                    merge_requests,
+                    checks,
+                    concurrency,
+                    post_concurrency,
+                    out,
                 })
                 .await
             }

@@ -28,13 +28,15 @@ struct Measure {
     requests: u64,
 }
 
-struct Server {
+/// A server process this harness started: the service or a ceiling.
+pub(crate) struct Server {
     child: Child,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Server {
-    fn start(mut command: Command) -> Result<(Server, Duration), String> {
+    /// Starts `command` and waits until it listens and is ready; answers how long that took.
+    pub(crate) fn start(mut command: Command) -> Result<(Server, Duration), String> {
         let started = Instant::now();
         let mut child = command
             .stdout(Stdio::piped())
@@ -68,7 +70,7 @@ impl Server {
     }
 
     /// Peak resident memory so far (VmHWM), in MiB.
-    fn peak_rss_mib(&self) -> f64 {
+    pub(crate) fn peak_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         status
@@ -78,12 +80,38 @@ impl Server {
             .map_or(0.0, |kb| kb / 1024.0)
     }
 
-    fn stop(mut self) {
+    /// CPU time it used so far, user and system, in seconds.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+
+    /// Stops it (SIGTERM) and waits for it to exit.
+    pub(crate) fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// The user and system CPU time of the process whose `/proc/…/stat` is `stat`, in seconds (0 if unreadable);
+/// the kernel counts it in ticks of 1/100 s (`CLK_TCK` on Linux).
+pub(crate) fn cpu_seconds(stat: &str) -> f64 {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces: state is field 3,
+    // utime field 14, stime field 15.
+    let fields: Vec<&str> = text
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn wait_ready(address: &str) -> bool {
@@ -251,7 +279,7 @@ type Startup = (&'static str, Duration);
 
 /// `status-checks serve` on `db`, on a free port, JSON logs at `warn` (but the listening line), with `extra`
 /// flags.
-fn serve_command(db: &Path, extra: &[&str]) -> Result<Command, String> {
+pub(crate) fn serve_command(db: &Path, extra: &[&str]) -> Result<Command, String> {
     let mut command = Command::new(bin("status-checks")?);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
@@ -504,6 +532,34 @@ pub async fn run(plan: Plan) -> Result<(), String> {
 }
 
 fn machine() -> String {
+    format!(
+        "{}; load generator `{}` on the same machine",
+        host(),
+        command_output("wrk", &["--version"])
+            .split(" [")
+            .next()
+            .unwrap_or("wrk")
+    )
+}
+
+/// The first line a command prints, trimmed (empty if it cannot run).
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
+
+/// The machine and toolchain: cores, CPU, memory, kernel, rustc.
+pub(crate) fn host() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
@@ -518,28 +574,10 @@ fn machine() -> String {
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:").map(|m| m.trim().to_owned()))
         .unwrap_or_default();
-    let command_output = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned()
-            })
-            .unwrap_or_default()
-    };
     format!(
-        "{cores} cores ({cpu}), {memory} memory; {}; {}; load generator `{}` on the same machine",
+        "{cores} cores ({cpu}), {memory} memory; {}; {}",
         command_output("uname", &["-sr"]),
-        command_output("rustc", &["--version"]),
-        command_output("wrk", &["--version"])
-            .split(" [")
-            .next()
-            .unwrap_or("wrk")
+        command_output("rustc", &["--version"])
     )
 }
 
