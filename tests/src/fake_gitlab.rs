@@ -15,7 +15,7 @@
 //! [`FakeGitlab::set_down`] (503 to everything) and [`FakeGitlab::lock_next`] (409 to the next status posts).
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -249,7 +249,7 @@ impl FakeGitlab {
     }
 
     fn serve(&self, mut stream: TcpStream) {
-        let Some((method, target, headers, raw)) = read_request(&stream) else {
+        let Some((method, target, headers, raw)) = crate::read_http_request(&stream) else {
             return;
         };
         let (path, query) = match target.split_once('?') {
@@ -532,37 +532,6 @@ impl Answer {
         bytes.extend_from_slice(&self.body);
         bytes
     }
-}
-
-type RawRequest = (String, String, Vec<(String, String)>, Vec<u8>);
-
-fn read_request(stream: &TcpStream) -> Option<RawRequest> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let target = parts.next()?.to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((method, target, headers, body))
 }
 
 fn parse_query(query: &str) -> Vec<(String, String)> {

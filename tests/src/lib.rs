@@ -262,10 +262,23 @@ impl Receiver {
 }
 
 fn read_request(stream: &std::net::TcpStream) -> Option<Received> {
+    let (_, _, headers, body) = read_http_request(stream)?;
+    Some(Received { headers, body })
+}
+
+/// An HTTP request as read: method, target, headers (names in lower case) and body.
+pub(crate) type HttpRequest = (String, String, Vec<(String, String)>, Vec<u8>);
+
+/// One HTTP/1.1 request read off `stream`: method, target, headers (names in lower case) and body (by
+/// `Content-Length`); `None` if it breaks off or is not HTTP. What the test servers here share.
+pub(crate) fn read_http_request(stream: &std::net::TcpStream) -> Option<HttpRequest> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
     let mut headers = Vec::new();
     loop {
         let mut header = String::new();
@@ -284,7 +297,7 @@ fn read_request(stream: &std::net::TcpStream) -> Option<Received> {
         .unwrap_or(0);
     let mut body = vec![0; length];
     std::io::Read::read_exact(&mut reader, &mut body).ok()?;
-    Some(Received { headers, body })
+    Some((method, target, headers, body))
 }
 
 /// A free port on 127.0.0.1 (free when this returns; nothing keeps it).

@@ -154,3 +154,21 @@ pub enum AttemptOutcome {
         retry_at: Option<Timestamp>,
     },
 }
+
+impl AttemptOutcome {
+    /// What an outbox stores for this outcome: where the record stands, when it is due again (pending ones
+    /// only), and the error kept as `last_error`.
+    pub fn settle(self) -> (DeliveryStatus, Option<Timestamp>, Option<String>) {
+        match self {
+            AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None, None),
+            AttemptOutcome::Failed {
+                error,
+                retry_at: Some(at),
+            } => (DeliveryStatus::Pending, Some(at), Some(error)),
+            AttemptOutcome::Failed {
+                error,
+                retry_at: None,
+            } => (DeliveryStatus::Dead, None, Some(error)),
+        }
+    }
+}

@@ -85,6 +85,25 @@ pub struct MirrorWrite {
     pub statuses: Vec<StatusDraft>,
 }
 
+impl MirrorWrite {
+    /// A write that records only a delivery's key: where every decision about a delivery starts.
+    pub fn only_key(
+        project_id: ProjectId,
+        delivery_key: Option<String>,
+        received_at: Timestamp,
+    ) -> Self {
+        MirrorWrite {
+            project_id,
+            delivery_key,
+            received_at,
+            change: MirrorChange::Nothing,
+            details: None,
+            deliveries: Vec::new(),
+            statuses: Vec::new(),
+        }
+    }
+}
+
 /// The merge request side of a [`MirrorWrite`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MirrorChange {

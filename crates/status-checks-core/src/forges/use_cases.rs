@@ -1,26 +1,23 @@
-//! The use cases of the forge bridge: managing a project's link (Maintainer+), applying a forge's webhook
-//! delivery to the mirrored merge request, scheduling status posts when what a check reads changes, and
-//! working out, at send time, what a scheduled post says (docs/forges.md).
+//! The use cases of the forge bridge that manage a project's link (Maintainer+) and apply what the forge
+//! tells to the mirrored merge request: a webhook delivery or a sync, with the notifications it causes and
+//! the status posts it schedules (docs/forges.md). What a scheduled post says is worked out when it is
+//! sent (`reporting.rs`).
 
 use crate::Timestamp;
-use crate::deliveries::{Event, HookAction, HookUser};
+use crate::deliveries::HookUser;
 use crate::error::{DomainError, Resource};
 use crate::forges::mirror::is_older;
-use crate::forges::report::{MAX_DESCRIPTION_CHARS, PlannedStatus, planned_statuses, state_word};
 use crate::forges::{
-    ForgeKind, ForgeLink, ForgeLinkInput, ForgeMergeRequest, ForgeStatus, HeadPipeline, Mirror,
-    MirrorChange, MirrorDetails, MirrorOutcome, MirrorWrite, NewForgeStatus, PostedKey,
-    StatusDraft, link_from, mirror,
+    ForgeLink, ForgeLinkInput, ForgeMergeRequest, ForgeStatus, HeadPipeline, Mirror, MirrorChange,
+    MirrorDetails, MirrorOutcome, MirrorWrite, StatusDraft, link_from, mirror,
 };
-use crate::ids::{CommitSha, MergeRequestIid, ProjectId, StatusCheckId};
-use crate::merge_requests::{
-    MergeRequest, MergeRequestState, NewMergeRequest, detailed_merge_status,
-};
+use crate::ids::{MergeRequestIid, ProjectId};
+use crate::merge_requests::{MergeRequestState, NewMergeRequest};
 use crate::pagination::{Page, PageRequest};
 use crate::policy::{Actor, ProjectAction};
 use crate::projects::{Project, ProjectRef};
 use crate::service::{DomainResult, Params, StatusChecksService};
-use crate::status_checks::{CheckStatus, ExternalStatusCheck};
+use crate::status_checks::ExternalStatusCheck;
 
 /// How many times a mirror write is decided again when the merge request changed under it.
 const MIRROR_ATTEMPTS: usize = 8;
@@ -91,64 +88,6 @@ pub enum EventOutcome {
     /// The delivery was applied before (a replay).
     Seen,
 }
-
-/// Where on a forge a status is posted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StatusTarget {
-    /// Into this GitLab pipeline (`pipeline_id`).
-    Pipeline(i64),
-    /// On this branch (GitLab `ref`; the others post per commit).
-    Ref(String),
-}
-
-impl StatusTarget {
-    /// The key the last posted state is remembered under.
-    pub fn key(&self) -> String {
-        match self {
-            StatusTarget::Pipeline(id) => format!("pipeline:{id}"),
-            StatusTarget::Ref(branch) => format!("ref:{branch}"),
-        }
-    }
-}
-
-/// A status post worked out at send time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusPost {
-    /// The link (where and with which token).
-    pub link: ForgeLink,
-    /// The forge project to post in (GitLab: the source project).
-    pub forge_project: String,
-    /// The commit.
-    pub sha: CommitSha,
-    /// The context.
-    pub context: String,
-    /// The forge's word for the state.
-    pub state: &'static str,
-    /// In words.
-    pub description: String,
-    /// The merge request's page on the forge, if known.
-    pub target_url: Option<String>,
-    /// Where.
-    pub target: StatusTarget,
-    /// The key of the last posted state.
-    pub key: PostedKey,
-    /// Whether the forge already shows this state there: nothing needs posting.
-    pub already_posted: bool,
-    /// When this context must be posted again by the pending timeout, if it must.
-    pub deadline: Option<Timestamp>,
-}
-
-/// What to do with a due status post.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DueStatus {
-    /// Nothing to post, and why (the merge request moved on, closed, or the link is gone).
-    Skip(&'static str),
-    /// Post this.
-    Post(Box<StatusPost>),
-}
-
-/// The description of a per-check context whose check no longer applies.
-const NO_LONGER_APPLIES: &str = "no longer applies";
 
 impl StatusChecksService {
     /// The link view of `link`.
@@ -294,7 +233,7 @@ impl StatusChecksService {
     }
 
     /// Applies an authenticated delivery to the mirrored merge request: 422 if its repository is not the
-    /// linked one; otherwise the snapshot rule ([`mirror`]) decides, and the change, the notifications it
+    /// linked one; otherwise the snapshot rule ([`mirror()`]) decides, and the change, the notifications it
     /// causes, the status posts it schedules and the delivery's key are stored in one transaction.
     pub async fn apply_forge_event(
         &self,
@@ -399,15 +338,7 @@ impl StatusChecksService {
             None => (None, None),
         };
         let last_applied = old_details.as_ref().map(|d| d.snapshot_at);
-        let mut write = MirrorWrite {
-            project_id: project.id,
-            delivery_key: event.delivery_key.clone(),
-            received_at: now,
-            change: MirrorChange::Nothing,
-            details: None,
-            deliveries: Vec::new(),
-            statuses: Vec::new(),
-        };
+        let mut write = MirrorWrite::only_key(project.id, event.delivery_key.clone(), now);
         match (mirror(mr.as_ref(), last_applied, snapshot, now), mr) {
             (Mirror::Open, _) => {
                 if snapshot.state != MergeRequestState::Opened {
@@ -424,25 +355,15 @@ impl StatusChecksService {
                     author_id: link.author_id,
                     created_at: now,
                 };
+                let (_, drafts) = self
+                    .opening(&event.sender, project, &new.target_branch, now)
+                    .await?;
                 let checks = self.ports.status_checks.all_checks(project.id).await?;
-                let applicable: Vec<&ExternalStatusCheck> = checks
+                let applicable = checks
                     .iter()
-                    .filter(|c| c.applies_to_branch(&new.target_branch))
-                    .collect();
-                let detailed = detailed_merge_status(
-                    MergeRequestState::Opened,
-                    project.only_allow_merge_if_all_status_checks_passed,
-                    applicable.iter().map(|_| CheckStatus::Pending),
-                );
-                write.statuses = every_context(link, applicable.iter().copied(), "pending", now);
-                write.deliveries = self.delivery_drafts(
-                    &event.sender,
-                    project,
-                    applicable,
-                    &Event::plain(Some(HookAction::Open)),
-                    detailed,
-                    now,
-                );
+                    .filter(|c| c.applies_to_branch(&new.target_branch));
+                write.statuses = every_context(link, applicable, "pending", now);
+                write.deliveries = drafts;
                 write.change = MirrorChange::Open {
                     iid: snapshot.number,
                     new,
@@ -512,15 +433,7 @@ impl StatusChecksService {
         pipeline: &HeadPipeline,
     ) -> DomainResult<MirrorWrite> {
         let now = self.now();
-        let mut write = MirrorWrite {
-            project_id: project.id,
-            delivery_key: event.delivery_key.clone(),
-            received_at: now,
-            change: MirrorChange::Nothing,
-            details: None,
-            deliveries: Vec::new(),
-            statuses: Vec::new(),
-        };
+        let mut write = MirrorWrite::only_key(project.id, event.delivery_key.clone(), now);
         let number = match number {
             Some(number) => number,
             None => match self
@@ -561,234 +474,6 @@ impl StatusChecksService {
             ..details
         });
         Ok(write)
-    }
-
-    /// The open merge request whose source branch is `branch` with its HEAD at `sha`, if any.
-    async fn open_merge_request_at(
-        &self,
-        project: ProjectId,
-        branch: &str,
-        sha: &CommitSha,
-    ) -> DomainResult<Option<MergeRequestIid>> {
-        let mut page = PageRequest::new(1, 100);
-        loop {
-            let found = self
-                .ports
-                .merge_requests
-                .list_merge_requests(project, Some(MergeRequestState::Opened), page)
-                .await?;
-            if let Some(mr) = found
-                .items
-                .iter()
-                .find(|mr| mr.source_branch == branch && &mr.sha == sha)
-            {
-                return Ok(Some(mr.iid));
-            }
-            match found.next_page() {
-                Some(next) => page = PageRequest::new(u32::try_from(next).unwrap_or(u32::MAX), 100),
-                None => return Ok(None),
-            }
-        }
-    }
-
-    /// The status posts an answer, a retry or a change of `checks` schedules about one open merge request
-    /// of a linked project: the aggregate and, with per-check statuses, the contexts of `checks`; none when
-    /// the project is not linked or the merge request is not open. What each says is worked out when sent.
-    pub(crate) async fn status_drafts(
-        &self,
-        project: ProjectId,
-        mr: &MergeRequest,
-        checks: &[(StatusCheckId, &str)],
-    ) -> DomainResult<Vec<StatusDraft>> {
-        if mr.state != MergeRequestState::Opened {
-            return Ok(Vec::new());
-        }
-        let Some(link) = self.ports.forges.find_link(project).await? else {
-            return Ok(Vec::new());
-        };
-        let now = self.now();
-        let mut drafts = vec![StatusDraft {
-            context: link.status_name.clone(),
-            external_status_check_id: None,
-            state: "pending".into(),
-            due_at: now,
-        }];
-        if link.per_check_statuses {
-            drafts.extend(checks.iter().map(|(id, name)| StatusDraft {
-                context: crate::forges::report::check_context(&link.status_name, name),
-                external_status_check_id: Some(*id),
-                state: "pending".into(),
-                due_at: now,
-            }));
-        }
-        Ok(drafts)
-    }
-
-    /// Schedules status posts about `mrs` (if their project is linked; open ones only): see
-    /// [`Self::status_drafts`].
-    pub(crate) async fn report_merge_requests(
-        &self,
-        project: ProjectId,
-        mrs: &[&MergeRequest],
-        checks: &[(StatusCheckId, &str)],
-    ) -> DomainResult<()> {
-        let now = self.now();
-        let mut statuses = Vec::new();
-        for mr in mrs {
-            let drafts = self.status_drafts(project, mr, checks).await?;
-            statuses.extend(drafts.into_iter().map(|draft| NewForgeStatus {
-                project_id: project,
-                merge_request_id: mr.id,
-                merge_request_iid: mr.iid,
-                sha: mr.sha.clone(),
-                draft,
-                created_at: now,
-            }));
-        }
-        if !statuses.is_empty() {
-            self.ports.forges.schedule_statuses(statuses).await?;
-        }
-        Ok(())
-    }
-
-    /// Schedules status posts about every open merge request of a linked project, after `checks` of it
-    /// were created, changed or deleted, or their scope changed.
-    pub(crate) async fn report_open_merge_requests(
-        &self,
-        project: ProjectId,
-        checks: &[(StatusCheckId, &str)],
-    ) -> DomainResult<()> {
-        if self.ports.forges.find_link(project).await?.is_none() {
-            return Ok(());
-        }
-        let mut page = PageRequest::new(1, 100);
-        loop {
-            let found = self
-                .ports
-                .merge_requests
-                .list_merge_requests(project, Some(MergeRequestState::Opened), page)
-                .await?;
-            let mrs: Vec<&MergeRequest> = found.items.iter().collect();
-            self.report_merge_requests(project, &mrs, checks).await?;
-            match found.next_page() {
-                Some(next) => page = PageRequest::new(u32::try_from(next).unwrap_or(u32::MAX), 100),
-                None => return Ok(()),
-            }
-        }
-    }
-
-    /// What a due status post says now (the state at send time, never the one planned): skipped when the
-    /// link is gone, the merge request is no longer open or has another HEAD; a per-check context whose
-    /// check no longer applies reads `success` (`no longer applies`), so that it never blocks a merge.
-    pub async fn forge_status_to_post(&self, due: &ForgeStatus) -> DomainResult<DueStatus> {
-        let Some(link) = self.ports.forges.find_link(due.project_id).await? else {
-            return Ok(DueStatus::Skip(
-                "the project is no longer linked to a forge",
-            ));
-        };
-        let Some((mr, responses)) = self
-            .ports
-            .merge_requests
-            .find_merge_request_at_head(due.project_id, due.merge_request_iid)
-            .await?
-        else {
-            return Ok(DueStatus::Skip("the merge request is gone"));
-        };
-        if mr.id != due.merge_request_id || mr.state != MergeRequestState::Opened {
-            return Ok(DueStatus::Skip("the merge request is no longer open"));
-        }
-        if mr.sha != due.sha {
-            return Ok(DueStatus::Skip("the merge request has a newer HEAD"));
-        }
-        let details = self
-            .ports
-            .forges
-            .find_mirrored(due.project_id, due.merge_request_iid)
-            .await?
-            .and_then(|(_, details)| details);
-        let checks = self.ports.status_checks.all_checks(due.project_id).await?;
-        let now = self.now();
-        let planned = planned_statuses(
-            &link,
-            &checks,
-            &mr.head(),
-            &responses,
-            now,
-            self.settings.pending_timeout,
-        );
-        let status = planned
-            .into_iter()
-            .find(|p| p.context == due.context)
-            .unwrap_or_else(|| PlannedStatus {
-                context: due.context.clone(),
-                external_status_check_id: due.external_status_check_id,
-                status: CheckStatus::Passed,
-                description: NO_LONGER_APPLIES.into(),
-                deadline: None,
-            });
-        // A check's own status shows what the service said with its answer, if it said anything (not once
-        // the check no longer applies).
-        let released = status.description == NO_LONGER_APPLIES;
-        let answer = match status.external_status_check_id.filter(|_| !released) {
-            Some(check) => {
-                let newest = responses
-                    .iter()
-                    .filter(|r| r.external_status_check_id == check && r.sha == mr.sha)
-                    .max_by_key(|r| r.id)
-                    .filter(|r| r.status == status.status && r.retried_at.is_none());
-                match newest {
-                    Some(row) => self.ports.responses.find_response_details(row.id).await?,
-                    None => None,
-                }
-            }
-            None => None,
-        }
-        .unwrap_or_default();
-        let description = match answer.description {
-            Some(said) => crate::forges::report::truncated(&said, MAX_DESCRIPTION_CHARS),
-            None => status.description.clone(),
-        };
-        let target = match details.as_ref().and_then(|d| d.pipeline.as_ref()) {
-            Some(pipeline) if pipeline.sha == mr.sha && link.forge == ForgeKind::Gitlab => {
-                StatusTarget::Pipeline(pipeline.id)
-            }
-            _ => StatusTarget::Ref(mr.source_branch.clone()),
-        };
-        let key = PostedKey {
-            project_id: due.project_id,
-            sha: mr.sha.clone(),
-            context: due.context.clone(),
-            target: target.key(),
-        };
-        let state = state_word(link.forge, status.status);
-        let last = self.ports.forges.last_posted(key.clone()).await?;
-        if released && last.as_deref().is_none_or(|l| l == state) {
-            // A context never posted, or already passed, needs nothing once its check is gone.
-            return Ok(DueStatus::Skip("the check no longer applies"));
-        }
-        let forge_project = match link.forge {
-            ForgeKind::Gitlab => details
-                .as_ref()
-                .map(|d| d.source_project.clone())
-                .unwrap_or_else(|| link.repository.clone()),
-            _ => link.repository.clone(),
-        };
-        Ok(DueStatus::Post(Box::new(StatusPost {
-            forge_project,
-            sha: mr.sha,
-            context: status.context,
-            state,
-            description,
-            target_url: answer
-                .target_url
-                .or_else(|| details.map(|d| d.web_url))
-                .filter(|u| !u.is_empty()),
-            target,
-            already_posted: last.as_deref() == Some(state),
-            deadline: status.deadline,
-            key,
-            link,
-        })))
     }
 }
 

@@ -166,6 +166,30 @@ impl StatusChecksService {
         Ok(self.delivery_drafts(user, project, applicable, event, detailed, at))
     }
 
+    /// What opening a merge request into `target_branch` at `now` tells: its merge status, and the `open`
+    /// notification to every check that applies (each pending: a new merge request has no answers yet).
+    pub(crate) async fn opening(
+        &self,
+        user: &HookUser,
+        project: &Project,
+        target_branch: &str,
+        now: Timestamp,
+    ) -> DomainResult<(DetailedMergeStatus, Vec<DeliveryDraft>)> {
+        let checks = self.ports.status_checks.all_checks(project.id).await?;
+        let applicable: Vec<&ExternalStatusCheck> = checks
+            .iter()
+            .filter(|c| c.applies_to_branch(target_branch))
+            .collect();
+        let detailed = detailed_merge_status(
+            MergeRequestState::Opened,
+            project.only_allow_merge_if_all_status_checks_passed,
+            applicable.iter().map(|_| CheckStatus::Pending),
+        );
+        let open = Event::plain(Some(HookAction::Open));
+        let drafts = self.delivery_drafts(user, project, applicable, &open, detailed, now);
+        Ok((detailed, drafts))
+    }
+
     /// `GET /projects/:id/merge_requests` (Reporter+), optionally filtered by state.
     pub async fn list_merge_requests(
         &self,
@@ -225,26 +249,9 @@ impl StatusChecksService {
         self.refuse_if_mirrored(project).await?;
         let now = self.now();
         let new = transitions::open(project.id, actor.user_id, input, now)?;
-        // Every check is pending on a new merge request: its responses cannot exist yet.
-        let checks = self.ports.status_checks.all_checks(project.id).await?;
-        let applicable: Vec<&ExternalStatusCheck> = checks
-            .iter()
-            .filter(|c| c.applies_to_branch(&new.target_branch))
-            .collect();
-        let detailed = detailed_merge_status(
-            MergeRequestState::Opened,
-            project.only_allow_merge_if_all_status_checks_passed,
-            applicable.iter().map(|_| CheckStatus::Pending),
-        );
-        let open = Event::plain(Some(HookAction::Open));
-        let drafts = self.delivery_drafts(
-            &HookUser::of(actor),
-            project,
-            applicable,
-            &open,
-            detailed,
-            now,
-        );
+        let (detailed, drafts) = self
+            .opening(&HookUser::of(actor), project, &new.target_branch, now)
+            .await?;
         let mr = self
             .ports
             .merge_requests

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use status_checks_core::deliveries::{
-    Attempt, AttemptOutcome, Delivery, DeliveryDraft, DeliveryStatus, HookAction, NewDelivery,
+    Attempt, Delivery, DeliveryDraft, DeliveryStatus, HookAction, NewDelivery,
 };
 use status_checks_core::merge_requests::MergeRequest;
 use status_checks_core::pagination::{Page, PageRequest};
@@ -284,17 +284,7 @@ impl DeliveryRepository for Store {
         self.connections
             .write(move |conn| {
                 for attempt in attempts {
-                    let (status, retry_at, error) = match attempt.outcome {
-                        AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None, None),
-                        AttemptOutcome::Failed {
-                            error,
-                            retry_at: Some(at),
-                        } => (DeliveryStatus::Pending, Some(at), Some(error)),
-                        AttemptOutcome::Failed {
-                            error,
-                            retry_at: None,
-                        } => (DeliveryStatus::Dead, None, Some(error)),
-                    };
+                    let (status, retry_at, error) = attempt.outcome.settle();
                     record_attempt(conn, attempt.id, status, attempt.at, retry_at, error)?;
                 }
                 Ok(())

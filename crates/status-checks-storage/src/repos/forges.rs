@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use diesel::upsert::excluded;
-use status_checks_core::deliveries::{AttemptOutcome, DeliveryStatus};
+use status_checks_core::deliveries::DeliveryStatus;
 use status_checks_core::forges::{
     ForgeKind, ForgeLink, ForgeSecret, ForgeStatus, HeadPipeline, MirrorChange, MirrorDetails,
     MirrorOutcome, MirrorWrite, NewForgeStatus, PostedKey, StatusAttempt, StatusDraft,
@@ -782,17 +782,7 @@ fn record_attempt(
     attempt: StatusAttempt,
     key: Option<PostedKey>,
 ) -> Result<(), TxError> {
-    let (status, next_attempt_at, error) = match attempt.outcome {
-        AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None, None),
-        AttemptOutcome::Failed {
-            error,
-            retry_at: Some(at),
-        } => (DeliveryStatus::Pending, Some(at), Some(error)),
-        AttemptOutcome::Failed {
-            error,
-            retry_at: None,
-        } => (DeliveryStatus::Dead, None, Some(error)),
-    };
+    let (status, next_attempt_at, error) = attempt.outcome.settle();
     // A post deleted meanwhile (its link or project deleted) is not recorded.
     diesel::update(statuses::table.find(attempt.id.0))
         .set((

@@ -59,21 +59,24 @@ fn insert_response(
     })
 }
 
-#[async_trait]
-impl ResponseRepository for Store {
-    async fn record_response(
+impl Store {
+    /// Stores a response with the notifications and status posts it causes, rendered against its merge
+    /// request, in one transaction; wakes the workers that send them once it committed. The merge request is
+    /// read only when something is rendered against it, or for a retry (`NotFound` if it is gone).
+    async fn record_causing(
         &self,
         new: NewResponse,
+        drafts: Vec<DeliveryDraft>,
         statuses: Vec<StatusDraft>,
     ) -> RepoResult<StatusCheckResponse> {
         let posts = !statuses.is_empty();
         let stored = self
-            .connections
-            .write(move |conn| {
+            .write_recording(!drafts.is_empty(), move |conn| {
                 let stored = insert_response(conn, &new)?;
-                if !statuses.is_empty() {
+                if !drafts.is_empty() || !statuses.is_empty() || new.retried_at.is_some() {
                     let mr = load_merge_request(conn, new.merge_request_id.0)?
                         .ok_or(TxError::Repo(RepoError::NotFound))?;
+                    record_deliveries(conn, &mr, &drafts)?;
                     insert_drafts(conn, &mr, statuses, new.created_at)?;
                 }
                 Ok(stored)
@@ -84,6 +87,17 @@ impl ResponseRepository for Store {
         }
         Ok(stored)
     }
+}
+
+#[async_trait]
+impl ResponseRepository for Store {
+    async fn record_response(
+        &self,
+        new: NewResponse,
+        statuses: Vec<StatusDraft>,
+    ) -> RepoResult<StatusCheckResponse> {
+        self.record_causing(new, Vec::new(), statuses).await
+    }
 
     async fn record_retry(
         &self,
@@ -91,21 +105,7 @@ impl ResponseRepository for Store {
         drafts: Vec<DeliveryDraft>,
         statuses: Vec<StatusDraft>,
     ) -> RepoResult<StatusCheckResponse> {
-        let posts = !statuses.is_empty();
-        let stored = self
-            .write_recording(!drafts.is_empty(), move |conn| {
-                let stored = insert_response(conn, &new)?;
-                let mr = load_merge_request(conn, new.merge_request_id.0)?
-                    .ok_or(TxError::Repo(RepoError::NotFound))?;
-                record_deliveries(conn, &mr, &drafts)?;
-                insert_drafts(conn, &mr, statuses, new.created_at)?;
-                Ok(stored)
-            })
-            .await?;
-        if posts {
-            self.statuses_scheduled().notify_one();
-        }
-        Ok(stored)
+        self.record_causing(new, drafts, statuses).await
     }
 
     async fn find_response_details(&self, id: ResponseId) -> RepoResult<Option<ResponseDetails>> {
