@@ -6,6 +6,7 @@
 //! ([`status_checks_core::forges`]).
 
 use crate::gitlab;
+use crate::pull_requests;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use status_checks_core::forges::{ForgeEvent, ForgeKind, ForgeLink};
@@ -84,13 +85,7 @@ pub fn read_delivery(
                 ForgeKind::Gitea => header("x-gitea-event"),
                 _ => header("x-github-event"),
             };
-            if event.as_deref() != Some("pull_request") {
-                // A ping, a push, …: answered 200 so that the forge keeps the hook enabled.
-                return Ok(Inbound::Ignored);
-            }
-            Err(InboundError::Unprocessable(format!(
-                "{family} pull requests are authenticated, but this version mirrors merge requests from GitLab only"
-            )))
+            pull_requests::read(family, event.as_deref(), header, body)
         }
     }
 }

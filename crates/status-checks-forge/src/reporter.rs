@@ -12,6 +12,7 @@
 
 use crate::client::{Failure, ForgeClient};
 use crate::gitlab;
+use crate::repos_api;
 use status_checks_core::deliveries::AttemptOutcome;
 use status_checks_core::forges::{
     DueStatus, ForgeKind, ForgeStatus, NewForgeStatus, PostedKey, StatusAttempt, StatusDraft,
@@ -237,9 +238,9 @@ impl Reporter {
                 } else {
                     match post.link.forge {
                         ForgeKind::Gitlab => gitlab::api::post_status(&self.client, &post).await,
-                        other => Err(Failure::fatal(format!(
-                            "posting statuses to {other} is not supported by this version"
-                        ))),
+                        ForgeKind::Gitea | ForgeKind::Forgejo | ForgeKind::Github => {
+                            repos_api::post_status(&self.client, &post).await
+                        }
                     }
                 };
                 let now = ports.clock.now();
@@ -360,10 +361,8 @@ impl Reporter {
             .map_err(|e| Failure::fatal(e.to_string()))?;
         let open = match link.forge {
             ForgeKind::Gitlab => gitlab::api::open_merge_requests(&self.client, &link).await?,
-            other => {
-                return Err(Failure::fatal(format!(
-                    "syncing from {other} is not supported by this version"
-                )));
+            ForgeKind::Gitea | ForgeKind::Forgejo | ForgeKind::Github => {
+                repos_api::open_pull_requests(&self.client, &link).await?
             }
         };
         let count = open.len();
