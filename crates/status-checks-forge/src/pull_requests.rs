@@ -58,8 +58,6 @@ struct Sender {
 
 #[derive(Deserialize)]
 struct Payload {
-    #[serde(default)]
-    action: Option<String>,
     pull_request: PullRequest,
     repository: Repository,
     #[serde(default)]
@@ -99,16 +97,22 @@ pub(crate) fn read(
         // A ping, a push, an issue comment…: answered 200 so that the forge keeps the hook enabled.
         return Ok(Inbound::Ignored);
     }
-    let payload: Payload = serde_json::from_slice(body).map_err(|e| {
-        InboundError::Unprocessable(format!("The payload is not a pull request event: {e}"))
-    })?;
-    if payload
-        .action
-        .as_deref()
-        .is_some_and(|action| IGNORED_ACTIONS.contains(&action))
+    // The action first: an event the bridge ignores is answered 200 whatever else its payload holds.
+    #[derive(Deserialize)]
+    struct Action {
+        #[serde(default)]
+        action: Option<String>,
+    }
+    let action: Option<Action> = serde_json::from_slice(body).ok();
+    if action
+        .and_then(|a| a.action)
+        .is_some_and(|action| IGNORED_ACTIONS.contains(&action.as_str()))
     {
         return Ok(Inbound::Ignored);
     }
+    let payload: Payload = serde_json::from_slice(body).map_err(|e| {
+        InboundError::Unprocessable(format!("The payload is not a pull request event: {e}"))
+    })?;
     let web_url = payload.pull_request.html_url.clone().unwrap_or_default();
     let snapshot = snapshot(payload.pull_request)?;
     let sender = payload.sender.unwrap_or(Sender {

@@ -338,9 +338,11 @@ impl Reporter {
             }
             Err(failure) => {
                 tracing::warn!(project = project_id.0, error = %failure.reason, "forge sync failed");
-                failure
-                    .retryable
-                    .then(|| later(ports.clock.now(), Duration::from_secs(60)))
+                let wait = failure
+                    .retry_after
+                    .unwrap_or_default()
+                    .max(Duration::from_secs(60));
+                failure.retryable.then(|| later(ports.clock.now(), wait))
             }
         };
         if let Err(e) = ports

@@ -73,7 +73,7 @@ pub async fn open_pull_requests(
     link: &ForgeLink,
 ) -> Result<Vec<OpenMergeRequest>, Failure> {
     let root = link.api_url.trim_end_matches('/');
-    let mut url = match link.forge {
+    let first = match link.forge {
         ForgeKind::Github => format!(
             "{root}/repos/{}/pulls?state=open&per_page=100",
             repo_path(&link.repository)
@@ -83,9 +83,7 @@ pub async fn open_pull_requests(
             repo_path(&link.repository)
         ),
     };
-    let origin = url::Url::parse(root)
-        .map(|u| u.origin())
-        .map_err(|_| Failure::fatal("the forge's API URL is invalid"))?;
+    let mut url = first.clone();
     let mut found = Vec::new();
     for _ in 0..MAX_PAGES {
         let request = authorized(link, client.http().get(&url));
@@ -115,14 +113,24 @@ pub async fn open_pull_requests(
                 });
             }
         }
-        // Only a next page on the forge's own origin is followed: a `Link` is the forge's word, not an
-        // address to send the token to.
-        match next.filter(|n| url::Url::parse(n).is_ok_and(|u| u.origin() == origin)) {
-            Some(next) => url = next,
+        // The next page is asked of `api_url`, by the page number the `Link` names: the link itself is built
+        // from the forge's public URL (Gitea's ROOT_URL), which may not be the address the token is for.
+        match next.as_deref().and_then(page_of) {
+            Some(page) => url = format!("{first}&page={page}"),
             None => return Ok(found),
         }
     }
     Ok(found)
+}
+
+/// The `page` a pagination link asks for.
+fn page_of(link: &str) -> Option<u32> {
+    let parsed = url::Url::parse(link).ok()?;
+    parsed
+        .query_pairs()
+        .find(|(name, _)| name == "page")
+        .and_then(|(_, value)| value.parse().ok())
+        .filter(|page| *page > 1)
 }
 
 /// What a refusal means: GitHub's rate limits are retried when they end; the rest as
@@ -138,7 +146,10 @@ async fn failure(response: reqwest::Response, link: &ForgeLink) -> Failure {
                     .get("x-ratelimit-remaining")
                     .is_some_and(|v| v.as_bytes() == b"0")));
     let message = forge_message(response, link).await;
-    if limited {
+    // GitHub's secondary rate limit may come as a bare 403 whose message says so: wait a minute, as asked.
+    let secondary = status == 403 && message.to_ascii_lowercase().contains("rate limit");
+    if limited || secondary {
+        let wait = wait.or(secondary.then_some(Duration::from_secs(60)));
         let reason = format!("HTTP {status}: {message}");
         return Failure::retry(reason, wait);
     }
