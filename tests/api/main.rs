@@ -8,6 +8,11 @@
 
 mod core_test_support;
 mod forges;
+mod forges_others;
+mod forges_others_github;
+mod forges_others_statuses;
+mod forges_others_sync;
+mod forges_others_webhooks;
 mod lifecycle;
 mod notifications;
 mod python_gitlab;

@@ -10,6 +10,7 @@
     reason = "test support: a panic is how a test fails"
 )]
 
+pub mod fake_forge;
 pub mod fake_gitlab;
 
 use reqwest::blocking::{Client, RequestBuilder};

@@ -134,11 +134,29 @@ pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 pub(crate) async fn forge_message(response: reqwest::Response, link: &ForgeLink) -> String {
     let text = response.text().await.unwrap_or_default();
     let message = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(json) => match json.get("message").or_else(|| json.get("error")) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => text,
-        },
+        Ok(json) => {
+            let mut message = match json.get("message").or_else(|| json.get("error")) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => text.clone(),
+            };
+            // GitHub gives the reason of a 422 in `errors[].message` ("… reached the maximum number of
+            // statuses").
+            let details: Vec<&str> = json
+                .get("errors")
+                .and_then(serde_json::Value::as_array)
+                .map(|errors| {
+                    errors
+                        .iter()
+                        .filter_map(|e| e.get("message").and_then(serde_json::Value::as_str))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !details.is_empty() {
+                message = format!("{message}: {}", details.join("; "));
+            }
+            message
+        }
         Err(_) => text,
     };
     let cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
