@@ -159,7 +159,8 @@ pub enum Mirror {
 }
 
 /// The effect of `snapshot` on `stored` (the mirrored merge request, if any), whose last applied snapshot
-/// was of `last_applied` (the forge's time); `now` stamps the change.
+/// was of `last_applied` (the forge's time); `now` stamps the change and starts a new HEAD's pending
+/// timeout, while a merge or a close keeps the forge's time of it.
 ///
 /// A merge recorded by the forge is final, as in GitLab: a later snapshot cannot reopen or move it, and a
 /// merge is recorded whatever the checks say (the forge's own gate decided). Closing, reopening, a new HEAD
@@ -207,11 +208,12 @@ pub fn mirror(
     let state_action = match (mr.state, snapshot.state) {
         (from, to) if from == to => None,
         (_, MergeRequestState::Merged) => {
-            changes.merged_at = Some(now);
+            // When the forge merged it, not when we heard.
+            changes.merged_at = Some(snapshot.updated_at);
             Some(HookAction::Merge)
         }
         (_, MergeRequestState::Closed) => {
-            changes.closed_at = Some(now);
+            changes.closed_at = Some(snapshot.updated_at);
             Some(HookAction::Close)
         }
         (_, MergeRequestState::Opened) => Some(HookAction::Reopen),
@@ -322,6 +324,9 @@ mod tests {
                     prop_assert_eq!(&after.target_branch, &snap.target_branch);
                     prop_assert_eq!(&after.sha, &snap.sha);
                     prop_assert_eq!(after.state, snap.state);
+                    if from != snap.state && snap.state == MergeRequestState::Merged {
+                        prop_assert_eq!(after.merged_at, Some(snap.updated_at), "the forge's time of the merge");
+                    }
                     prop_assert_eq!(transition.event.oldrev.is_some(), snap.sha != head);
                     let expected_action = match (from, snap.state) {
                         (a, b) if a == b => HookAction::Update,
