@@ -11,19 +11,24 @@
 //! (signatures, replays), `forges_others_sync` (a new link's pages) and `forges_others_github` (GitHub's own
 //! rules: rate limits, ping, a deleted fork).
 
+use crate::forge_support::{
+    AGGREGATE, WAIT, add_check, all_delivered, merge_request, merge_requests, posts, respond,
+    settled, start_linked,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
-use status_checks_tests::fake_forge::{FakeForge, Flavour, hmac_sha256_hex};
-use status_checks_tests::{Answer, ROOT_TOKEN, Receiver, Service, database};
+use status_checks_tests::fake_forge::{FakeForge, Flavour};
+use status_checks_tests::fake_server::Fake;
+use status_checks_tests::hmac::hmac_sha256_hex;
+use status_checks_tests::{Answer, Receiver, Service};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The link's webhook secret.
 pub(crate) const SECRET: &str = "e2e-pr-webhook-secret-0123456789";
-/// The aggregate context, and the per-check prefix.
-pub(crate) const AGGREGATE: &str = "status-checks";
-pub(crate) const WAIT: Duration = Duration::from_secs(10);
+/// The names of the projects linked here: `pr-bridged-<n>`.
+pub(crate) const PROJECT_PREFIX: &str = "pr-bridged";
 
 /// One test body per forge: `per_forge!(name, …)` makes `name::gitea`, `name::forgejo` and `name::github`,
 /// each calling `name(Forge::…)`.
@@ -185,30 +190,6 @@ impl Forge {
     }
 }
 
-/// `payload` with the values at these JSON pointers replaced.
-pub(crate) fn with(mut payload: Value, changes: &[(&str, Value)]) -> Value {
-    for (pointer, value) in changes {
-        *payload
-            .pointer_mut(pointer)
-            .unwrap_or_else(|| panic!("{pointer} is not in the payload")) = value.clone();
-    }
-    payload
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; answers whether it held.
-pub(crate) fn eventually(timeout: Duration, condition: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if condition() {
-            return true;
-        }
-        if start.elapsed() >= timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A fresh delivery id, shaped like the forges' UUIDs.
 pub(crate) fn delivery_id() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
@@ -307,6 +288,24 @@ pub(crate) fn headers(
         .collect()
 }
 
+/// The headers `forge` sends for an `event` delivery (`X-Gitea-Event-Type` `event_type`) with a fresh id,
+/// signed with the link's secret.
+pub(crate) fn fresh_signed_headers(
+    forge: Forge,
+    event: &str,
+    event_type: &str,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    headers(
+        forge,
+        event,
+        event_type,
+        &delivery_id(),
+        &Signature::Of(SECRET),
+        body,
+    )
+}
+
 /// Posts `body` with `headers` to the webhook of `p`.
 pub(crate) fn post_webhook(
     service: &Service,
@@ -334,21 +333,6 @@ pub(crate) struct Bridge {
     pub(crate) forge: Forge,
 }
 
-pub(crate) fn create_project(service: &Service) -> i64 {
-    static NEXT: AtomicUsize = AtomicUsize::new(1);
-    let name = format!("pr-bridged-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    service
-        .json(
-            Method::POST,
-            "/api/v4/projects",
-            ROOT_TOKEN,
-            json!({"name": name}),
-        )
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap()
-}
-
 /// The fake forge of `forge`, hosting the story's repository.
 pub(crate) fn fake_of(forge: Forge) -> FakeForge {
     let story = forge.story();
@@ -371,34 +355,22 @@ pub(crate) fn link_body(forge: Forge, fake: &FakeForge, token: &str) -> Value {
     })
 }
 
-pub(crate) fn put_link(service: &Service, p: i64, body: Value) -> Answer {
-    service.json(
-        Method::PUT,
-        &format!("/api/v4/projects/{p}/forge"),
-        ROOT_TOKEN,
-        body,
-    )
-}
-
 /// A fake forge, the service (`--allow-local-requests` and `extra`), a project linked with `token`;
 /// returns once the link's first sync reached the fake.
 pub(crate) fn linked_with(forge: Forge, extra: &[&str], token: &str) -> Bridge {
-    let (dir, db) = database();
     let fake = fake_of(forge);
-    let mut args = vec!["--allow-local-requests"];
-    args.extend_from_slice(extra);
-    let service = Service::start(&db, &args);
-    let p = create_project(&service);
-    put_link(&service, p, link_body(forge, &fake, token)).expect(201);
-    assert!(
-        fake.wait_until(|f| f.requests().iter().any(|r| r.method == "GET"), WAIT),
-        "the link's first sync reads the open pull requests"
+    let linked = start_linked(
+        extra,
+        PROJECT_PREFIX,
+        link_body(forge, &fake, token),
+        || fake.requests().iter().any(|r| r.method == "GET"),
+        "pull requests",
     );
     Bridge {
-        _dir: dir,
-        service,
+        _dir: linked.dir,
+        service: linked.service,
         fake,
-        p,
+        p: linked.p,
         forge,
     }
 }
@@ -411,14 +383,7 @@ impl Bridge {
     /// Delivers `payload` as `event` with a fresh id and the right signature; answers the message.
     pub(crate) fn deliver(&self, event: &str, event_type: &str, payload: &Value) -> String {
         let body = self.forge.bytes(payload);
-        let headers = headers(
-            self.forge,
-            event,
-            event_type,
-            &delivery_id(),
-            &Signature::Of(SECRET),
-            &body,
-        );
+        let headers = fresh_signed_headers(self.forge, event, event_type, &body);
         let answer = post_webhook(&self.service, self.p, &headers, &body);
         answer.expect(200)["message"].as_str().unwrap().to_owned()
     }
@@ -435,32 +400,12 @@ impl Bridge {
 
     /// An external status check answered by `receiver`.
     pub(crate) fn add_check(&self, name: &str, receiver: &Receiver) -> i64 {
-        let url = format!("http://{}/{name}", receiver.address);
-        self.service
-            .json(
-                Method::POST,
-                &format!("/api/v4/projects/{}/external_status_checks", self.p),
-                ROOT_TOKEN,
-                json!({"name": name, "external_url": url}),
-            )
-            .expect(201)["id"]
-            .as_i64()
-            .unwrap()
+        add_check(&self.service, self.p, name, receiver)
     }
 
     /// E6: the answer of check `c` for `sha` on pull request `number`.
     pub(crate) fn respond_on(&self, number: i64, c: i64, sha: &str, status: &str) {
-        self.service
-            .json(
-                Method::POST,
-                &format!(
-                    "/api/v4/projects/{}/merge_requests/{number}/status_check_responses",
-                    self.p
-                ),
-                ROOT_TOKEN,
-                json!({"external_status_check_id": c, "status": status, "sha": sha}),
-            )
-            .expect(201);
+        respond(&self.service, self.p, number, c, sha, status);
     }
 
     /// E6 on the story's pull request.
@@ -470,59 +415,26 @@ impl Bridge {
 
     /// `GET …/forge/deliveries`: every status post, newest first.
     pub(crate) fn posts(&self) -> Vec<Value> {
-        self.service
-            .get(
-                &format!("/api/v4/projects/{}/forge/deliveries?per_page=100", self.p),
-                ROOT_TOKEN,
-            )
-            .expect(200)
-            .as_array()
-            .unwrap()
-            .clone()
+        posts(&self.service, self.p)
     }
 
     /// Whether every status post is delivered.
     pub(crate) fn all_delivered(&self) -> bool {
-        let all = self.posts();
-        !all.is_empty() && all.iter().all(|post| post["status"] == "delivered")
+        all_delivered(&self.service, self.p)
     }
 
     /// Whether every status post is done: delivered, or untried and not due for at least 30 s (the pending
     /// timeout's re-post of a context posted `pending`). None failed, none dead.
     pub(crate) fn settled(&self) -> bool {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-        let all = self.posts();
-        !all.is_empty()
-            && all.iter().all(|post| {
-                post["status"] == "delivered"
-                    || (post["status"] == "pending"
-                        && post["attempts"] == 0
-                        && post["last_error"].is_null()
-                        && post["next_attempt_at"]
-                            .as_str()
-                            .is_some_and(|at| epoch_millis(at) > now + 30_000))
-            })
+        settled(&self.service, self.p)
     }
 
     pub(crate) fn merge_request(&self, number: i64) -> Value {
-        self.service
-            .get(
-                &format!("/api/v4/projects/{}/merge_requests/{number}", self.p),
-                ROOT_TOKEN,
-            )
-            .expect(200)
+        merge_request(&self.service, self.p, number)
     }
 
     pub(crate) fn merge_requests(&self) -> Value {
-        self.service
-            .get(
-                &format!("/api/v4/projects/{}/merge_requests", self.p),
-                ROOT_TOKEN,
-            )
-            .expect(200)
+        merge_requests(&self.service, self.p)
     }
 
     /// Waits until the fake shows `state` for `context` on `sha`.
@@ -602,36 +514,6 @@ impl Bridge {
             assert_eq!(request.body["target_url"], target_url, "{request:?}");
         }
     }
-}
-
-/// `2026-12-01T04:30:37.935Z` in milliseconds since the epoch.
-pub(crate) fn epoch_millis(at: &str) -> i64 {
-    let number = |range: std::ops::Range<usize>| -> i64 { at[range].parse().unwrap() };
-    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
-    let (hour, minute, second) = (number(11..13), number(14..16), number(17..19));
-    let millis = at
-        .get(20..23)
-        .and_then(|ms| ms.parse::<i64>().ok())
-        .unwrap_or(0);
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
-}
-
-/// The notification bodies a receiver got.
-pub(crate) fn notifications(receiver: &Receiver) -> Vec<Value> {
-    receiver
-        .received
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect()
 }
 
 #[test]

@@ -5,13 +5,15 @@
 //! and ignored; a form-encoded delivery is refused as unreadable; a pull request whose fork was deleted
 //! (`head.repo: null`) is mirrored.
 
+use crate::forge_support::{AGGREGATE, WAIT, eventually};
 use crate::forges_others::{
-    AGGREGATE, Forge, SECRET, Signature, Step, WAIT, delivery_id, eventually, headers, linked,
+    Bridge, Forge, Signature, Step, delivery_id, fresh_signed_headers, headers, linked,
     post_webhook,
 };
 use serde_json::{Value, json};
 use status_checks_tests::Receiver;
-use status_checks_tests::fake_forge::{Request, Scripted};
+use status_checks_tests::fake_forge::Scripted;
+use status_checks_tests::fake_server::{Fake, Request};
 use std::time::{Duration, UNIX_EPOCH};
 
 const FORGE: Forge = Forge::Github;
@@ -25,8 +27,23 @@ fn tries(requests: &[Request], context: &str) -> Vec<Request> {
         .collect()
 }
 
+/// Waits (8 s at most) until the context of `refusal` was tried again; answers the context and its tries.
+fn retried(b: &Bridge, refusal: &Request) -> (String, Vec<Request>) {
+    let context = refusal.body["context"].as_str().unwrap().to_owned();
+    assert!(
+        b.fake.wait_until(
+            |f| tries(&f.requests(), &context).len() >= 2,
+            Duration::from_secs(8)
+        ),
+        "{context} was not retried: {:#?}",
+        b.fake.status_requests()
+    );
+    let tried = tries(&b.fake.requests(), &context);
+    (context, tried)
+}
+
 /// A linked service, a check `qa`, and the pull request opened with the fake answering `script` first.
-fn opened_against(script: Vec<Scripted>) -> crate::forges_others::Bridge {
+fn opened_against(script: Vec<Scripted>) -> Bridge {
     let b = linked(FORGE, &[]);
     let qa = Receiver::start("127.0.0.1:0");
     b.add_check("qa", &qa);
@@ -101,16 +118,7 @@ fn a_retry_after_longer_than_the_backoff_is_honoured() {
         .iter()
         .find(|r| r.is_status_post() && r.answered == 403)
         .unwrap();
-    let context = refusal.body["context"].as_str().unwrap().to_owned();
-    assert!(
-        b.fake.wait_until(
-            |f| tries(&f.requests(), &context).len() >= 2,
-            Duration::from_secs(8)
-        ),
-        "{context} was not retried: {:#?}",
-        b.fake.status_requests()
-    );
-    let tried = tries(&b.fake.requests(), &context);
+    let (context, tried) = retried(&b, refusal);
     let waited = tried[1].at.duration_since(tried[0].at);
     assert!(
         waited >= Duration::from_millis(2900),
@@ -143,16 +151,7 @@ fn a_primary_rate_limit_is_retried_at_its_reset() {
         .into_iter()
         .find(|r| r.answered == 403)
         .unwrap();
-    let context = refusal.body["context"].as_str().unwrap().to_owned();
-    assert!(
-        b.fake.wait_until(
-            |f| tries(&f.requests(), &context).len() >= 2,
-            Duration::from_secs(8)
-        ),
-        "{context} was not retried: {:#?}",
-        b.fake.status_requests()
-    );
-    let tried = tries(&b.fake.requests(), &context);
+    let (_, tried) = retried(&b, &refusal);
     let reset_at = UNIX_EPOCH + Duration::from_secs(reset);
     assert!(
         tried[1].received >= reset_at,
@@ -169,7 +168,7 @@ fn a_primary_rate_limit_is_retried_at_its_reset() {
 }
 
 /// Waits until the post of the refused context is dead and answers it; checks no other try followed.
-fn dead_post(b: &crate::forges_others::Bridge, status: u16) -> Value {
+fn dead_post(b: &Bridge, status: u16) -> Value {
     assert!(
         b.fake.wait_until(
             |f| f.status_requests().iter().any(|r| r.answered == status),
@@ -246,14 +245,7 @@ fn a_403_that_is_no_rate_limit_is_final() {
 fn a_ping_is_answered_and_ignored() {
     let b = linked(FORGE, &[]);
     let ping = FORGE.bytes(&FORGE.named("ping"));
-    let signed = headers(
-        FORGE,
-        "ping",
-        "",
-        &delivery_id(),
-        &Signature::Of(SECRET),
-        &ping,
-    );
+    let signed = fresh_signed_headers(FORGE, "ping", "", &ping);
     assert_eq!(
         post_webhook(&b.service, b.p, &signed, &ping).expect(200),
         json!({"message": "ignored"})
@@ -320,7 +312,7 @@ fn a_token_revoked_after_the_link_was_made_is_final() {
 }
 
 /// Waits until a post was refused once and is due again; answers it.
-fn retried_post(b: &crate::forges_others::Bridge) -> Value {
+fn retried_post(b: &Bridge) -> Value {
     assert!(
         eventually(WAIT, || b
             .posts()
@@ -339,8 +331,8 @@ fn retried_post(b: &crate::forges_others::Bridge) -> Value {
 
 /// Milliseconds from a post's last attempt to its next.
 fn due_after(post: &Value) -> i64 {
-    crate::forges_others::epoch_millis(post["next_attempt_at"].as_str().unwrap())
-        - crate::forges_others::epoch_millis(post["last_attempt_at"].as_str().unwrap())
+    crate::forge_support::epoch_millis(post["next_attempt_at"].as_str().unwrap())
+        - crate::forge_support::epoch_millis(post["last_attempt_at"].as_str().unwrap())
 }
 
 #[test]
@@ -393,14 +385,7 @@ fn a_form_encoded_delivery_is_unprocessable_not_applied() {
             other => format!("%{other:02X}"),
         }))
         .collect();
-    let mut h = headers(
-        FORGE,
-        "pull_request",
-        "",
-        &delivery_id(),
-        &Signature::Of(SECRET),
-        form.as_bytes(),
-    );
+    let mut h = fresh_signed_headers(FORGE, "pull_request", "", form.as_bytes());
     for (name, value) in &mut h {
         if name == "content-type" {
             *value = "application/x-www-form-urlencoded".to_owned();

@@ -4,14 +4,14 @@
 //! fails them with no other event; a forge that is down gets the state of the moment it is back; a refused
 //! token makes the post dead, and neither it nor a forge's echo of it is shown.
 
-use crate::forges_others::{
-    AGGREGATE, Forge, SECRET, Step, WAIT, eventually, linked, linked_with, notifications,
-    per_forge, with,
+use crate::forge_support::{
+    AGGREGATE, WAIT, add_check_on_main, eventually, notified_actions, with,
 };
-use reqwest::Method;
+use crate::forges_others::{Forge, SECRET, Step, linked, linked_with, per_forge};
 use serde_json::{Value, json};
+use status_checks_tests::Receiver;
 use status_checks_tests::fake_forge::FakeForge;
-use status_checks_tests::{ROOT_TOKEN, Receiver};
+use status_checks_tests::fake_server::Fake;
 use std::time::{Duration, Instant};
 
 per_forge!(
@@ -190,12 +190,8 @@ fn the_mirror_follows_the_forge(forge: Forge) {
     );
     assert_eq!(b.pr(Step::Reopened, &late_reopen), "unchanged");
     assert_eq!(b.merge_request(story.number)["state"], "merged");
-    let actions: Vec<Value> = notifications(&qa)
-        .iter()
-        .map(|n| n["object_attributes"]["action"].clone())
-        .collect();
     assert_eq!(
-        actions,
+        notified_actions(&qa),
         [
             "open", "update", "update", "update", "close", "reopen", "merge"
         ]
@@ -278,34 +274,11 @@ fn a_retargeted_pull_request_clears_the_status_of_a_check_that_no_longer_applies
     let b = linked(forge, &[]);
     let (s, p) = (&b.service, b.p);
     let story = forge.story();
-    let main = s
-        .json(
-            Method::POST,
-            &format!("/api/v4/projects/{p}/protected_branches"),
-            ROOT_TOKEN,
-            json!({"name": "main"}),
-        )
-        .expect(201)["id"]
-        .clone();
     let (qa, lint) = (
         Receiver::start("127.0.0.1:0"),
         Receiver::start("127.0.0.1:0"),
     );
-    let scoped = json!({
-        "name": "qa",
-        "external_url": format!("http://{}/qa", qa.address),
-        "protected_branch_ids": [main],
-    });
-    let c_qa = s
-        .json(
-            Method::POST,
-            &format!("/api/v4/projects/{p}/external_status_checks"),
-            ROOT_TOKEN,
-            scoped,
-        )
-        .expect(201)["id"]
-        .as_i64()
-        .unwrap();
+    let c_qa = add_check_on_main(s, p, "qa", &qa);
     b.add_check("lint", &lint);
     assert_eq!(b.step(Step::Opened), "applied");
     for context in [AGGREGATE, "status-checks/qa", "status-checks/lint"] {

@@ -2,12 +2,11 @@
 //! read page by page (its `Link` header) with the link's token, each open pull request is mirrored, and its
 //! HEAD hears the checks' state; `POST …/forge/sync` reads it again.
 
-use crate::forges_others::{
-    AGGREGATE, Bridge, Forge, Step, WAIT, create_project, eventually, fake_of, link_body,
-    per_forge, put_link, with,
-};
+use crate::forge_support::{AGGREGATE, WAIT, create_project, eventually, put_link, with};
+use crate::forges_others::{Bridge, Forge, PROJECT_PREFIX, Step, fake_of, link_body, per_forge};
 use reqwest::Method;
 use serde_json::{Value, json};
+use status_checks_tests::fake_server::Fake;
 use status_checks_tests::{ROOT_TOKEN, Service, database};
 
 per_forge!(a_new_link_mirrors_every_open_pull_request_over_all_pages,);
@@ -91,7 +90,7 @@ fn a_new_link_mirrors_every_open_pull_request_over_all_pages(forge: Forge) {
     fake.set_pulls(items);
     fake.set_page_size(2);
     let service = Service::start(&db, &["--allow-local-requests"]);
-    let p = create_project(&service);
+    let p = create_project(&service, PROJECT_PREFIX);
     put_link(&service, p, link_body(forge, &fake, story.token)).expect(201);
     let b = Bridge {
         _dir,

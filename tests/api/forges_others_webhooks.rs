@@ -3,12 +3,13 @@
 //! same `X-GitHub-Delivery`, Gitea's and Forgejo's same body under a new id — is "already applied" and tells
 //! nobody; a late snapshot rolls nothing back. Gitea and Forgejo links take each other's deliveries.
 
+use crate::forge_support::{AGGREGATE, WAIT, eventually, notifications, with};
 use crate::forges_others::{
-    AGGREGATE, Forge, SECRET, Signature, Step, WAIT, delivery_id, eventually, headers, linked,
-    notifications, per_forge, post_webhook, with,
+    Forge, SECRET, Signature, Step, delivery_id, fresh_signed_headers, headers, linked, per_forge,
+    post_webhook,
 };
 use serde_json::{Value, json};
-use status_checks_tests::fake_forge::hmac_sha256_hex;
+use status_checks_tests::hmac::hmac_sha256_hex;
 use status_checks_tests::{ROOT_TOKEN, Receiver};
 use std::time::Duration;
 
@@ -197,22 +198,10 @@ fn webhooks_must_be_signed_with_the_secret(forge: Forge) {
     }
     // A delivery in another forge's headers, signed right.
     let foreign = match forge {
-        Forge::Github => headers(
-            Forge::Gitea,
-            "pull_request",
-            "pull_request",
-            &delivery_id(),
-            &Signature::Of(SECRET),
-            &open,
-        ),
-        Forge::Gitea | Forge::Forgejo => headers(
-            Forge::Github,
-            "pull_request",
-            "",
-            &delivery_id(),
-            &Signature::Of(SECRET),
-            &open,
-        ),
+        Forge::Github => fresh_signed_headers(Forge::Gitea, "pull_request", "pull_request", &open),
+        Forge::Gitea | Forge::Forgejo => {
+            fresh_signed_headers(Forge::Github, "pull_request", "", &open)
+        }
     };
     refused.push(("another forge's headers", send(foreign, &open)));
     let no_event: Vec<(String, String)> = signed_headers
@@ -267,14 +256,7 @@ fn gitea_and_forgejo_links_take_each_other_s_deliveries() {
         let b = linked(link_as, &[]);
         let story = link_as.story();
         let open = sent_as.bytes(&sent_as.fixture(Step::Opened));
-        let h = headers(
-            sent_as,
-            "pull_request",
-            "pull_request",
-            &delivery_id(),
-            &Signature::Of(SECRET),
-            &open,
-        );
+        let h = fresh_signed_headers(sent_as, "pull_request", "pull_request", &open);
         let answer = post_webhook(&b.service, b.p, &h, &open);
         assert_eq!(
             answer.expect(200),
@@ -283,14 +265,7 @@ fn gitea_and_forgejo_links_take_each_other_s_deliveries() {
         );
         b.expect_state(story.opened, AGGREGATE, "success");
         // A GitHub delivery, signed right, is not theirs.
-        let github = headers(
-            Forge::Github,
-            "pull_request",
-            "",
-            &delivery_id(),
-            &Signature::Of(SECRET),
-            &open,
-        );
+        let github = fresh_signed_headers(Forge::Github, "pull_request", "", &open);
         assert_eq!(
             post_webhook(&b.service, b.p, &github, &open)
                 .status

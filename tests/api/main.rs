@@ -7,12 +7,15 @@
 )]
 
 mod core_test_support;
+mod forge_support;
 mod forges;
 mod forges_others;
 mod forges_others_github;
 mod forges_others_statuses;
 mod forges_others_sync;
 mod forges_others_webhooks;
+mod forges_statuses;
+mod forges_sync;
 mod lifecycle;
 mod notifications;
 mod python_gitlab;

@@ -1,6 +1,6 @@
-//! A fake GitLab for the forge bridge's end-to-end tests: a real HTTP server on 127.0.0.1 (one thread per
-//! connection, one request per connection, `connection: close`) that records every request and answers the
-//! two calls the bridge makes as GitLab does.
+//! A fake GitLab for the forge bridge's end-to-end tests: a real HTTP server on 127.0.0.1
+//! ([`crate::fake_server`]) that records every request and answers the two calls the bridge makes as GitLab
+//! does.
 //!
 //! - `POST /api/v4/projects/:id/statuses/:sha`, with GitLab's commit-status job state machine
 //!   (`Ci::CreateCommitStatusService`): the job is the running or pending one of (project, sha, name, ref or
@@ -14,46 +14,10 @@
 //! Every call needs `PRIVATE-TOKEN` equal to the configured token (else 401 `401 Unauthorized`). Switches:
 //! [`FakeGitlab::set_down`] (503 to everything) and [`FakeGitlab::lock_next`] (409 to the next status posts).
 
+use crate::fake_server::{Fake, FakeServer, Request, Response, lock, page_of, percent_decode};
 use serde_json::{Value, json};
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-
-/// One request the fake got.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The path, without the query, as sent (still percent-encoded).
-    pub path: String,
-    /// The query's pairs, decoded.
-    pub query: Vec<(String, String)>,
-    /// Header names in lower case, with their values.
-    pub headers: Vec<(String, String)>,
-    /// The body as JSON (`Null` when empty or not JSON).
-    pub body: Value,
-    /// The status it was answered with.
-    pub answered: u16,
-}
-
-impl Request {
-    /// A header's value.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A query parameter's value.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// A commit status post GitLab accepted.
 #[derive(Debug, Clone)]
@@ -105,7 +69,6 @@ impl Job {
 
 #[derive(Default)]
 struct State {
-    requests: Vec<Request>,
     accepted: Vec<StatusPost>,
     jobs: Vec<Job>,
     down: bool,
@@ -125,31 +88,34 @@ pub struct FakeGitlab {
     pub project_id: i64,
     /// That project's `path_with_namespace`.
     pub project_path: String,
+    server: FakeServer,
     state: Arc<Mutex<State>>,
+}
+
+impl Fake for FakeGitlab {
+    fn server(&self) -> &FakeServer {
+        &self.server
+    }
 }
 
 impl FakeGitlab {
     /// Starts a fake hosting one project (`project_id`, `project_path`), accepting `token`.
     pub fn start(token: &str, project_id: i64, project_path: &str) -> FakeGitlab {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake GitLab");
-        let address = listener.local_addr().expect("its address");
+        let bound = FakeServer::bind("the fake GitLab");
+        let server = bound.server();
         let fake = FakeGitlab {
-            address,
+            address: server.address,
             token: token.to_owned(),
             project_id,
             project_path: project_path.to_owned(),
+            server,
             state: Arc::new(Mutex::new(State {
                 page_size: 100,
                 ..State::default()
             })),
         };
-        let server = fake.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
-                let server = server.clone();
-                std::thread::spawn(move || server.serve(stream));
-            }
-        });
+        let handler = fake.clone();
+        bound.serve(move |request| handler.answer(request));
         fake
     }
 
@@ -159,9 +125,7 @@ impl FakeGitlab {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// While `down`, everything is answered 503.
@@ -201,22 +165,9 @@ impl FakeGitlab {
         });
     }
 
-    /// Every request so far, in arrival order.
-    pub fn requests(&self) -> Vec<Request> {
-        self.state().requests.clone()
-    }
-
     /// The status posts GitLab accepted (answered 201), in order.
     pub fn statuses(&self) -> Vec<StatusPost> {
         self.state().accepted.clone()
-    }
-
-    /// Every status post, whatever its answer.
-    pub fn status_requests(&self) -> Vec<Request> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "POST" && r.path.contains("/statuses/"))
-            .collect()
     }
 
     /// Every job so far.
@@ -234,74 +185,36 @@ impl FakeGitlab {
             .map(|j| j.status.clone())
     }
 
-    /// Polls `condition` every 50 ms until it holds (`true`) or `timeout` passes (`false`).
-    pub fn wait_until(&self, condition: impl Fn(&FakeGitlab) -> bool, timeout: Duration) -> bool {
-        let start = Instant::now();
-        loop {
-            if condition(self) {
-                return true;
-            }
-            if start.elapsed() >= timeout {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn serve(&self, mut stream: TcpStream) {
-        let Some((method, target, headers, raw)) = crate::read_http_request(&stream) else {
-            return;
-        };
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path.to_owned(), parse_query(query)),
-            None => (target.clone(), Vec::new()),
-        };
-        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        let mut request = Request {
-            method,
-            path,
-            query,
-            headers,
-            body,
-            answered: 0,
-        };
-        let answer = self.answer(&request);
-        request.answered = answer.status;
-        self.state().requests.push(request);
-        let _ = stream.write_all(&answer.bytes());
-        let _ = stream.flush();
-    }
-
-    fn answer(&self, request: &Request) -> Answer {
+    fn answer(&self, request: &Request) -> Response {
         let mut state = self.state();
         if state.down {
-            return Answer::json(503, json!({"message": "503 Service Unavailable"}));
+            return Response::json(503, &json!({"message": "503 Service Unavailable"}));
         }
         if request.header("private-token") != Some(self.token.as_str()) {
-            return Answer::json(401, json!({"message": "401 Unauthorized"}));
+            return Response::json(401, &json!({"message": "401 Unauthorized"}));
         }
         let segments: Vec<&str> = request.path.split('/').collect();
         match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["", "api", "v4", "projects", project, "statuses", sha]) => {
                 let Some(project) = self.project(project) else {
-                    return Answer::json(404, json!({"message": "404 Project Not Found"}));
+                    return Response::json(404, &json!({"message": "404 Project Not Found"}));
                 };
                 if state.locked > 0 {
                     state.locked -= 1;
-                    return Answer::json(
+                    return Response::json(
                         409,
-                        json!({"message": "Another update to this commit status is in progress"}),
+                        &json!({"message": "Another update to this commit status is in progress"}),
                     );
                 }
                 post_status(&mut state, project, sha, request)
             }
             ("GET", ["", "api", "v4", "projects", project, "merge_requests"]) => {
                 if self.project(project).is_none() {
-                    return Answer::json(404, json!({"message": "404 Project Not Found"}));
+                    return Response::json(404, &json!({"message": "404 Project Not Found"}));
                 }
                 list_merge_requests(&state, request)
             }
-            _ => Answer::json(404, json!({"error": "404 Not Found"})),
+            _ => Response::json(404, &json!({"error": "404 Not Found"})),
         }
     }
 
@@ -319,10 +232,10 @@ fn next_job_id(state: &State) -> i64 {
 
 /// `Ci::CreateCommitStatusService`: find the running or pending job of (project, sha, name, pipeline), or
 /// build a new one, and fire the state's event on it.
-fn post_status(state: &mut State, project: String, sha: &str, request: &Request) -> Answer {
+fn post_status(state: &mut State, project: String, sha: &str, request: &Request) -> Response {
     let body = &request.body;
     let Some(state_word) = body.get("state").and_then(Value::as_str) else {
-        return Answer::json(400, json!({"error": "state is missing"}));
+        return Response::json(400, &json!({"error": "state is missing"}));
     };
     let name = body
         .get("name")
@@ -355,7 +268,7 @@ fn post_status(state: &mut State, project: String, sha: &str, request: &Request)
         "failed" => ("drop", "failed"),
         "canceled" => ("cancel", "canceled"),
         _ => {
-            return Answer::json(400, json!({"error": "state does not have a valid value"}));
+            return Response::json(400, &json!({"error": "state does not have a valid value"}));
         }
     };
     let allowed = match event {
@@ -365,9 +278,9 @@ fn post_status(state: &mut State, project: String, sha: &str, request: &Request)
         _ => matches!(from.as_str(), "created" | "pending" | "running"),
     };
     if !allowed {
-        return Answer::json(
+        return Response::json(
             400,
-            json!({"message": format!(
+            &json!({"message": format!(
                 "Cannot transition status via :{event} from :{from} (Reason(s): Status cannot transition via \"{event}\")"
             )}),
         );
@@ -408,9 +321,9 @@ fn post_status(state: &mut State, project: String, sha: &str, request: &Request)
         job_id: job.id,
     });
     let finished = matches!(to, "success" | "failed" | "canceled");
-    Answer::json(
+    Response::json(
         201,
-        json!({
+        &json!({
             "id": job.id,
             "sha": sha,
             "ref": ref_name,
@@ -430,32 +343,16 @@ fn post_status(state: &mut State, project: String, sha: &str, request: &Request)
 }
 
 /// `GET /projects/:id/merge_requests`: filtered by `state`, paginated.
-fn list_merge_requests(state: &State, request: &Request) -> Answer {
-    let wanted = request.param("state").unwrap_or("all");
-    let items: Vec<&Value> = state
-        .merge_requests
-        .iter()
-        .filter(|mr| wanted == "all" || mr.get("state").and_then(Value::as_str) == Some(wanted))
-        .collect();
-    let asked = request
-        .param("per_page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
-    let per_page = asked.min(state.page_size);
-    let page = request
-        .param("page")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let total = items.len();
-    let pages = total.div_ceil(per_page).max(1);
-    let shown: Vec<Value> = items
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .cloned()
-        .collect();
+fn list_merge_requests(state: &State, request: &Request) -> Response {
+    let list = page_of(
+        request,
+        &state.merge_requests,
+        "all",
+        "per_page",
+        20,
+        state.page_size,
+    );
+    let (wanted, per_page, page, pages) = (list.wanted, list.per_page, list.page, list.pages);
     let next = if page < pages {
         (page + 1).to_string()
     } else {
@@ -466,13 +363,13 @@ fn list_merge_requests(state: &State, request: &Request) -> Answer {
     } else {
         String::new()
     };
-    let mut answer = Answer::json(200, Value::Array(shown));
+    let mut answer = Response::json(200, &Value::Array(list.items));
     answer.headers.extend([
         ("X-Page".to_owned(), page.to_string()),
         ("X-Per-Page".to_owned(), per_page.to_string()),
         ("X-Next-Page".to_owned(), next),
         ("X-Prev-Page".to_owned(), prev),
-        ("X-Total".to_owned(), total.to_string()),
+        ("X-Total".to_owned(), list.total.to_string()),
         ("X-Total-Pages".to_owned(), pages.to_string()),
     ]);
     let link = |p: usize, rel: &str| {
@@ -492,88 +389,4 @@ fn list_merge_requests(state: &State, request: &Request) -> Answer {
     links.push(link(pages, "last"));
     answer.headers.push(("Link".to_owned(), links.join(", ")));
     answer
-}
-
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(status: u16, body: Value) -> Answer {
-        Answer {
-            status,
-            headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
-            body: body.to_string().into_bytes(),
-        }
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        let reason = match self.status {
-            200 => "OK",
-            201 => "Created",
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            404 => "Not Found",
-            409 => "Conflict",
-            503 => "Service Unavailable",
-            _ => "Status",
-        };
-        let mut head = format!("HTTP/1.1 {} {reason}\r\n", self.status);
-        for (name, value) in &self.headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            self.body.len()
-        ));
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(&self.body);
-        bytes
-    }
-}
-
-fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(name), percent_decode(value))
-        })
-        .collect()
-}
-
-/// `%2F` → `/`, `+` → space.
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            byte => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

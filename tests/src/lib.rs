@@ -12,6 +12,8 @@
 
 pub mod fake_forge;
 pub mod fake_gitlab;
+pub mod fake_server;
+pub mod hmac;
 
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{Method, StatusCode};
@@ -212,10 +214,7 @@ pub struct Received {
 impl Received {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        fake_server::lookup(&self.headers, name)
     }
 }
 
