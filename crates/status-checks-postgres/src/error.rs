@@ -178,6 +178,48 @@ pub(crate) fn pool_error(error: PoolError, redactor: &Redactor) -> RepoError {
     })
 }
 
+/// The error inside a transaction or read of a port: diesel's own, a domain refusal decided mid-transaction,
+/// or a mirror write found to have been overtaken (which rolls the transaction back, and is then answered as
+/// the outcome it is rather than as an error).
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Diesel(DieselError),
+    Repo(RepoError),
+    /// The delivery's key was recorded meanwhile by another writer.
+    Seen,
+    /// The merge request changed, or its iid was taken, meanwhile.
+    Raced,
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        TxError::Diesel(e)
+    }
+}
+
+impl From<RepoError> for TxError {
+    fn from(e: RepoError) -> Self {
+        TxError::Repo(e)
+    }
+}
+
+impl From<TxError> for RepoError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Diesel(e) => repo_error(e),
+            TxError::Repo(e) => e,
+            TxError::Seen | TxError::Raced => {
+                RepoError::Internal("a mirror write was overtaken outside a mirror write".into())
+            }
+        }
+    }
+}
+
+/// A stored value that the domain refuses: the database was changed behind our back.
+pub(crate) fn corrupt(what: &str, value: impl std::fmt::Debug) -> RepoError {
+    RepoError::Internal(format!("corrupt {what} in the database: {value:?}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! # status-checks-postgres
 //!
 //! The PostgreSQL adapter of status-checks: storage for several `serve` instances sharing one database,
-//! where SQLite (`status-checks-storage`) serves one process. It will implement the same repository and
-//! outbox ports of `status-checks-core` and pass the same contract suite; so far it opens the store.
+//! where SQLite (`status-checks-storage`) serves one process. It implements every repository and
+//! outbox port of `status-checks-core` ([`PgStore::ports`]) and passes the same contract suite.
 //!
 //! - **Schema and migrations** live in this crate (`migrations/`, PostgreSQL DDL, embedded with
 //!   `embed_migrations!`): the SQLite schema translated, with every table that belongs to a project keyed by
@@ -25,8 +25,11 @@
 //! compile SQLite: diesel is asked for its `postgres_backend` feature alone (a workspace build unifies
 //! diesel's features across both adapters).
 
+mod columns;
 mod connection;
 mod error;
+#[macro_use]
+mod repos;
 /// The diesel schema, for tests and tools that must build statements the way this adapter does; not a
 /// stable interface.
 #[doc(hidden)]
@@ -39,8 +42,30 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;
 use diesel_async::pooled_connection::deadpool::Object;
 use status_checks_core::RepoError;
+use status_checks_core::ports::{Clock, SecretGenerator};
+use status_checks_core::service::Ports;
+use std::sync::Arc;
 
 impl PgStore {
+    /// The core's ports, all served by this store, with the given clock and randomness.
+    pub fn ports(&self, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretGenerator>) -> Ports {
+        let store = Arc::new(self.clone());
+        Ports {
+            users: store.clone(),
+            tokens: store.clone(),
+            projects: store.clone(),
+            members: store.clone(),
+            protected_branches: store.clone(),
+            merge_requests: store.clone(),
+            status_checks: store.clone(),
+            responses: store.clone(),
+            deliveries: store.clone(),
+            forges: store,
+            clock,
+            secrets,
+        }
+    }
+
     /// Whether the database answers (for readiness checks): one round trip on a pooled connection, within
     /// [`PgStoreOptions::acquire_timeout`] when no connection can be had.
     pub async fn ping(&self) -> Result<(), RepoError> {
