@@ -44,7 +44,11 @@ pub enum RepoError {
     /// A protected branch id does not belong to the check's project.
     #[error("a protected branch does not belong to the project")]
     ForeignProtectedBranch,
-    /// The store failed (connection, IO, corruption, a bug). The text is for logs, never for clients.
+    /// The store cannot answer now but may soon, with nothing lost: its database is unreachable, no
+    /// connection came within the wait, the disk is full, a lock was not had in time. The text is for logs.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The store failed (IO, corruption, a bug). The text is for logs, never for clients.
     #[error("storage failure: {0}")]
     Internal(String),
 }
@@ -166,6 +170,10 @@ pub enum DomainError {
     /// 422 with a single message, `{"message": "External status check must be failed"}`.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// 503: the store cannot answer now (its database unreachable, a lock not had in time); the client may
+    /// try again. The text is logged, never shown.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// 500: a port failed. The text is logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -237,6 +245,7 @@ impl RepoError {
             RepoError::ForeignProtectedBranch => {
                 DomainError::Validation(vec![BRANCHES_MUST_EXIST.into()])
             }
+            RepoError::Unavailable(cause) => DomainError::Unavailable(cause),
             RepoError::Internal(cause) => DomainError::Internal(cause),
         }
     }

@@ -134,6 +134,14 @@ fn domain_response(error: DomainError) -> Response {
             json!({ "message": messages }),
         ),
         DomainError::Unprocessable(text) => message(StatusCode::UNPROCESSABLE_ENTITY, &text),
+        DomainError::Unavailable(cause) => {
+            tracing::warn!(error.cause = %cause, "storage unavailable");
+            let mut response = message(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
         DomainError::Internal(cause) => {
             tracing::error!(error.cause = %cause, "internal error");
             message(
@@ -141,5 +149,28 @@ fn domain_response(error: DomainError) -> Response {
                 "500 Internal Server Error",
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that cannot answer now is a JSON 503 that invites a retry, and its cause stays in the log.
+    #[test]
+    fn an_unavailable_store_is_a_json_503() {
+        let response = ApiError::Domain(DomainError::Unavailable(
+            "cannot connect to PostgreSQL: connection refused".into(),
+        ))
+        .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("1"))
+        );
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static("application/json"))
+        );
     }
 }

@@ -128,8 +128,9 @@ pub fn is_retryable(error: &DieselError) -> bool {
 }
 
 /// diesel's error as the core's: a unique violation names the rule it broke (by the constraint PostgreSQL
-/// reports), a missing row or a dangling foreign key is `NotFound`, everything else is internal — a
-/// serialization failure or deadlock included, once retrying it (see [`is_retryable`]) is over.
+/// reports), a missing row or a dangling foreign key is `NotFound`, a closed connection or a serialization
+/// failure or deadlock that outlasted its retries (see [`is_retryable`]) is `Unavailable`, everything else
+/// is internal.
 pub fn repo_error(error: DieselError) -> RepoError {
     match &error {
         DieselError::NotFound => RepoError::NotFound,
@@ -145,6 +146,11 @@ pub fn repo_error(error: DieselError) -> RepoError {
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
             RepoError::NotFound
         }
+        // The server went away, or contention outlasted the retries: nothing stayed, try again later.
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            RepoError::Unavailable(error.to_string())
+        }
+        _ if is_retryable(&error) => RepoError::Unavailable(error.to_string()),
         _ => RepoError::Internal(error.to_string()),
     }
 }
@@ -156,10 +162,10 @@ fn unique_violation_text(constraint: Option<&str>, message: &str) -> String {
     }
 }
 
-/// The pool's error (no connection within the timeout, or none could be made) as the core's: internal, with
-/// a text for logs that names no credentials.
+/// The pool's error (no connection within the timeout, or none could be made) as the core's: unavailable
+/// (a 503 the client may retry), with a text for logs that names no credentials.
 pub(crate) fn pool_error(error: PoolError, redactor: &Redactor) -> RepoError {
-    RepoError::Internal(match error {
+    RepoError::Unavailable(match error {
         PoolError::Timeout(_) => "no PostgreSQL connection available within the timeout".to_owned(),
         PoolError::Backend(ManagerError::ConnectionError(e)) => {
             format!(

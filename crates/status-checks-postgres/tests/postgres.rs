@@ -313,7 +313,8 @@ async fn deadlocks_and_serialization_failures_are_retryable() {
         other => panic!("expected one deadlock victim, got {other:?}"),
     };
     assert!(is_retryable(&deadlock), "{deadlock:?}");
-    assert!(matches!(repo_error(deadlock), RepoError::Internal(_)));
+    // Once its retries are over, contention is a 503 the client may retry, not a 500.
+    assert!(matches!(repo_error(deadlock), RepoError::Unavailable(_)));
     a.batch_execute("ROLLBACK").await.unwrap();
     b.batch_execute("ROLLBACK").await.unwrap();
 
@@ -354,7 +355,7 @@ async fn a_request_waits_for_a_connection_no_longer_than_the_timeout() {
     let refused = store.ping().await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(
-        matches!(&refused, RepoError::Internal(text) if text.contains("no PostgreSQL connection available")),
+        matches!(&refused, RepoError::Unavailable(text) if text.contains("no PostgreSQL connection available")),
         "{refused:?}"
     );
     drop(held);
