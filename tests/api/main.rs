@@ -18,4 +18,5 @@ mod forges_statuses;
 mod forges_sync;
 mod lifecycle;
 mod notifications;
+mod postgres;
 mod python_gitlab;

@@ -1,5 +1,6 @@
 //! Support for the end-to-end tests: start the real `status-checks` binary on a free port with a temporary
-//! database, talk to it over HTTP, stop it (gracefully or with SIGKILL), and start it again on the same data.
+//! database (SQLite, or a PostgreSQL URL), talk to it over HTTP, stop it (gracefully or with SIGKILL), and
+//! start it again on the same data.
 //!
 //! The binary is the one `cargo test --workspace` builds next to this test binary
 //! (`target/<profile>/status-checks`).
@@ -72,8 +73,14 @@ impl Answer {
 }
 
 impl Service {
-    /// Starts the binary on `database` with `extra` flags, and waits for `listening on`.
+    /// Starts the binary on the SQLite database `database` with `extra` flags, and waits for `listening on`.
     pub fn start(database: &Path, extra: &[&str]) -> Service {
+        Service::start_url(&format!("sqlite://{}", database.display()), extra)
+    }
+
+    /// Starts the binary on the database at `database_url` (SQLite or PostgreSQL) with `extra` flags, and
+    /// waits for `listening on`.
+    pub fn start_url(database_url: &str, extra: &[&str]) -> Service {
         let mut child = Command::new(binary())
             .arg("serve")
             .args([
@@ -85,7 +92,7 @@ impl Service {
                 ROOT_TOKEN,
             ])
             .arg("--database-url")
-            .arg(format!("sqlite://{}", database.display()))
+            .arg(database_url)
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

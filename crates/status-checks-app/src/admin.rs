@@ -1,22 +1,31 @@
-//! Offline administration: `users create` and `tokens create`, straight on the database.
+//! Offline administration: `users create` and `tokens create`, straight on the database (SQLite or
+//! PostgreSQL, as the URL says).
 
+use crate::backend::{Backend, BackendOptions};
 use crate::config::{ScopeArg, TokensCommand, UsersCommand};
 use crate::error::AppError;
 use crate::platform::{OsSecrets, SystemClock};
-use crate::serve::open_store;
 use status_checks_core::Actor;
 use status_checks_core::service::{Settings, StatusChecksService};
 use status_checks_core::users::NewUserInput;
 use status_checks_core::users::{NewTokenInput, TokenScope};
+use status_checks_postgres::PgStoreOptions;
 use status_checks_storage::StoreOptions;
 use std::sync::Arc;
 
 async fn service(database_url: &str) -> Result<StatusChecksService, AppError> {
-    let store = open_store(
+    // One command, a few statements: the smallest pools.
+    let store = Backend::open(
         database_url,
-        StoreOptions {
-            read_connections: 1,
-            ..StoreOptions::default()
+        BackendOptions {
+            sqlite: StoreOptions {
+                read_connections: 1,
+                ..StoreOptions::default()
+            },
+            postgres: PgStoreOptions {
+                max_connections: 2,
+                ..PgStoreOptions::default()
+            },
         },
     )
     .await?;

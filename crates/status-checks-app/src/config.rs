@@ -10,7 +10,9 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "status-checks", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Where data lives: `sqlite://relative/path.db`, `sqlite:///abs/path.db` or a file path; created if missing.
+    /// Where data lives: `sqlite://relative/path.db`, `sqlite:///abs/path.db` or a file path (created if
+    /// missing), or `postgres://user:password@host:port/database` (also `postgresql://`) for several
+    /// instances on one PostgreSQL database.
     #[arg(
         long,
         env = "STATUS_CHECKS_DATABASE_URL",
@@ -185,11 +187,16 @@ pub struct ServeArgs {
     #[arg(long, env = "STATUS_CHECKS_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
-    /// Read connections to the database.
+    /// SQLite only: read connections to the database (writes use one connection of their own).
     #[arg(long, env = "STATUS_CHECKS_DB_READ_CONNECTIONS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_read_connections: u32,
 
-    /// SQLite durability: `normal` survives a process crash, `full` a power loss too.
+    /// PostgreSQL only: most connections this instance opens to the database (opened on demand, kept while
+    /// idle). Every instance has its own pool: keep the sum under the server's `max_connections`.
+    #[arg(long, env = "STATUS_CHECKS_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// SQLite only: durability; `normal` survives a process crash, `full` a power loss too.
     #[arg(
         long,
         env = "STATUS_CHECKS_SQLITE_SYNCHRONOUS",
@@ -202,6 +209,46 @@ pub struct ServeArgs {
     /// (default `info`).
     #[arg(long, env = "STATUS_CHECKS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+}
+
+/// Flags of `serve` that only one backend reads: (argument id, flag, whether it is PostgreSQL's).
+const BACKEND_FLAGS: [(&str, &str, bool); 3] = [
+    ("db_read_connections", "--db-read-connections", false),
+    ("sqlite_synchronous", "--sqlite-synchronous", false),
+    ("db_max_connections", "--db-max-connections", true),
+];
+
+/// Refuses a flag of one backend given (on the command line or by its environment variable; defaults do
+/// not count) with a database URL of the other: the error names the flag.
+pub fn check_backend_flags(matches: &clap::ArgMatches, postgres: bool) -> Result<(), String> {
+    let Some(serve) = matches.subcommand_matches("serve") else {
+        return Ok(());
+    };
+    for (id, flag, for_postgres) in BACKEND_FLAGS {
+        let given = match serve.value_source(id) {
+            Some(clap::parser::ValueSource::CommandLine) => flag.to_owned(),
+            Some(clap::parser::ValueSource::EnvVariable) => {
+                let env = format!(
+                    "STATUS_CHECKS_{}",
+                    flag.trim_start_matches('-')
+                        .replace('-', "_")
+                        .to_uppercase()
+                );
+                format!("{flag} (set by {env})")
+            }
+            _ => continue,
+        };
+        if for_postgres != postgres {
+            return Err(if for_postgres {
+                format!(
+                    "{given} applies to PostgreSQL only, and --database-url is not a postgres:// URL"
+                )
+            } else {
+                format!("{given} applies to SQLite only, and --database-url is a PostgreSQL URL")
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The leading whole number of `raw` and the unit after it (trimmed), e.g. `7d` → `(7, "d")`; `None` without a

@@ -10,6 +10,10 @@ pub enum AppError {
     /// The database could not be opened, created or migrated.
     #[error("{0}")]
     Storage(#[from] StorageError),
+    /// The PostgreSQL database could not be reached, opened or migrated (the message names host, port and
+    /// database, never the password).
+    #[error("{0}")]
+    Postgres(#[from] status_checks_postgres::PgStorageError),
     /// The blocking task that opens or migrates the database did not finish.
     #[error("storage start-up failed: {0}")]
     StartUp(#[from] tokio::task::JoinError),

@@ -1,12 +1,14 @@
 //! # status-checks
 //!
-//! The binary operators run: it parses one typed configuration ([`config`]), wires the SQLite store, the core's
-//! use cases and the HTTP API together ([`serve`]), and offers offline administration ([`admin`]).
+//! The binary operators run: it parses one typed configuration ([`config`]), wires the store the database URL
+//! selects ([`backend`]: SQLite, or PostgreSQL for several instances), the core's use cases and the HTTP API
+//! together ([`serve`]), and offers offline administration ([`admin`]).
 //!
 //! This crate is the only one that knows every other: it constructs the concrete adapters and hands them to
 //! the core as ports. It holds no rule of the domain, no SQL and no request parsing.
 
 mod admin;
+mod backend;
 mod config;
 mod error;
 mod json_log;
@@ -14,15 +16,27 @@ mod observability;
 mod platform;
 mod serve;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches};
 use config::{Cli, Command};
 use std::process::ExitCode;
 
-/// Parses the command line; a usage error prints one line naming the flag and exits 2.
+/// Parses the command line; a usage error prints one line naming the flag and exits 2. A flag of one
+/// backend given with a database URL of the other is such an error.
 fn parse() -> Result<Cli, ExitCode> {
-    match Cli::try_parse() {
-        Ok(cli) => Ok(cli),
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches).map(|cli| (cli, matches)));
+    match parsed {
+        Ok((cli, matches)) => {
+            if let Err(reason) =
+                config::check_backend_flags(&matches, backend::is_postgres(&cli.database_url))
+            {
+                eprintln!("error: {reason}");
+                return Err(ExitCode::from(2));
+            }
+            Ok(cli)
+        }
         Err(e)
             if matches!(
                 e.kind(),
@@ -62,21 +76,28 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    if let Err(e) = status_checks_storage::database_path(&cli.database_url) {
-        eprintln!("error: --database-url {e}");
+    if !backend::is_postgres(&cli.database_url)
+        && let Err(e) = status_checks_storage::database_path(&cli.database_url)
+    {
+        let line = format!("error: --database-url {e}");
+        eprintln!(
+            "{}",
+            status_checks_postgres::redact_password(&cli.database_url, &line)
+        );
         return ExitCode::from(2);
     }
-    let log_format = match &cli.command {
+    let (log_format, log_to_stdout) = match &cli.command {
         Command::Serve(args) => {
             if let Some(Err(reason)) = args.root_token.as_deref().map(config::check_root_token) {
                 eprintln!("error: --root-token {reason}");
                 return ExitCode::from(2);
             }
-            args.log_format
+            (args.log_format, true)
         }
-        _ => None,
+        // What the other commands print on stdout is their answer (`tokens create`: the token alone).
+        _ => (None, false),
     };
-    observability::init_logging(log_format);
+    observability::init_logging(log_format, log_to_stdout);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,26 +108,31 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let Cli {
+        database_url,
+        command,
+    } = cli;
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => serve::serve(&cli.database_url, *args).await,
+        match command {
+            Command::Serve(args) => serve::serve(&database_url, *args).await,
             Command::Migrate => {
-                let url = cli.database_url.clone();
-                let applied = tokio::task::spawn_blocking(move || {
-                    status_checks_storage::run_migrations(&url)
-                })
-                .await??;
-                println!("applied {} migration(s)", applied.len());
+                let applied = backend::Backend::migrate(&database_url).await?;
+                println!("applied {applied} migration(s)");
                 Ok(())
             }
-            Command::Users(command) => admin::users(&cli.database_url, command).await,
-            Command::Tokens(command) => admin::tokens(&cli.database_url, command).await,
+            Command::Users(command) => admin::users(&database_url, command).await,
+            Command::Tokens(command) => admin::tokens(&database_url, command).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // The adapters name no password; this is the belt to their braces.
+            let line = format!("error: {error}");
+            eprintln!(
+                "{}",
+                status_checks_postgres::redact_password(&database_url, &line)
+            );
             ExitCode::FAILURE
         }
     }

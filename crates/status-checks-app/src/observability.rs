@@ -1,6 +1,7 @@
 //! Logs, request spans and Prometheus metrics. Tokens and shared secrets are never logged: spans carry the
 //! matched route (`/api/v4/projects/{id}/…`), never the raw URI with its query string or any header.
 
+use crate::backend::{Engine, PoolState};
 use crate::config::LogFormat;
 use crate::json_log::JsonLines;
 use axum::extract::{MatchedPath, Request, State};
@@ -22,19 +23,31 @@ use std::time::Instant;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
-/// Installs the global subscriber: level from `RUST_LOG` (default `info`), pretty on a terminal, else JSON.
-pub fn init_logging(format: Option<LogFormat>) {
+/// Installs the global subscriber: level from `RUST_LOG` (default `info`), pretty on a terminal, else JSON;
+/// on stdout (`serve`) or stderr (the commands whose stdout is their answer).
+pub fn init_logging(format: Option<LogFormat>, to_stdout: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+    let terminal = if to_stdout {
+        std::io::stdout().is_terminal()
+    } else {
+        std::io::stderr().is_terminal()
+    };
+    let format = format.unwrap_or(if terminal {
         LogFormat::Pretty
     } else {
         LogFormat::Json
     });
+    let writer = if to_stdout {
+        BoxMakeWriter::new(std::io::stdout)
+    } else {
+        BoxMakeWriter::new(std::io::stderr)
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_writer(std::io::stdout);
+        .with_ansi(terminal)
+        .with_writer(writer);
     // A second initialisation (tests) is harmless: keep the first.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
@@ -50,6 +63,12 @@ struct RequestLabels {
     method: String,
     route: String,
     status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    backend: &'static str,
+    state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -72,10 +91,13 @@ pub struct Metrics {
     pub pending_deliveries: Gauge<i64, std::sync::atomic::AtomicI64>,
     /// Seconds the oldest due and unclaimed delivery has waited.
     pub oldest_due_delivery_age: Gauge<f64, AtomicU64>,
-    /// Read connections open.
-    pub pool_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
-    /// Read connections idle.
-    pub pool_idle: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// SQLite: read connections open.
+    pool_connections: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// SQLite: read connections idle.
+    pool_idle: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Pooled connections by backend (`sqlite`: the read connections; `postgres`: the whole pool) and state
+    /// (`in_use`, `idle`).
+    pool: Family<PoolLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -99,6 +121,7 @@ impl Metrics {
         let oldest_due_delivery_age = Gauge::<f64, AtomicU64>::default();
         let pool_connections = Gauge::default();
         let pool_idle = Gauge::default();
+        let pool = Family::<PoolLabels, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -139,6 +162,11 @@ impl Metrics {
             "Database read connections idle",
             pool_idle.clone(),
         );
+        registry.register(
+            "db_pool_connections",
+            "Pooled database connections by backend and state (in_use, idle)",
+            pool.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
@@ -149,7 +177,29 @@ impl Metrics {
             oldest_due_delivery_age,
             pool_connections,
             pool_idle,
+            pool,
         })
+    }
+
+    /// Records the pool's usage, under `status_checks_db_pool_connections{backend, state}`; on SQLite also
+    /// under the read-connection gauges it has always had.
+    pub fn record_pool(&self, engine: Engine, state: PoolState) {
+        let backend = engine.as_str();
+        let set = |label: &'static str, value: u32| {
+            self.pool
+                .get_or_create(&PoolLabels {
+                    backend,
+                    state: label,
+                })
+                .set(i64::from(value));
+        };
+        set("in_use", state.in_use);
+        set("idle", state.idle);
+        if engine == Engine::Sqlite {
+            self.pool_connections
+                .set(i64::from(state.in_use.saturating_add(state.idle)));
+            self.pool_idle.set(i64::from(state.idle));
+        }
     }
 
     /// The Prometheus text exposition.

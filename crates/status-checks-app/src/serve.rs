@@ -1,5 +1,7 @@
-//! `serve`: migrations, connections, the API with its limits, health and metrics, and graceful shutdown.
+//! `serve`: migrations, connections (SQLite or PostgreSQL, see [`crate::backend`]), the API with its limits,
+//! health and metrics, and graceful shutdown.
 
+use crate::backend::{Backend, BackendOptions};
 use crate::config::{ServeArgs, SynchronousArg};
 use crate::error::AppError;
 use crate::observability::{self, Metrics};
@@ -13,7 +15,8 @@ use axum::{Json, Router, ServiceExt as _};
 use serde_json::json;
 use status_checks_core::service::{Settings, StatusChecksService};
 use status_checks_http::{AppState, HttpSettings};
-use status_checks_storage::{Store, StoreOptions, Synchronous};
+use status_checks_postgres::PgStoreOptions;
+use status_checks_storage::{StoreOptions, Synchronous};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::{BoxError, ServiceBuilder};
@@ -39,15 +42,9 @@ fn limited(
         .fallback_service(api)
 }
 
-/// Opens the store (creating the file and applying migrations) off the async workers.
-pub async fn open_store(database_url: &str, options: StoreOptions) -> Result<Store, AppError> {
-    let url = database_url.to_owned();
-    Ok(tokio::task::spawn_blocking(move || Store::open(&url, options)).await??)
-}
-
 #[derive(Clone)]
 struct Ops {
-    store: Store,
+    store: Backend,
     metrics: Arc<Metrics>,
     service: StatusChecksService,
 }
@@ -72,9 +69,8 @@ async fn readiness(State(ops): State<Ops>) -> Response {
 }
 
 async fn metrics_text(State(ops): State<Ops>) -> Response {
-    let (open, idle) = ops.store.pool_state();
-    ops.metrics.pool_connections.set(i64::from(open));
-    ops.metrics.pool_idle.set(i64::from(idle));
+    ops.metrics
+        .record_pool(ops.store.engine(), ops.store.pool_state());
     match ops.service.ports().deliveries.count_pending().await {
         Ok(n) => {
             ops.metrics
@@ -150,15 +146,34 @@ async fn shutdown_signal() {
 
 /// Runs the service until a signal, then drains for at most `shutdown_timeout`.
 pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> {
-    let options = StoreOptions {
-        read_connections: args.db_read_connections,
-        synchronous: match args.sqlite_synchronous {
-            SynchronousArg::Normal => Synchronous::Normal,
-            SynchronousArg::Full => Synchronous::Full,
+    let options = BackendOptions {
+        sqlite: StoreOptions {
+            read_connections: args.db_read_connections,
+            synchronous: match args.sqlite_synchronous {
+                SynchronousArg::Normal => Synchronous::Normal,
+                SynchronousArg::Full => Synchronous::Full,
+            },
+            ..StoreOptions::default()
         },
-        ..StoreOptions::default()
+        postgres: PgStoreOptions {
+            max_connections: args.db_max_connections,
+            ..PgStoreOptions::default()
+        },
     };
-    let store = open_store(database_url, options).await?;
+    let store = Backend::open(database_url, options).await?;
+    match &store {
+        Backend::Postgres(pg) => tracing::info!(
+            backend = "postgres",
+            server = %pg.server(),
+            max_connections = args.db_max_connections,
+            "storage: PostgreSQL (other instances may share the database)"
+        ),
+        Backend::Sqlite(sqlite) => tracing::info!(
+            backend = "sqlite",
+            path = %sqlite.path().display(),
+            "storage: SQLite (one instance)"
+        ),
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|source| AppError::Listen {

@@ -12,6 +12,7 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The schema's migrations, compiled into the binary.
@@ -52,6 +53,10 @@ pub struct PgStore {
     /// Host, port and database, for logs and errors.
     pub(crate) server: String,
     pub(crate) redactor: Redactor,
+    /// Woken after a commit that recorded deliveries (this instance's writes only).
+    pub(crate) recorded: Arc<tokio::sync::Notify>,
+    /// Woken after a commit that scheduled status posts (this instance's writes only).
+    pub(crate) statuses: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -80,6 +85,8 @@ impl PgStore {
             pool,
             server: target.server,
             redactor: target.redactor,
+            recorded: Arc::new(tokio::sync::Notify::new()),
+            statuses: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }

@@ -42,6 +42,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;
 use diesel_async::pooled_connection::deadpool::Object;
 use status_checks_core::RepoError;
+use status_checks_core::ports::RepoResult;
 use status_checks_core::ports::{Clock, SecretGenerator};
 use status_checks_core::service::Ports;
 use std::sync::Arc;
@@ -89,5 +90,83 @@ impl PgStore {
     /// Host, port and database of the server (never the password), for logs.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Notified after every commit of this store that recorded deliveries: the delivery worker waits on it
+    /// instead of the next poll, as on SQLite. Local to this instance: the workers of other instances
+    /// notice the deliveries at their next poll.
+    pub fn deliveries_recorded(&self) -> Arc<tokio::sync::Notify> {
+        self.recorded.clone()
+    }
+
+    /// Notified after every commit of this store that scheduled status posts to a forge: the reporter waits
+    /// on it instead of the next poll. Local to this instance, like [`PgStore::deliveries_recorded`].
+    pub fn statuses_scheduled(&self) -> Arc<tokio::sync::Notify> {
+        self.statuses.clone()
+    }
+
+    /// Pool usage: (connections in use, connections idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let status = self.pool.status();
+        let idle = status.available.min(status.size);
+        let to_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        (to_u32(status.size - idle), to_u32(idle))
+    }
+
+    /// `result` of a write that recorded deliveries when `records` is true: once it committed, wakes the
+    /// delivery worker.
+    pub(crate) fn recorded_if<T>(&self, records: bool, result: RepoResult<T>) -> RepoResult<T> {
+        if records && result.is_ok() {
+            self.recorded.notify_one();
+        }
+        result
+    }
+
+    /// `result` of a write that scheduled status posts when `posts` is true: once it committed, wakes the
+    /// forge reporter.
+    pub(crate) fn scheduled_if<T>(&self, posts: bool, result: RepoResult<T>) -> RepoResult<T> {
+        if posts && result.is_ok() {
+            self.statuses.notify_one();
+        }
+        result
+    }
+}
+
+/// `text` with the password of the database URL `url` (any scheme) replaced by `***`: for messages that
+/// might quote what a driver said about a connection. Leaves `text` as it is when `url` holds no password.
+pub fn redact_password(url: &str, text: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url.trim()) else {
+        return text.to_owned();
+    };
+    // As written (percent-encoded or not): the redactor cuts out both the written and the decoded form.
+    let password = parsed.password().map(str::to_owned).or_else(|| {
+        parsed.query().and_then(|query| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("password="))
+                .map(str::to_owned)
+        })
+    });
+    error::Redactor::new(password.as_deref()).clean(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn passwords_of_any_database_url_are_cut_out() {
+        assert_eq!(
+            redact_password("postgres://sc:hunter2@h/db", "failed: hunter2 rejected"),
+            "failed: *** rejected"
+        );
+        assert_eq!(
+            redact_password("postgresql://sc@h/db?password=s%3Acret", "s:cret s%3Acret"),
+            "*** ***"
+        );
+        assert_eq!(
+            redact_password("data.db", "nothing to hide"),
+            "nothing to hide"
+        );
     }
 }

@@ -681,6 +681,7 @@ impl ForgeRepository for PgStore {
     }
 
     async fn apply_mirror(&self, write: MirrorWrite) -> RepoResult<MirrorOutcome> {
+        let (records, posts) = (!write.deliveries.is_empty(), !write.statuses.is_empty());
         let outcome = transaction!(self, |conn| {
             match refusal(conn, &write).await? {
                 Some(refused) => Err(refused),
@@ -688,7 +689,11 @@ impl ForgeRepository for PgStore {
             }
         });
         match outcome {
-            Ok(outcome) => Ok(outcome),
+            Ok(outcome) => {
+                let applied = matches!(outcome, MirrorOutcome::Applied(_));
+                let outcome = self.recorded_if(records && applied, Ok(outcome));
+                self.scheduled_if(posts && applied, outcome)
+            }
             Err(TxError::Seen) => Ok(MirrorOutcome::Seen),
             Err(TxError::Raced) => Ok(MirrorOutcome::Raced),
             Err(e) => Err(e.into()),
@@ -699,7 +704,8 @@ impl ForgeRepository for PgStore {
         if new.is_empty() {
             return Ok(());
         }
-        write_tx!(self, |conn| schedule(conn, &new).await)
+        let scheduled = write_tx!(self, |conn| schedule(conn, &new).await);
+        self.scheduled_if(true, scheduled)
     }
 
     async fn list_forge_statuses(
@@ -825,11 +831,13 @@ impl ForgeRepository for PgStore {
         if attempts.is_empty() {
             return Ok(());
         }
-        write_tx!(self, |conn| {
+        let follows = attempts.iter().any(|(a, _)| !a.follow_up.is_empty());
+        let recorded = write_tx!(self, |conn| {
             for (attempt, key) in &attempts {
                 record_attempt(conn, attempt, key.as_ref()).await?;
             }
             Ok(())
-        })
+        });
+        self.scheduled_if(follows, recorded)
     }
 }

@@ -279,7 +279,8 @@ impl MergeRequestRepository for PgStore {
         new: NewMergeRequest,
         drafts: Vec<DeliveryDraft>,
     ) -> RepoResult<MergeRequest> {
-        write_tx!(self, |conn| {
+        let records = !drafts.is_empty();
+        let created = write_tx!(self, |conn| {
             let iid = next_iid(conn, new.project_id).await?;
             // The counter is never below an iid in use: a conflict here means the database was changed
             // behind our back.
@@ -291,7 +292,8 @@ impl MergeRequestRepository for PgStore {
             })?;
             record_deliveries(conn, &mr, &drafts).await?;
             Ok(mr)
-        })
+        });
+        self.recorded_if(records, created)
     }
 
     async fn find_merge_request_at_head(
@@ -358,10 +360,12 @@ impl MergeRequestRepository for PgStore {
         changes: MergeRequestChanges,
         drafts: Vec<DeliveryDraft>,
     ) -> RepoResult<MergeRequest> {
-        write_tx!(self, |conn| {
+        let records = !drafts.is_empty();
+        let updated = write_tx!(self, |conn| {
             let mr = apply_changes(conn, id, &changes).await?;
             record_deliveries(conn, &mr, &drafts).await?;
             Ok(mr)
-        })
+        });
+        self.recorded_if(records, updated)
     }
 }

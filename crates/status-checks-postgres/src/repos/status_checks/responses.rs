@@ -152,7 +152,8 @@ impl PgStore {
         statuses: Vec<StatusDraft>,
     ) -> RepoResult<StatusCheckResponse> {
         let renders = !drafts.is_empty() || !statuses.is_empty() || new.retried_at.is_some();
-        write_tx!(self, |conn| {
+        let (records, posts) = (!drafts.is_empty(), !statuses.is_empty());
+        let stored = write_tx!(self, |conn| {
             if renders {
                 let mr = load_merge_request(conn, new.merge_request_id.0)
                     .await?
@@ -171,7 +172,9 @@ impl PgStore {
                     .ok_or(TxError::Repo(RepoError::NotFound))?;
                 insert_response(conn, project, &new).await
             }
-        })
+        });
+        let stored = self.recorded_if(records, stored);
+        self.scheduled_if(posts, stored)
     }
 }
 
