@@ -7,6 +7,14 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::{Value, json};
 
+// Every test of this module, again on PostgreSQL.
+also_on_postgres!(
+    the_link_is_created_updated_read_and_deleted_without_showing_its_credentials,
+    a_developer_may_not_manage_the_link,
+    a_webhook_is_answered_in_the_contracts_order,
+    a_delivery_mirrors_the_merge_request_once_and_schedules_its_statuses,
+);
+
 const TOKEN: &str = "glpat-forge-token-000";
 const SECRET: &str = "webhook-secret-0123456789";
 

@@ -1,4 +1,9 @@
-//! The API through the real router (`tower::ServiceExt::oneshot`) on a real temporary SQLite database.
+//! The API through the real router (`tower::ServiceExt::oneshot`) on a real temporary database: every test
+//! on SQLite, and (with [`also_on_postgres!`]) again on PostgreSQL, as `<module>::on_postgres::<test>`.
+//!
+//! The PostgreSQL runs use the server `STATUS_CHECKS_TEST_POSTGRES_URL` names (`.ci/run` starts a throw-away
+//! cluster and sets it), a new database per test; its user must be allowed to `CREATE DATABASE`. Without the
+//! variable they print a notice and pass locally, but fail under `CI=true`.
 
 #![allow(
     clippy::unwrap_used,
@@ -6,8 +11,26 @@
     reason = "a panic is how a test fails"
 )]
 
+/// Runs the listed tests of the calling module again on PostgreSQL: for each, `on_postgres::<test>` calls
+/// the SQLite test's own function (its runtime, its body, its snapshots) with [`TestApp`] building its app
+/// on a fresh PostgreSQL database instead. A test left out of the list runs on SQLite only: say why where
+/// the list is.
+macro_rules! also_on_postgres {
+    ($($test:ident),+ $(,)?) => {
+        mod on_postgres {
+            $(
+                #[test]
+                fn $test() {
+                    $crate::postgres::run(concat!(module_path!(), "::", stringify!($test)), super::$test);
+                }
+            )+
+        }
+    };
+}
+
 mod errors;
 mod forges;
+mod postgres;
 mod resources;
 mod roles;
 mod statements;
@@ -18,7 +41,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use status_checks_core::service::{Settings, StatusChecksService};
+use status_checks_core::service::{Ports, Settings, StatusChecksService};
 use status_checks_core::testkit::{FixedClock, SequentialSecrets};
 use status_checks_http::{AppState, HttpSettings, router};
 use status_checks_storage::{Store, StoreOptions};
@@ -62,8 +85,9 @@ impl Answer {
 pub(crate) struct TestApp {
     pub(crate) router: Router,
     pub(crate) clock: Arc<FixedClock>,
-    pub(crate) store: Store,
-    _dir: TempDir,
+    /// The SQLite store, `None` on PostgreSQL.
+    store: Option<Store>,
+    _dir: Option<TempDir>,
 }
 
 impl TestApp {
@@ -79,16 +103,27 @@ impl TestApp {
         (app, project, iid)
     }
 
+    /// A fresh app whose requests may carry bodies of `max_body_bytes`, on SQLite, or on PostgreSQL when the
+    /// test runs through [`also_on_postgres!`].
     pub(crate) async fn with_limit(max_body_bytes: usize) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &format!("sqlite://{}", dir.path().join("api.db").display()),
-            StoreOptions::default(),
-        )
-        .unwrap();
         let clock = Arc::new(FixedClock::default());
-        let ports = store.ports(clock.clone(), Arc::new(SequentialSecrets::default()));
-        let kept = store.clone();
+        let secrets = Arc::new(SequentialSecrets::default());
+        let (ports, store, dir): (Ports, _, _) = match postgres::database().await {
+            Some(url) => (
+                postgres::ports(&url, clock.clone(), secrets).await,
+                None,
+                None,
+            ),
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(
+                    &format!("sqlite://{}", dir.path().join("api.db").display()),
+                    StoreOptions::default(),
+                )
+                .unwrap();
+                (store.ports(clock.clone(), secrets), Some(store), Some(dir))
+            }
+        };
         let settings = Settings {
             pending_timeout: Duration::from_secs(120),
             allow_local_requests: false,
@@ -104,9 +139,17 @@ impl TestApp {
         TestApp {
             router: router(AppState::new(service, http)),
             clock,
-            store: kept,
+            store,
             _dir: dir,
         }
+    }
+
+    /// The SQLite store under the app, for the tests that are about SQLite itself.
+    #[track_caller]
+    pub(crate) fn sqlite_store(&self) -> &Store {
+        self.store
+            .as_ref()
+            .expect("a SQLite-only test runs on SQLite")
     }
 
     pub(crate) async fn send(&self, request: Request<Body>) -> Answer {

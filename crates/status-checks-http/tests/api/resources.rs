@@ -3,6 +3,18 @@
 
 use super::*;
 
+// Every test of this module, again on PostgreSQL.
+also_on_postgres!(
+    current_user_version_and_the_api_root,
+    users_are_created_by_admins_and_show_private_fields_only_to_admins_and_themselves,
+    tokens_are_shown_once_listed_per_owner_and_revoked,
+    projects_by_id_or_encoded_path_and_only_visible_ones,
+    members_levels_and_the_last_owner,
+    protected_branches_with_wildcards_and_encoded_names,
+    merge_requests_numbered_per_project_updated_and_filtered,
+    pagination_headers_and_links_on_every_list,
+);
+
 #[tokio::test]
 async fn current_user_version_and_the_api_root() {
     let app = TestApp::new().await;

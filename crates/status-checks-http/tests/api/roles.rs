@@ -2,6 +2,14 @@
 
 use super::*;
 
+// Every test of this module, again on PostgreSQL.
+also_on_postgres!(
+    every_status_check_endpoint_for_every_role,
+    a_read_api_token_reads_but_never_writes,
+    every_way_of_sending_a_token,
+    revoked_and_expired_tokens_are_refused,
+);
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Who {
     Anonymous,

@@ -2,6 +2,24 @@
 
 use super::*;
 
+// Every test of this module, again on PostgreSQL.
+also_on_postgres!(
+    e2_creates_a_check_and_e1_lists_it_with_full_url,
+    e2_with_form_bodies_and_every_spelling_of_protected_branch_ids,
+    e2_validation_and_uniqueness,
+    e2_refuses_local_addresses_in_every_spelling,
+    e3_changes_only_what_is_sent_and_an_empty_secret_clears_it,
+    e4_deletes_and_a_second_delete_is_404,
+    e5_lists_applicable_checks_with_statuses_and_redacts_urls_by_role,
+    e6_records_answers_about_head_only,
+    e6_parameter_errors_in_declaration_order,
+    e7_retries_only_failed_checks,
+    pending_past_the_timeout_reads_failed_and_can_be_retried,
+    a_push_makes_every_check_pending_and_returning_to_a_sha_restores_its_answers,
+    merge_gating_follows_the_checks,
+    deliveries_are_recorded_and_listed_newest_first,
+);
+
 async fn setup(gated: bool) -> (TestApp, i64, i64) {
     TestApp::with_merge_request(gated).await
 }

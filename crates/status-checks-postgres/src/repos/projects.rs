@@ -100,6 +100,14 @@ impl ProjectRepository for PgStore {
         reference: &ProjectRef,
         user: UserId,
     ) -> RepoResult<Option<(Project, Option<AccessLevel>)>> {
+        // Stored paths are ASCII (the core's slug rule) and SQLite's NOCASE folds ASCII only, so a path with
+        // any other character names no project, whatever `lower()` makes of it (U+212A KELVIN SIGN lowers to
+        // "k"): both backends answer 404.
+        if let ProjectRef::Path(path) = reference
+            && !path.as_str().is_ascii()
+        {
+            return Ok(None);
+        }
         run!(self, |conn| {
             let mut query = projects::table
                 .left_join(

@@ -84,6 +84,11 @@ impl UserRepository for PgStore {
     }
 
     async fn find_user_by_username(&self, username: &str) -> RepoResult<Option<User>> {
+        // Usernames are ASCII, matched without regard to ASCII case as on SQLite: PostgreSQL's `lower()` also
+        // folds other letters (KELVIN SIGN to `k`), so a name that is not ASCII names nobody.
+        if !username.is_ascii() {
+            return Ok(None);
+        }
         run!(self, |conn| {
             let row = users::table
                 .filter(lower(users::username).eq(lower(username)))
@@ -100,6 +105,14 @@ impl UserRepository for PgStore {
         username: Option<String>,
         request: PageRequest,
     ) -> RepoResult<Page<User>> {
+        if username.as_deref().is_some_and(|name| !name.is_ascii()) {
+            // As in `find_user_by_username`: a name that is not ASCII names nobody.
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+                request,
+            });
+        }
         run!(self, |conn| {
             let filtered = || {
                 let mut query = users::table.into_boxed();

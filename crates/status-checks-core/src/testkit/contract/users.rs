@@ -30,6 +30,31 @@ pub async fn users_round_trip(ports: &Ports) {
         .as_ref(),
         Some(&alice)
     );
+    // Case is folded for ASCII letters only: no other letter stands for one (the KELVIN SIGN is not `k`).
+    let kay = user(ports, "k").await;
+    assert_eq!(
+        ok(ports.users.find_user_by_username("K").await, "ASCII case").map(|u| u.id),
+        Some(kay.id)
+    );
+    assert_eq!(
+        ok(
+            ports.users.find_user_by_username("\u{212A}").await,
+            "KELVIN SIGN"
+        ),
+        None
+    );
+    assert_eq!(
+        ok(
+            ports
+                .users
+                .list_users(Some("\u{212A}".into()), page(1, 20))
+                .await,
+            "filter by KELVIN SIGN"
+        )
+        .total,
+        0
+    );
+    ok(ports.users.delete_user(kay.id).await, "delete k");
     let taken = NewUser {
         username: Username::new("Alice").unwrap_or_else(|_| panic!()),
         name: "x".into(),
