@@ -147,6 +147,15 @@ impl Backend {
         }
     }
 
+    /// Whether the `LISTEN` connection that brings other instances' wake-ups is open: on PostgreSQL only
+    /// (`None` on SQLite, which has one writer and no listener).
+    pub fn listener_connected(&self) -> Option<bool> {
+        match self {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(store) => Some(store.listener_connected()),
+        }
+    }
+
     /// Pool usage: on SQLite the read connections (the writer is one connection of its own), on PostgreSQL
     /// the whole pool.
     pub fn pool_state(&self) -> PoolState {

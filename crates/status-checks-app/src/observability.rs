@@ -72,6 +72,11 @@ struct PoolLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    backend: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
     cause: &'static str,
@@ -98,6 +103,8 @@ pub struct Metrics {
     /// Pooled connections by backend (`sqlite`: the read connections; `postgres`: the whole pool) and state
     /// (`in_use`, `idle`).
     pool: Family<PoolLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    /// Whether the `LISTEN` connection is open (1) or not (0), by backend (`postgres` only).
+    listener: Family<BackendLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -122,6 +129,7 @@ impl Metrics {
         let pool_connections = Gauge::default();
         let pool_idle = Gauge::default();
         let pool = Family::<PoolLabels, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
+        let listener = Family::<BackendLabels, Gauge<i64, std::sync::atomic::AtomicI64>>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -167,6 +175,11 @@ impl Metrics {
             "Pooled database connections by backend and state (in_use, idle)",
             pool.clone(),
         );
+        registry.register(
+            "db_listener_connected",
+            "Whether the database connection that listens for other instances' wake-ups is open (1) or not (0)",
+            listener.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
@@ -178,6 +191,7 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool,
+            listener,
         })
     }
 
@@ -199,6 +213,18 @@ impl Metrics {
             self.pool_connections
                 .set(i64::from(state.in_use.saturating_add(state.idle)));
             self.pool_idle.set(i64::from(state.idle));
+        }
+    }
+
+    /// Records whether the backend's `LISTEN` connection is open, under
+    /// `status_checks_db_listener_connected{backend}`; nothing for a backend without one (SQLite).
+    pub fn record_listener(&self, engine: Engine, connected: Option<bool>) {
+        if let Some(connected) = connected {
+            self.listener
+                .get_or_create(&BackendLabels {
+                    backend: engine.as_str(),
+                })
+                .set(i64::from(connected));
         }
     }
 
@@ -328,4 +354,35 @@ pub async fn observe(
         .get_or_create(&labels)
         .observe(elapsed.as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listener_gauge_is_exported_for_postgres_only() {
+        let metrics = Metrics::new();
+        metrics.record_listener(Engine::Sqlite, None);
+        assert!(
+            !metrics
+                .render()
+                .contains("status_checks_db_listener_connected{"),
+            "SQLite has no listener"
+        );
+        metrics.record_listener(Engine::Postgres, Some(true));
+        assert!(
+            metrics
+                .render()
+                .contains("status_checks_db_listener_connected{backend=\"postgres\"} 1"),
+            "{}",
+            metrics.render()
+        );
+        metrics.record_listener(Engine::Postgres, Some(false));
+        assert!(
+            metrics
+                .render()
+                .contains("status_checks_db_listener_connected{backend=\"postgres\"} 0")
+        );
+    }
 }

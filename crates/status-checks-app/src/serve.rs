@@ -71,6 +71,8 @@ async fn readiness(State(ops): State<Ops>) -> Response {
 async fn metrics_text(State(ops): State<Ops>) -> Response {
     ops.metrics
         .record_pool(ops.store.engine(), ops.store.pool_state());
+    ops.metrics
+        .record_listener(ops.store.engine(), ops.store.listener_connected());
     match ops.service.ports().deliveries.count_pending().await {
         Ok(n) => {
             ops.metrics

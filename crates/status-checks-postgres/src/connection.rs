@@ -2,6 +2,7 @@
 //! under an advisory lock.
 
 use crate::error::{PgStorageError, Redactor};
+use crate::listener::Listener;
 use deadpool::Runtime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::Connection;
@@ -53,10 +54,13 @@ pub struct PgStore {
     /// Host, port and database, for logs and errors.
     pub(crate) server: String,
     pub(crate) redactor: Redactor,
-    /// Woken after a commit that recorded deliveries (this instance's writes only).
+    /// Woken after a commit that recorded deliveries: this store's at once, other instances' through
+    /// the listener.
     pub(crate) recorded: Arc<tokio::sync::Notify>,
-    /// Woken after a commit that scheduled status posts (this instance's writes only).
+    /// Woken after a commit that scheduled status posts, likewise.
     pub(crate) statuses: Arc<tokio::sync::Notify>,
+    /// The `LISTEN` connection's task, ended when the last clone is dropped.
+    pub(crate) listener: Arc<Listener>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -70,7 +74,10 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Opens the store on the database at `url` (`postgres://…` or `postgresql://…`): applies the pending
     /// migrations under [`MIGRATION_LOCK_KEY`] (so that any number of instances may start at once), then
-    /// returns with a pool of up to `options.max_connections` connections, opened as requests need them.
+    /// returns with a pool of up to `options.max_connections` connections, opened as requests need them,
+    /// and one more connection of its own that `LISTEN`s for the other instances' wake-ups (see
+    /// [`PgStore::listener_connected`]). Must be called within a tokio runtime: the listener is a task,
+    /// ended when the last clone of the store is dropped.
     pub async fn open(url: &str, options: PgStoreOptions) -> Result<PgStore, PgStorageError> {
         let url = url.trim();
         let target = Target::parse(url)?;
@@ -81,12 +88,24 @@ impl PgStore {
         }
         let pool = build_pool(url, &options)?;
         migrate(url, &target).await?;
+        let recorded = Arc::new(tokio::sync::Notify::new());
+        let statuses = Arc::new(tokio::sync::Notify::new());
+        let listener = Listener::spawn(
+            url,
+            target.server.clone(),
+            target.redactor.clone(),
+            options.acquire_timeout,
+            recorded.clone(),
+            statuses.clone(),
+        )
+        .await;
         Ok(PgStore {
             pool,
             server: target.server,
             redactor: target.redactor,
-            recorded: Arc::new(tokio::sync::Notify::new()),
-            statuses: Arc::new(tokio::sync::Notify::new()),
+            recorded,
+            statuses,
+            listener: Arc::new(listener),
         })
     }
 }

@@ -13,6 +13,11 @@
 //!   pooled by deadpool, at most [`PgStoreOptions::max_connections`] per instance; a request waits at most
 //!   [`PgStoreOptions::acquire_timeout`] for one. Migrations run through diesel-async's sync
 //!   `AsyncConnectionWrapper` on the blocking pool.
+//! - **Wake-ups across instances**: a transaction that records deliveries sends `NOTIFY`
+//!   [`DELIVERIES_CHANNEL`], one that schedules status posts `NOTIFY` [`STATUSES_CHANNEL`]; each store keeps one
+//!   connection outside the pool that `LISTEN`s on both and wakes [`PgStore::deliveries_recorded`] and
+//!   [`PgStore::statuses_scheduled`], and opens it again (1 s, doubling to 60 s) when it is lost
+//!   ([`PgStore::listener_connected`]).
 //! - **Errors** are translated into the core's `RepoError` at this boundary ([`repo_error`]): a unique
 //!   violation names the rule it broke by the constraint PostgreSQL reports, and [`is_retryable`] tells the
 //!   serialization failures and deadlocks that a transaction is to be run again for. No text made here holds
@@ -28,6 +33,7 @@
 mod columns;
 mod connection;
 mod error;
+mod listener;
 #[macro_use]
 mod repos;
 /// The diesel schema, for tests and tools that must build statements the way this adapter does; not a
@@ -37,6 +43,7 @@ pub mod schema;
 
 pub use connection::{MIGRATION_LOCK_KEY, MIGRATIONS, PgStore, PgStoreOptions, run_migrations};
 pub use error::{PgStorageError, is_retryable, repo_error};
+pub use listener::{DELIVERIES_CHANNEL, LISTENER_APPLICATION_NAME, STATUSES_CHANNEL};
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;
@@ -92,17 +99,26 @@ impl PgStore {
         &self.server
     }
 
-    /// Notified after every commit of this store that recorded deliveries: the delivery worker waits on it
-    /// instead of the next poll, as on SQLite. Local to this instance: the workers of other instances
-    /// notice the deliveries at their next poll.
+    /// Notified after every commit that recorded deliveries: the delivery worker waits on it instead of the
+    /// next poll, as on SQLite. This store's own commits notify it at once; those of other instances on the
+    /// same database through `NOTIFY` [`DELIVERIES_CHANNEL`] and this store's listening connection. It is
+    /// also notified once when that connection is lost and once when it listens again (what was sent in
+    /// between is lost), so that the worker polls at once.
     pub fn deliveries_recorded(&self) -> Arc<tokio::sync::Notify> {
         self.recorded.clone()
     }
 
     /// Notified after every commit of this store that scheduled status posts to a forge: the reporter waits
-    /// on it instead of the next poll. Local to this instance, like [`PgStore::deliveries_recorded`].
+    /// on it instead of the next poll. Across instances like [`PgStore::deliveries_recorded`], on
+    /// [`STATUSES_CHANNEL`].
     pub fn statuses_scheduled(&self) -> Arc<tokio::sync::Notify> {
         self.statuses.clone()
+    }
+
+    /// Whether the store's `LISTEN` connection is open and listening: while it is not, wake-ups from other
+    /// instances are lost and their work is found at the next poll. It is opened again by itself.
+    pub fn listener_connected(&self) -> bool {
+        self.listener.connected()
     }
 
     /// Pool usage: (connections in use, connections idle).

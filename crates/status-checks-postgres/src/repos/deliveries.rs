@@ -111,7 +111,8 @@ impl<'a> NewDeliveryRow<'a> {
 /// Most parameters PostgreSQL binds in one statement.
 const MAX_PARAMETERS: usize = 65_535;
 
-/// Renders each draft against the stored merge request and inserts the deliveries.
+/// Renders each draft against the stored merge request and inserts the deliveries, notifying the other
+/// instances' delivery workers when the transaction commits.
 pub(crate) async fn record_deliveries(
     conn: &mut AsyncPgConnection,
     mr: &MergeRequest,
@@ -145,6 +146,9 @@ pub(crate) async fn record_deliveries(
             .values(chunk)
             .execute(conn)
             .await?;
+    }
+    if !rows.is_empty() {
+        crate::listener::notify(conn, crate::listener::DELIVERIES_CHANNEL).await?;
     }
     Ok(())
 }

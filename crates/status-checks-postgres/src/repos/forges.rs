@@ -259,7 +259,8 @@ pub(crate) async fn insert_drafts(
     insert_statuses(conn, &posts).await
 }
 
-/// Inserts status posts as given (their merge requests are known to exist).
+/// Inserts status posts as given (their merge requests are known to exist), and notifies the other
+/// instances' reporters when the transaction commits.
 async fn insert_statuses(
     conn: &mut AsyncPgConnection,
     new: &[NewForgeStatus],
@@ -270,6 +271,9 @@ async fn insert_statuses(
             .values(chunk)
             .execute(conn)
             .await?;
+    }
+    if !rows.is_empty() {
+        crate::listener::notify(conn, crate::listener::STATUSES_CHANNEL).await?;
     }
     Ok(())
 }
