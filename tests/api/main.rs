@@ -19,4 +19,5 @@ mod forges_sync;
 mod lifecycle;
 mod notifications;
 mod postgres;
+mod postgres_outage;
 mod python_gitlab;
