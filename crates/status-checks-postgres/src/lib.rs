@@ -29,6 +29,10 @@
 //! strategy (SQLite's single writer, PostgreSQL's row locks) without the other. Built on its own it does not
 //! compile SQLite: diesel is asked for its `postgres_backend` feature alone (a workspace build unifies
 //! diesel's features across both adapters).
+//!
+//! ## Features
+//! - `testing`: throw-away databases on the server `STATUS_CHECKS_TEST_POSTGRES_URL` names
+//!   ([`testing::TestDatabase`]), for this crate's tests and other crates' tests; never for production code.
 
 mod columns;
 mod connection;
@@ -40,6 +44,8 @@ mod repos;
 /// stable interface.
 #[doc(hidden)]
 pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use connection::{MIGRATION_LOCK_KEY, MIGRATIONS, PgStore, PgStoreOptions, run_migrations};
 pub use error::{PgStorageError, is_retryable, repo_error};

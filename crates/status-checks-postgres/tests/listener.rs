@@ -23,37 +23,19 @@ use status_checks_core::status_checks::{
 use status_checks_core::testkit::{FixedClock, SequentialSecrets};
 use status_checks_core::users::{NewUser, Username};
 use status_checks_core::{DetailedMergeStatus, Timestamp, UserId};
+use status_checks_postgres::testing::TestDatabase;
 use status_checks_postgres::{LISTENER_APPLICATION_NAME, PgStore, PgStoreOptions};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-const URL_VAR: &str = "STATUS_CHECKS_TEST_POSTGRES_URL";
-
 /// How long a wake-up from the other instance may take (measured: well under a millisecond).
 const WAKE_UP: Duration = Duration::from_secs(1);
 
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{URL_VAR} is not set under CI=true: the PostgreSQL tests cannot be skipped in CI"
-            )
-        }
-        _ => {
-            eprintln!("notice: {URL_VAR} is not set, so {test} did not run");
-            None
-        }
-    }
-}
-
 /// A new database and two stores (two instances) on it.
 struct Instances {
-    server: String,
-    name: String,
-    url: String,
+    database: TestDatabase,
     a: PgStore,
     b: PgStore,
     /// The backend pid of each store's listening connection, as first opened.
@@ -69,33 +51,22 @@ struct Pid {
 
 impl Instances {
     async fn start(test: &str) -> Option<Instances> {
-        let server = server_url(test)?;
-        let name = format!("sc_listen_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = AsyncPgConnection::establish(&server).await.unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&server).unwrap();
-        url.set_path(&name);
-        let url = url.to_string();
-        let a = PgStore::open(&url, PgStoreOptions::default())
+        let database = TestDatabase::create(test).await?;
+        let a = PgStore::open(database.url(), PgStoreOptions::default())
             .await
             .unwrap();
         assert!(a.listener_connected(), "A's listener did not connect");
-        let before = listener_pids(&a, &name).await;
+        let before = listener_pids(&a, database.name()).await;
         assert_eq!(before.len(), 1, "A's listener: {before:?}");
-        let b = PgStore::open(&url, PgStoreOptions::default())
+        let b = PgStore::open(database.url(), PgStoreOptions::default())
             .await
             .unwrap();
         assert!(b.listener_connected(), "B's listener did not connect");
-        let after = listener_pids(&a, &name).await;
+        let after = listener_pids(&a, database.name()).await;
         let new: Vec<i32> = after.difference(&before).copied().collect();
         assert_eq!(new.len(), 1, "B's listener: {after:?} after {before:?}");
         Some(Instances {
-            server,
-            name,
-            url,
+            database,
             listener_a: before.into_iter().next().unwrap(),
             listener_b: new[0],
             a,
@@ -104,15 +75,9 @@ impl Instances {
     }
 
     async fn drop_now(self) {
-        let Instances {
-            server, name, a, b, ..
-        } = self;
+        let Instances { database, a, b, .. } = self;
         drop((a, b));
-        let mut admin = AsyncPgConnection::establish(&server).await.unwrap();
-        admin
-            .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-            .await
-            .unwrap();
+        database.drop_now().await;
     }
 }
 
@@ -275,7 +240,9 @@ async fn deliveries_recorded_by_one_instance_wake_the_other() {
     );
 
     // Status posts are notified on their own channel.
-    let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(db.database.url())
+        .await
+        .unwrap();
     conn.batch_execute("NOTIFY status_checks_statuses")
         .await
         .unwrap();
@@ -316,7 +283,9 @@ async fn a_rolled_back_write_wakes_nobody() {
         .await;
     assert!(failed.is_err(), "a duplicate key was accepted: {failed:?}");
     // A notification sent, then rolled back.
-    let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(db.database.url())
+        .await
+        .unwrap();
     conn.batch_execute("BEGIN; NOTIFY status_checks_deliveries; ROLLBACK")
         .await
         .unwrap();
@@ -365,7 +334,7 @@ async fn the_listener_comes_back_after_its_connection_is_killed() {
     // B listens again on a new connection within a few seconds (the first pause is 1 s).
     let deadline = Instant::now() + Duration::from_secs(10);
     let new_pid = loop {
-        let pids = listener_pids(&db.a, &db.name).await;
+        let pids = listener_pids(&db.a, db.database.name()).await;
         let fresh: Vec<i32> = pids
             .iter()
             .copied()
@@ -408,8 +377,7 @@ async fn dropping_the_store_closes_its_listener() {
     let b_clone = db.b.clone();
     let _ = ports(&db.b);
     let Instances {
-        server,
-        name,
+        database,
         a,
         b,
         listener_a,
@@ -418,11 +386,11 @@ async fn dropping_the_store_closes_its_listener() {
     drop(b);
     // A clone keeps it open.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(listener_pids(&a, &name).await.len(), 2);
+    assert_eq!(listener_pids(&a, database.name()).await.len(), 2);
     drop(b_clone);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let pids = listener_pids(&a, &name).await;
+        let pids = listener_pids(&a, database.name()).await;
         if pids == HashSet::from([listener_a]) {
             break;
         }
@@ -433,9 +401,5 @@ async fn dropping_the_store_closes_its_listener() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(a);
-    let mut admin = AsyncPgConnection::establish(&server).await.unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-        .await
-        .unwrap();
+    database.drop_now().await;
 }

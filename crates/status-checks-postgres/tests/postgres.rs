@@ -18,71 +18,13 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use status_checks_core::RepoError;
 use status_checks_core::error::Duplicate;
+use status_checks_postgres::testing::TestDatabase;
 use status_checks_postgres::{
     MIGRATIONS, PgStorageError, PgStore, PgStoreOptions, is_retryable, repo_error, run_migrations,
     schema,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-const URL_VAR: &str = "STATUS_CHECKS_TEST_POSTGRES_URL";
-
-/// The server to test against; `None` (after a notice) when there is none and this is not CI.
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{URL_VAR} is not set under CI=true: the PostgreSQL tests cannot be skipped in CI"
-            )
-        }
-        _ => {
-            eprintln!(
-                "notice: {URL_VAR} is not set, so {test} did not run; set it to a PostgreSQL URL whose \
-                 user may CREATE DATABASE (.ci/run starts a throw-away cluster and sets it)"
-            );
-            None
-        }
-    }
-}
-
-/// A database made for one test, dropped by [`TestDb::drop_now`] at its end (a failed test leaves it to
-/// the throw-away cluster).
-struct TestDb {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn drop_now(self) {
-        let mut admin = AsyncPgConnection::establish(&self.server).await.unwrap();
-        admin
-            .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
-            .await
-            .unwrap();
-    }
-}
-
-/// A new empty database on the test server, and its URL; `None` when the tests are skipped.
-async fn fresh_database(test: &str) -> Option<TestDb> {
-    let server = server_url(test)?;
-    let name = format!("sc_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = AsyncPgConnection::establish(&server)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to the test server ({URL_VAR}): {e}"));
-    admin
-        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    Some(TestDb {
-        server,
-        name,
-        url: url.to_string(),
-    })
-}
 
 fn migration_count() -> usize {
     MigrationSource::<Pg>::migrations(&MIGRATIONS)
@@ -130,14 +72,14 @@ const TABLES: [&str; 16] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_create_every_table_on_an_empty_database() {
-    let Some(db) = fresh_database("migrations_create_every_table_on_an_empty_database").await
+    let Some(db) = TestDatabase::create("migrations_create_every_table_on_an_empty_database").await
     else {
         return;
     };
-    let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
     assert!(public_tables(&mut conn).await.is_empty());
 
-    assert_eq!(run_migrations(&db.url).await.unwrap(), migration_count());
+    assert_eq!(run_migrations(db.url()).await.unwrap(), migration_count());
 
     let mut expected: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
     expected.push("__diesel_schema_migrations".to_owned());
@@ -149,19 +91,19 @@ async fn migrations_create_every_table_on_an_empty_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrating_again_applies_nothing() {
-    let Some(db) = fresh_database("migrating_again_applies_nothing").await else {
+    let Some(db) = TestDatabase::create("migrating_again_applies_nothing").await else {
         return;
     };
-    let store = PgStore::open(&db.url, PgStoreOptions::default())
+    let store = PgStore::open(db.url(), PgStoreOptions::default())
         .await
         .unwrap();
-    assert_eq!(run_migrations(&db.url).await.unwrap(), 0);
+    assert_eq!(run_migrations(db.url()).await.unwrap(), 0);
     // Opening again (a restart) finds nothing to do either.
-    let again = PgStore::open(&db.url, PgStoreOptions::default())
+    let again = PgStore::open(db.url(), PgStoreOptions::default())
         .await
         .unwrap();
     again.ping().await.unwrap();
-    assert_eq!(run_migrations(&db.url).await.unwrap(), 0);
+    assert_eq!(run_migrations(db.url()).await.unwrap(), 0);
     drop((store, again));
     db.drop_now().await;
 }
@@ -176,12 +118,12 @@ struct VersionCount {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_instances_starting_at_once_all_migrate() {
-    let Some(db) = fresh_database("four_instances_starting_at_once_all_migrate").await else {
+    let Some(db) = TestDatabase::create("four_instances_starting_at_once_all_migrate").await else {
         return;
     };
     let opening: Vec<_> = (0..4)
         .map(|_| {
-            let url = db.url.clone();
+            let url = db.url().to_owned();
             tokio::spawn(async move { PgStore::open(&url, PgStoreOptions::default()).await })
         })
         .collect();
@@ -218,11 +160,12 @@ async fn four_instances_starting_at_once_all_migrate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unique_violations_map_to_the_rule_by_constraint_name() {
-    let Some(db) = fresh_database("unique_violations_map_to_the_rule_by_constraint_name").await
+    let Some(db) =
+        TestDatabase::create("unique_violations_map_to_the_rule_by_constraint_name").await
     else {
         return;
     };
-    let store = PgStore::open(&db.url, PgStoreOptions::default())
+    let store = PgStore::open(db.url(), PgStoreOptions::default())
         .await
         .unwrap();
     let mut conn = store.connection().await.unwrap();
@@ -285,12 +228,12 @@ async fn unique_violations_map_to_the_rule_by_constraint_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlocks_and_serialization_failures_are_retryable() {
-    let Some(db) = fresh_database("deadlocks_and_serialization_failures_are_retryable").await
+    let Some(db) = TestDatabase::create("deadlocks_and_serialization_failures_are_retryable").await
     else {
         return;
     };
-    let mut a = AsyncPgConnection::establish(&db.url).await.unwrap();
-    let mut b = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let mut a = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let mut b = AsyncPgConnection::establish(db.url()).await.unwrap();
     a.batch_execute(
         "CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL); INSERT INTO t VALUES (1, 0), (2, 0)",
     )
@@ -341,7 +284,7 @@ async fn deadlocks_and_serialization_failures_are_retryable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_waits_for_a_connection_no_longer_than_the_timeout() {
     let Some(db) =
-        fresh_database("a_request_waits_for_a_connection_no_longer_than_the_timeout").await
+        TestDatabase::create("a_request_waits_for_a_connection_no_longer_than_the_timeout").await
     else {
         return;
     };
@@ -349,7 +292,7 @@ async fn a_request_waits_for_a_connection_no_longer_than_the_timeout() {
         max_connections: 1,
         acquire_timeout: Duration::from_millis(300),
     };
-    let store = PgStore::open(&db.url, options).await.unwrap();
+    let store = PgStore::open(db.url(), options).await.unwrap();
     let held = store.connection().await.unwrap();
     let started = Instant::now();
     let refused = store.ping().await.unwrap_err();
@@ -367,10 +310,10 @@ async fn a_request_waits_for_a_connection_no_longer_than_the_timeout() {
 /// `schema.rs` names exactly the columns the migrations create, in their order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_diesel_schema_matches_the_migrations() {
-    let Some(db) = fresh_database("the_diesel_schema_matches_the_migrations").await else {
+    let Some(db) = TestDatabase::create("the_diesel_schema_matches_the_migrations").await else {
         return;
     };
-    run_migrations(&db.url).await.unwrap();
+    run_migrations(db.url()).await.unwrap();
 
     macro_rules! diesel_columns {
         ($($table:ident),* $(,)?) => {{
@@ -411,7 +354,7 @@ async fn the_diesel_schema_matches_the_migrations() {
         #[diesel(sql_type = Text)]
         column_name: String,
     }
-    let mut conn = AsyncPgConnection::establish(&db.url).await.unwrap();
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
     let mut created: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for column in diesel::sql_query(
         "SELECT table_name::text AS table_name, column_name::text AS column_name \

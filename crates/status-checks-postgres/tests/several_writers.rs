@@ -8,7 +8,7 @@
     reason = "a panic is how a test fails"
 )]
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::SimpleAsyncConnection;
 use status_checks_core::error::RepoError;
 use status_checks_core::ids::CommitSha;
 use status_checks_core::merge_requests::NewMergeRequest;
@@ -17,46 +17,21 @@ use status_checks_core::service::Ports;
 use status_checks_core::testkit::{FixedClock, SequentialSecrets};
 use status_checks_core::users::{NewUser, Username};
 use status_checks_core::{AccessLevel, ProjectId, Timestamp, UserId};
+use status_checks_postgres::testing::TestDatabase;
 use status_checks_postgres::{PgStore, PgStoreOptions};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-const URL_VAR: &str = "STATUS_CHECKS_TEST_POSTGRES_URL";
-
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{URL_VAR} is not set under CI=true: the PostgreSQL tests cannot be skipped in CI"
-            )
-        }
-        _ => {
-            eprintln!("notice: {URL_VAR} is not set, so {test} did not run");
-            None
-        }
-    }
-}
-
 /// A new database and two stores (two instances) on it.
 struct Instances {
-    server: String,
-    name: String,
+    database: TestDatabase,
     a: Ports,
     b: Ports,
 }
 
 impl Instances {
     async fn start(test: &str) -> Option<Instances> {
-        let server = server_url(test)?;
-        let name = format!("sc_writers_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = AsyncPgConnection::establish(&server).await.unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&server).unwrap();
-        url.set_path(&name);
+        let database = TestDatabase::create(test).await?;
         let ports = |store: PgStore| {
             store.ports(
                 Arc::new(FixedClock::default()),
@@ -67,9 +42,13 @@ impl Instances {
             max_connections: 8,
             ..PgStoreOptions::default()
         };
-        let a = ports(PgStore::open(url.as_str(), options.clone()).await.unwrap());
-        let b = ports(PgStore::open(url.as_str(), options).await.unwrap());
-        Some(Instances { server, name, a, b })
+        let a = ports(
+            PgStore::open(database.url(), options.clone())
+                .await
+                .unwrap(),
+        );
+        let b = ports(PgStore::open(database.url(), options).await.unwrap());
+        Some(Instances { database, a, b })
     }
 
     /// Instance `i % 2`.
@@ -82,13 +61,9 @@ impl Instances {
     }
 
     async fn drop_now(self) {
-        let Instances { server, name, a, b } = self;
+        let Instances { database, a, b } = self;
         drop((a, b));
-        let mut admin = AsyncPgConnection::establish(&server).await.unwrap();
-        admin
-            .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-            .await
-            .unwrap();
+        database.drop_now().await;
     }
 }
 
@@ -237,9 +212,7 @@ async fn claims_are_disjoint_under_8_concurrent_claimers() {
             .await
             .unwrap();
     // 2 000 pending deliveries, due at once, written directly.
-    let mut url = url::Url::parse(&db.server).unwrap();
-    url.set_path(&db.name);
-    let sql_store = PgStore::open(url.as_str(), PgStoreOptions::default())
+    let sql_store = PgStore::open(db.database.url(), PgStoreOptions::default())
         .await
         .unwrap();
     let mut conn = sql_store.connection().await.unwrap();
