@@ -30,31 +30,6 @@ pub fn applicable_statuses<'c>(
     statuses
 }
 
-/// The next instant after which one of the checks that apply to `mr` turns from pending to failed by the
-/// pending timeout, if any is still to: when a status reported to a forge must be reported again though
-/// nothing else happens.
-pub fn next_timeout(
-    checks: &[ExternalStatusCheck],
-    mr: &crate::MergeRequestHead,
-    responses: &[crate::status_checks::StatusCheckResponse],
-    now: Timestamp,
-    timeout: std::time::Duration,
-) -> Option<Timestamp> {
-    let mut next: Option<Timestamp> = None;
-    each_applicable(checks, mr, responses, |_, rows| {
-        let deadline = crate::status_checks::pending_deadline(
-            rows.iter().copied(),
-            &mr.sha,
-            mr.head_recorded_at,
-            timeout,
-        );
-        if let Some(deadline) = deadline.filter(|d| *d >= now) {
-            next = Some(next.map_or(deadline, |n| n.min(deadline)));
-        }
-    });
-    next
-}
-
 /// [`applicable_statuses`] with, for each check still pending, the instant its pending timeout turns it
 /// failed (`None` once it is final, or if that instant has passed).
 pub fn applicable_deadlines<'c>(
@@ -192,10 +167,10 @@ mod tests {
             prop_assert_eq!(got, expected);
         }
 
-        /// Nothing any applicable check reads changes before `next_timeout`; just after it, a pending check
-        /// reads failed; without one, nothing changes however long one waits.
+        /// Nothing any applicable check reads changes before the earliest of `applicable_deadlines`; just
+        /// after it, a pending check reads failed; without one, nothing changes however long one waits.
         #[test]
-        fn statuses_change_only_at_the_next_timeout(
+        fn statuses_change_only_at_the_earliest_deadline(
             rows in proptest::collection::vec(
                 (1i64..6, any::<bool>(), crate::testkit::strategies::check_status(), 0i64..50),
                 0..30,
@@ -225,7 +200,11 @@ mod tests {
                     .collect()
             };
             let today = at(now);
-            match next_timeout(&checks, &mr, &responses, now, timeout) {
+            let earliest = applicable_deadlines(&checks, &mr, &responses, now, timeout)
+                .into_iter()
+                .filter_map(|(_, _, deadline)| deadline)
+                .min();
+            match earliest {
                 Some(deadline) => {
                     prop_assert!(deadline >= now);
                     prop_assert_eq!(at(deadline), today.clone(), "nothing changes up to the deadline");
