@@ -9,7 +9,7 @@ use crate::inbound::{Inbound, InboundError, delivery_key};
 use serde::Deserialize;
 use status_checks_core::deliveries::HookUser;
 use status_checks_core::forges::{
-    DeliveredRepository, ForgeEvent, ForgeEventKind, ForgeKind, ForgeMergeRequest,
+    DeliveredRepository, ForgeEvent, ForgeEventKind, ForgeKind, ForgeMergeRequest, ignores_action,
 };
 use status_checks_core::{CommitSha, MergeRequestIid, MergeRequestState, Timestamp, UserId};
 
@@ -64,28 +64,6 @@ struct Payload {
     sender: Option<Sender>,
 }
 
-/// Actions that change nothing the bridge mirrors: assignments, labels, milestones, reviews, auto-merge and
-/// merge-queue bookkeeping, locks. (`ready_for_review` and `converted_to_draft` are read as updates.)
-const IGNORED_ACTIONS: [&str; 17] = [
-    "assigned",
-    "unassigned",
-    "label_updated",
-    "label_cleared",
-    "labeled",
-    "unlabeled",
-    "milestoned",
-    "demilestoned",
-    "reviewed",
-    "review_requested",
-    "review_request_removed",
-    "auto_merge_enabled",
-    "auto_merge_disabled",
-    "enqueued",
-    "dequeued",
-    "locked",
-    "unlocked",
-];
-
 /// Reads an authenticated delivery of `family` (Gitea, Forgejo or GitHub) whose event is `event`.
 pub(crate) fn read(
     family: ForgeKind,
@@ -106,7 +84,7 @@ pub(crate) fn read(
     let action: Option<Action> = serde_json::from_slice(body).ok();
     if action
         .and_then(|a| a.action)
-        .is_some_and(|action| IGNORED_ACTIONS.contains(&action.as_str()))
+        .is_some_and(|action| ignores_action(family, &action))
     {
         return Ok(Inbound::Ignored);
     }

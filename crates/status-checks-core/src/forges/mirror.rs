@@ -6,7 +6,7 @@
 
 use crate::Timestamp;
 use crate::deliveries::{self, DeliveryDraft, Event, HookAction};
-use crate::forges::StatusDraft;
+use crate::forges::{ForgeKind, StatusDraft};
 use crate::ids::{CommitSha, MergeRequestId, MergeRequestIid, ProjectId};
 use crate::merge_requests::transitions::Transition;
 use crate::merge_requests::{
@@ -137,6 +137,44 @@ pub enum MirrorOutcome {
     Seen,
     /// The merge request changed (or was created) since it was read: nothing was written.
     Raced,
+}
+
+/// GitLab's merge-request actions that change nothing the bridge mirrors: approvals.
+const GITLAB_IGNORED_ACTIONS: [&str; 4] = ["approved", "unapproved", "approval", "unapproval"];
+
+/// Gitea's, Forgejo's and GitHub's pull-request actions that change nothing the bridge mirrors:
+/// assignments, labels, milestones, reviews, auto-merge and merge-queue bookkeeping, locks.
+/// (`ready_for_review` and `converted_to_draft` are read as updates.)
+const PULL_REQUEST_IGNORED_ACTIONS: [&str; 17] = [
+    "assigned",
+    "unassigned",
+    "label_updated",
+    "label_cleared",
+    "labeled",
+    "unlabeled",
+    "milestoned",
+    "demilestoned",
+    "reviewed",
+    "review_requested",
+    "review_request_removed",
+    "auto_merge_enabled",
+    "auto_merge_disabled",
+    "enqueued",
+    "dequeued",
+    "locked",
+    "unlocked",
+];
+
+/// Whether a delivery whose action is `action` is answered `ignored` without being applied: its action
+/// changes nothing the bridge mirrors (every other action is applied as a snapshot, which is unchanged when
+/// nothing the bridge keeps moved).
+pub fn ignores_action(forge: ForgeKind, action: &str) -> bool {
+    match forge {
+        ForgeKind::Gitlab => GITLAB_IGNORED_ACTIONS.contains(&action),
+        ForgeKind::Gitea | ForgeKind::Forgejo | ForgeKind::Github => {
+            PULL_REQUEST_IGNORED_ACTIONS.contains(&action)
+        }
+    }
 }
 
 /// Whether a snapshot of time `at` is older than the last one applied. Times are compared to the second:
@@ -280,6 +318,28 @@ mod tests {
             mirror(None, None, &snap, Timestamp::default()),
             Mirror::Open
         );
+    }
+
+    #[test]
+    fn approvals_labels_and_reviews_are_ignored_pushes_are_not() {
+        assert!(ignores_action(ForgeKind::Gitlab, "approved"));
+        assert!(!ignores_action(ForgeKind::Gitlab, "update"));
+        assert!(!ignores_action(ForgeKind::Gitlab, "assigned"));
+        for forge in [ForgeKind::Gitea, ForgeKind::Forgejo, ForgeKind::Github] {
+            assert!(ignores_action(forge, "labeled"));
+            assert!(ignores_action(forge, "review_requested"));
+            for applied in [
+                "opened",
+                "synchronize",
+                "synchronized",
+                "edited",
+                "closed",
+                "reopened",
+                "ready_for_review",
+            ] {
+                assert!(!ignores_action(forge, applied), "{forge} {applied}");
+            }
+        }
     }
 
     #[test]

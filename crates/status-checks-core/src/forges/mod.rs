@@ -20,7 +20,7 @@ mod tests;
 pub use link::*;
 pub use mirror::{
     ForgeMergeRequest, HeadPipeline, Mirror, MirrorChange, MirrorDetails, MirrorOutcome,
-    MirrorWrite, mirror,
+    MirrorWrite, ignores_action, mirror,
 };
 pub use report::{Report, aggregate};
 pub use reporting::*;

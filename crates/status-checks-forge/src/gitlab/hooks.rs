@@ -6,6 +6,7 @@ use serde::Deserialize;
 use status_checks_core::deliveries::HookUser;
 use status_checks_core::forges::{
     DeliveredRepository, ForgeEvent, ForgeEventKind, ForgeKind, ForgeMergeRequest, HeadPipeline,
+    ignores_action,
 };
 use status_checks_core::{CommitSha, MergeRequestIid, MergeRequestState, Timestamp, UserId};
 
@@ -85,9 +86,6 @@ struct PipelineHook {
     merge_request: Option<PipelineMergeRequest>,
 }
 
-/// Actions that change nothing the bridge mirrors: approvals.
-const IGNORED_ACTIONS: [&str; 4] = ["approved", "unapproved", "approval", "unapproval"];
-
 /// Reads an authenticated GitLab delivery.
 pub fn read(header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> Result<Inbound, InboundError> {
     let event = header("x-gitlab-event").unwrap_or_default();
@@ -141,7 +139,7 @@ fn merge_request(body: &[u8], key: Option<String>) -> Result<Inbound, InboundErr
     if attributes
         .action
         .as_deref()
-        .is_some_and(|a| IGNORED_ACTIONS.contains(&a))
+        .is_some_and(|a| ignores_action(ForgeKind::Gitlab, a))
     {
         return Ok(Inbound::Ignored);
     }
