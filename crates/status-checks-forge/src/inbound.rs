@@ -7,9 +7,9 @@
 
 use crate::gitlab;
 use crate::pull_requests;
-use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use status_checks_core::forges::{ForgeEvent, ForgeKind, ForgeLink};
+use status_checks_notify::signature::sign;
 
 /// A delivery read: an event to apply, or one the bridge does not act on (answered 200 `ignored`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,23 +57,23 @@ pub fn read_delivery(
     if !link.forge.accepts_deliveries_of(family) {
         return Err(InboundError::Unauthorized);
     }
-    let secret = link.webhook_secret.expose().as_bytes();
-    let authentic =
-        match family {
-            ForgeKind::Gitlab => header("x-gitlab-token")
-                .is_some_and(|token| constant_time_eq(token.as_bytes(), secret)),
-            ForgeKind::Forgejo => ["x-forgejo-signature", "x-gitea-signature"]
-                .iter()
-                .find_map(|name| header(name))
-                .is_some_and(|signature| signed(secret, body, &signature)),
-            ForgeKind::Gitea => header("x-gitea-signature")
-                .is_some_and(|signature| signed(secret, body, &signature)),
-            ForgeKind::Github => header("x-hub-signature-256").is_some_and(|signature| {
-                signature
-                    .strip_prefix("sha256=")
-                    .is_some_and(|hex| signed(secret, body, hex))
-            }),
-        };
+    let secret = link.webhook_secret.expose();
+    let authentic = match family {
+        ForgeKind::Gitlab => header("x-gitlab-token")
+            .is_some_and(|token| constant_time_eq(token.as_bytes(), secret.as_bytes())),
+        ForgeKind::Forgejo => ["x-forgejo-signature", "x-gitea-signature"]
+            .iter()
+            .find_map(|name| header(name))
+            .is_some_and(|signature| signed(secret, body, &signature)),
+        ForgeKind::Gitea => {
+            header("x-gitea-signature").is_some_and(|signature| signed(secret, body, &signature))
+        }
+        ForgeKind::Github => header("x-hub-signature-256").is_some_and(|signature| {
+            signature
+                .strip_prefix("sha256=")
+                .is_some_and(|hex| signed(secret, body, hex))
+        }),
+    };
     if !authentic {
         return Err(InboundError::Unauthorized);
     }
@@ -109,17 +109,11 @@ pub fn delivery_key(
     }
 }
 
-/// Whether `signature` (lowercase or uppercase hex) is the HMAC-SHA256 of `body` keyed with `secret`,
-/// compared in constant time.
-fn signed(secret: &[u8], body: &[u8], signature: &str) -> bool {
-    let Some(expected) = unhex(signature.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+/// Whether `signature` (lowercase or uppercase hex) is the HMAC-SHA256 of `body` keyed with `secret` — the
+/// signature notifications carry too ([`sign`]) — compared in constant time.
+fn signed(secret: &str, body: &[u8], signature: &str) -> bool {
+    let given = signature.trim().to_ascii_lowercase();
+    !given.is_empty() && constant_time_eq(sign(secret, body).as_bytes(), given.as_bytes())
 }
 
 /// Equality of two byte strings in time that depends only on their lengths' digests: both are hashed
@@ -136,22 +130,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(raw: &str) -> Option<Vec<u8>> {
-    if !raw.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..raw.len())
-        .step_by(2)
-        .map(|i| {
-            raw.get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, KeyInit, Mac};
     use status_checks_core::forges::ForgeSecret;
     use status_checks_core::{ProjectId, Timestamp, UserId};
 
