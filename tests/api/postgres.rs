@@ -3,136 +3,20 @@
 //! SIGKILL are sent by the other once their lease has run out.
 //!
 //! The server is the one `STATUS_CHECKS_TEST_POSTGRES_URL` names (`.ci/run` starts a throw-away cluster and
-//! sets it); its user must be allowed to `CREATE DATABASE`, and each test makes a database of its own (with
-//! `psql`, which comes with the server). Without the variable the tests print a notice and pass locally, but
+//! sets it); its user must be allowed to `CREATE DATABASE`, and each test makes a database of its own
+//! (`PostgresDatabase`). Without the variable the tests print a notice and pass locally, but
 //! fail under `CI=true`.
 
 use reqwest::Method;
 use serde_json::json;
 use status_checks_tests::fake_server::{FakeServer, Response, wait_until};
-use status_checks_tests::{ROOT_TOKEN, Receiver, Service};
+use status_checks_tests::{PostgresDatabase, ROOT_TOKEN, Receiver, Service};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const URL_VAR: &str = "STATUS_CHECKS_TEST_POSTGRES_URL";
 const HEAD: &str = "abababababababababababababababababababab";
-
-/// The server to test against; `None` (after a notice) when there is none and this is not CI.
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{URL_VAR} is not set under CI=true: the PostgreSQL tests cannot be skipped in CI"
-            )
-        }
-        _ => {
-            eprintln!(
-                "notice: {URL_VAR} is not set, so {test} did not run; set it to a PostgreSQL URL whose \
-                 user may CREATE DATABASE (.ci/run starts a throw-away cluster and sets it)"
-            );
-            None
-        }
-    }
-}
-
-/// `psql`: on the `PATH`, else the newest in Debian's layout (`.ci/run` installs it there).
-fn psql() -> PathBuf {
-    let on_path = Command::new("psql")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if on_path {
-        return PathBuf::from("psql");
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|version| version.path().join("bin/psql"))
-        .filter(|psql| psql.exists())
-        .collect();
-    found.sort_by_key(|psql| {
-        psql.parent()
-            .and_then(|bin| bin.parent())
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-    });
-    found
-        .pop()
-        .expect("psql is needed to make the test databases")
-}
-
-/// Runs one statement on the server's own database.
-fn admin(server: &str, sql: &str) {
-    let output = Command::new(psql())
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server, "-c", sql])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// `url` with its database (the path) replaced by `database`, the query kept.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-/// A database made for one test, dropped when the test ends (after its services: declare it first).
-struct TestDb {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    fn create(test: &str) -> Option<TestDb> {
-        let server = server_url(test)?;
-        let name = format!(
-            "sc_e2e_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
-        admin(&server, &format!("CREATE DATABASE \"{name}\""));
-        let url = with_database(&server, &name);
-        Some(TestDb { server, name, url })
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = Command::new(psql())
-            .args(["-X", "-q", "-d", &self.server, "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
 
 fn create_project(service: &Service, name: &str) -> i64 {
     service
@@ -192,13 +76,14 @@ fn by_key<'a>(keys: impl Iterator<Item = Option<&'a str>>) -> BTreeMap<String, u
 
 #[test]
 fn a_write_on_one_instance_is_read_on_the_other_at_once() {
-    let Some(db) = TestDb::create("a_write_on_one_instance_is_read_on_the_other_at_once") else {
+    let Some(db) = PostgresDatabase::create("a_write_on_one_instance_is_read_on_the_other_at_once")
+    else {
         return;
     };
     // Both start at once: one migrates under the lock, the other waits and finds nothing to do.
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| Service::start_url(&db.url, &[]));
-        let b = s.spawn(|| Service::start_url(&db.url, &[]));
+        let a = s.spawn(|| Service::start_url(db.url(), &[]));
+        let b = s.spawn(|| Service::start_url(db.url(), &[]));
         (a.join().unwrap(), b.join().unwrap())
     });
     for round in 0..20 {
@@ -258,13 +143,14 @@ fn a_write_on_one_instance_is_read_on_the_other_at_once() {
 
 #[test]
 fn merge_requests_opened_on_both_instances_notify_exactly_once() {
-    let Some(db) = TestDb::create("merge_requests_opened_on_both_instances_notify_exactly_once")
+    let Some(db) =
+        PostgresDatabase::create("merge_requests_opened_on_both_instances_notify_exactly_once")
     else {
         return;
     };
     let receiver = Receiver::start("127.0.0.1:0");
-    let a = Service::start_url(&db.url, &["--allow-local-requests"]);
-    let b = Service::start_url(&db.url, &["--allow-local-requests"]);
+    let a = Service::start_url(db.url(), &["--allow-local-requests"]);
+    let b = Service::start_url(db.url(), &["--allow-local-requests"]);
     let project = create_project(&a, "fan-out");
     create_check(&b, project, &format!("http://{}/hook", receiver.address));
     const MRS: usize = 200;
@@ -294,9 +180,9 @@ fn merge_requests_opened_on_both_instances_notify_exactly_once() {
 
 #[test]
 fn the_claims_of_a_killed_instance_are_sent_by_the_other_after_their_lease() {
-    let Some(db) =
-        TestDb::create("the_claims_of_a_killed_instance_are_sent_by_the_other_after_their_lease")
-    else {
+    let Some(db) = PostgresDatabase::create(
+        "the_claims_of_a_killed_instance_are_sent_by_the_other_after_their_lease",
+    ) else {
         return;
     };
     // A receiver that holds every request while `hold` is set (the instance that sent it then holds its
@@ -328,7 +214,7 @@ fn the_claims_of_a_killed_instance_are_sent_by_the_other_after_their_lease() {
         "--delivery-concurrency-per-receiver",
         "16",
     ];
-    let a = Service::start_url(&db.url, &flags);
+    let a = Service::start_url(db.url(), &flags);
     let project = create_project(&a, "claims");
     create_check(&a, project, &format!("http://{}/hook", receiver.address));
     const HELD: usize = 12;
@@ -346,7 +232,7 @@ fn the_claims_of_a_killed_instance_are_sent_by_the_other_after_their_lease() {
         arrived_held.load(Ordering::SeqCst)
     );
     // `b` starts while `a` holds every claim, and leaves them alone.
-    let b = Service::start_url(&db.url, &flags);
+    let b = Service::start_url(db.url(), &flags);
     a.kill();
     hold.store(false, Ordering::SeqCst);
     let killed_at = Instant::now();
@@ -420,18 +306,16 @@ fn the_claims_of_a_killed_instance_are_sent_by_the_other_after_their_lease() {
 
 #[test]
 fn readiness_and_the_api_answer_503_when_the_database_is_gone() {
-    let Some(db) = TestDb::create("readiness_and_the_api_answer_503_when_the_database_is_gone")
+    let Some(mut db) =
+        PostgresDatabase::create("readiness_and_the_api_answer_503_when_the_database_is_gone")
     else {
         return;
     };
-    let service = Service::start_url(&db.url, &["--request-timeout", "20s"]);
+    let service = Service::start_url(db.url(), &["--request-timeout", "20s"]);
     let ready = service.send(service.request(Method::GET, "/-/readiness", None));
     assert_eq!(ready.status.as_u16(), 200, "{}", ready.body);
     // The database disappears under the instance: its connections are ended, and new ones are refused.
-    admin(
-        &db.server,
-        &format!("DROP DATABASE \"{}\" WITH (FORCE)", db.name),
-    );
+    db.drop_now();
     let ready = service.send(service.request(Method::GET, "/-/readiness", None));
     assert_eq!(ready.status.as_u16(), 503, "{}", ready.body);
     assert_eq!(ready.body["status"], "failed");

@@ -6,15 +6,13 @@
 //!
 //! The flow runs on both backends: on SQLite, and on a fresh PostgreSQL database of the server
 //! `STATUS_CHECKS_TEST_POSTGRES_URL` names (`.ci/run` starts a throw-away cluster and sets it; its user must be
-//! allowed to `CREATE DATABASE`, made with `psql`). Without the variable the PostgreSQL run prints a notice and
+//! allowed to `CREATE DATABASE`; `PostgresDatabase` makes it). Without the variable the PostgreSQL run prints a notice and
 //! passes locally, but fails under `CI=true`.
 
-use status_checks_tests::{ROOT_TOKEN, Service, database};
+use status_checks_tests::{PostgresDatabase, ROOT_TOKEN, Service, database};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-
-const URL_VAR: &str = "STATUS_CHECKS_TEST_POSTGRES_URL";
 
 const PYTHON_GITLAB: &str = "python-gitlab==8.6.0";
 
@@ -131,11 +129,11 @@ fn python_gitlab_library_and_cli() {
 
 #[test]
 fn python_gitlab_library_and_cli_on_postgres() {
-    let Some(db) = PgDatabase::create("python_gitlab_library_and_cli_on_postgres") else {
+    let Some(db) = PostgresDatabase::create("python_gitlab_library_and_cli_on_postgres") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    flow(&db.url, dir.path());
+    flow(db.url(), dir.path());
 }
 
 /// The library's flow, then the CLI's, against the binary on the database at `database_url`; `dir` holds the
@@ -214,104 +212,4 @@ fn flow(database_url: &str, dir: &Path) {
     assert_eq!(statuses.as_array().map(Vec::len), Some(2), "{statuses}");
     let me = run(&["current-user", "get"]);
     assert_eq!(me["username"], "root");
-}
-
-/// The PostgreSQL server to test against; `None` (after a notice) when there is none and this is not CI.
-fn postgres_server(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{URL_VAR} is not set under CI=true: the PostgreSQL tests cannot be skipped in CI"
-            )
-        }
-        _ => {
-            eprintln!(
-                "notice: {URL_VAR} is not set, so {test} did not run; set it to a PostgreSQL URL whose \
-                 user may CREATE DATABASE (.ci/run starts a throw-away cluster and sets it)"
-            );
-            None
-        }
-    }
-}
-
-/// `psql`: on the `PATH`, else the newest in Debian's layout (`.ci/run` installs it there).
-fn psql() -> PathBuf {
-    let on_path = Command::new("psql")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if on_path {
-        return PathBuf::from("psql");
-    }
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|version| {
-            let number = version.file_name().to_str()?.parse().ok()?;
-            let psql = version.path().join("bin/psql");
-            psql.exists().then_some((number, psql))
-        })
-        .collect();
-    found.sort();
-    found
-        .pop()
-        .expect("psql is needed to make the test database")
-        .1
-}
-
-/// Runs one statement with `psql` on the database at `url`.
-fn psql_run(url: &str, sql: &str) -> std::process::Output {
-    Command::new(psql())
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
-        .output()
-        .unwrap()
-}
-
-/// A PostgreSQL database made for one test, dropped when it ends (after the service: declare it first).
-struct PgDatabase {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create(test: &str) -> Option<PgDatabase> {
-        let server = postgres_server(test)?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!("sc_e2e_py_{}_{nanos}", std::process::id());
-        let created = psql_run(&server, &format!("CREATE DATABASE \"{name}\""));
-        assert!(
-            created.status.success(),
-            "CREATE DATABASE: {}",
-            String::from_utf8_lossy(&created.stderr)
-        );
-        // The server's URL with its path (the database) replaced, the query kept.
-        let (base, query) = server
-            .split_once('?')
-            .map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
-        let authority = base.find("://").map_or(0, |i| i + 3);
-        let path = base[authority..]
-            .find('/')
-            .map_or(base.len(), |i| authority + i);
-        let mut url = format!("{}/{name}", &base[..path]);
-        if let Some(query) = query {
-            url.push('?');
-            url.push_str(query);
-        }
-        Some(PgDatabase { server, name, url })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let _ = psql_run(
-            &self.server,
-            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-        );
-    }
 }

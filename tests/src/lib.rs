@@ -315,3 +315,43 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A PostgreSQL database made for one test (`status_checks_postgres::testing`), dropped when this goes out of
+/// scope — declare it before the services that use it, so that they stop first.
+pub struct PostgresDatabase(Option<status_checks_postgres::testing::TestDatabase>);
+
+impl PostgresDatabase {
+    /// A new database on the server `STATUS_CHECKS_TEST_POSTGRES_URL` names; `None` after a notice when
+    /// there is none, except under `CI=true`, where that fails the test.
+    pub fn create(test: &str) -> Option<PostgresDatabase> {
+        let test = test.to_owned();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(status_checks_postgres::testing::TestDatabase::create(&test))
+        })
+        .join()
+        .unwrap()
+        .map(|db| PostgresDatabase(Some(db)))
+    }
+
+    /// Its URL, to start `serve` with.
+    pub fn url(&self) -> &str {
+        self.0.as_ref().map_or("", |db| db.url())
+    }
+
+    /// Drops the database now, under whatever still uses it.
+    pub fn drop_now(&mut self) {
+        if let Some(db) = self.0.take() {
+            db.drop_blocking();
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}

@@ -11,10 +11,8 @@
     reason = "a panic is how a test fails"
 )]
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use status_checks_postgres::testing::{TestDatabase, server_url};
 use std::process::{Command, Output};
-
-const URL_VAR: &str = "STATUS_CHECKS_TEST_POSTGRES_URL";
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_status-checks"));
@@ -37,25 +35,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The server to test against; `None` (after a notice) when there is none and this is not CI.
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!(
-                "{URL_VAR} is not set under CI=true: the PostgreSQL tests cannot be skipped in CI"
-            )
-        }
-        _ => {
-            eprintln!(
-                "notice: {URL_VAR} is not set, so {test} did not run; set it to a PostgreSQL URL whose \
-                 user may CREATE DATABASE (.ci/run starts a throw-away cluster and sets it)"
-            );
-            None
-        }
-    }
 }
 
 /// `url` with its database (the path) replaced by `database`, the query kept.
@@ -90,50 +69,30 @@ fn with_userinfo(url: &str, info: &str) -> String {
     format!("{}{info}@{}", &url[..authority_start], &url[host_start..])
 }
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-/// A database made for one test, dropped when the test ends.
-struct TestDb {
-    server: String,
-    name: String,
-    url: String,
-}
+/// A database made for one test (`status_checks_postgres::testing`), dropped when the test ends.
+struct TestDb(Option<TestDatabase>);
 
 impl TestDb {
     /// A new empty database on the test server; `None` when the tests are skipped.
     fn create(test: &str) -> Option<TestDb> {
-        let server = server_url(test)?;
-        let name = format!("sc_cli_{}", uuid::Uuid::new_v4().simple());
-        block_on(async {
-            let mut admin = AsyncPgConnection::establish(&server)
-                .await
-                .unwrap_or_else(|e| panic!("cannot connect to the test server ({URL_VAR}): {e}"));
-            admin
-                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-        });
-        let url = with_database(&server, &name);
-        Some(TestDb { server, name, url })
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(TestDatabase::create(test))
+            .map(|db| TestDb(Some(db)))
+    }
+
+    fn url(&self) -> &str {
+        self.0.as_ref().map_or("", |db| db.url())
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        block_on(async move {
-            if let Ok(mut admin) = AsyncPgConnection::establish(&server).await {
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await;
-            }
-        });
+        if let Some(db) = self.0.take() {
+            db.drop_blocking();
+        }
     }
 }
 
@@ -162,7 +121,7 @@ fn offline_administration_on_postgres() {
     let Some(db) = TestDb::create("offline_administration_on_postgres") else {
         return;
     };
-    let on_db = |args: &[&str]| run(&[args, &["--database-url", &db.url]].concat(), &[]);
+    let on_db = |args: &[&str]| run(&[args, &["--database-url", db.url()]].concat(), &[]);
 
     let migrated = on_db(&["migrate"]);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
@@ -174,7 +133,7 @@ fn offline_administration_on_postgres() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("stdout is the count alone: {first:?}"));
     assert!(applied > 0, "{first}");
-    let again = run(&["migrate"], &[("STATUS_CHECKS_DATABASE_URL", &db.url)]);
+    let again = run(&["migrate"], &[("STATUS_CHECKS_DATABASE_URL", db.url())]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(stdout(&again).trim(), "applied 0 migration(s)");
 
@@ -219,7 +178,7 @@ fn offline_administration_on_postgres() {
             "--username",
             "bob",
             "--database-url",
-            &fresh.url,
+            fresh.url(),
         ],
         &[],
     );
