@@ -61,6 +61,9 @@ pub struct PgStore {
     pub(crate) statuses: Arc<tokio::sync::Notify>,
     /// The `LISTEN` connection's task, ended when the last clone is dropped.
     pub(crate) listener: Arc<Listener>,
+    /// The caches of every `ports()` of this store: bypassed until the listener listens, told by it what
+    /// other instances changed.
+    pub(crate) caches: Arc<status_checks_cache::Caches>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -75,7 +78,8 @@ impl PgStore {
     /// Opens the store on the database at `url` (`postgres://…` or `postgresql://…`): applies the pending
     /// migrations under [`MIGRATION_LOCK_KEY`] (so that any number of instances may start at once), then
     /// returns with a pool of up to `options.max_connections` connections, opened as requests need them,
-    /// and one more connection of its own that `LISTEN`s for the other instances' wake-ups (see
+    /// and one more connection of its own that `LISTEN`s for the other instances' wake-ups and cache
+    /// invalidations (see
     /// [`PgStore::listener_connected`]). Must be called within a tokio runtime: the listener is a task,
     /// ended when the last clone of the store is dropped.
     pub async fn open(url: &str, options: PgStoreOptions) -> Result<PgStore, PgStorageError> {
@@ -90,6 +94,7 @@ impl PgStore {
         migrate(url, &target).await?;
         let recorded = Arc::new(tokio::sync::Notify::new());
         let statuses = Arc::new(tokio::sync::Notify::new());
+        let caches = Arc::new(status_checks_cache::Caches::bypassed());
         let listener = Listener::spawn(
             url,
             target.server.clone(),
@@ -97,6 +102,7 @@ impl PgStore {
             options.acquire_timeout,
             recorded.clone(),
             statuses.clone(),
+            caches.clone(),
         )
         .await;
         Ok(PgStore {
@@ -106,6 +112,7 @@ impl PgStore {
             recorded,
             statuses,
             listener: Arc::new(listener),
+            caches,
         })
     }
 }

@@ -18,6 +18,11 @@
 //!   connection outside the pool that `LISTEN`s on both and wakes [`PgStore::deliveries_recorded`] and
 //!   [`PgStore::statuses_scheduled`], and opens it again (1 s, doubling to 60 s) when it is lost
 //!   ([`PgStore::listener_connected`]).
+//! - **Caches coherent across instances**: [`PgStore::ports`] wraps the repositories in `status-checks-cache`'s
+//!   decorator. Triggers (migration 2) send what a write changed on [`INVALIDATIONS_CHANNEL`] inside the
+//!   writing transaction; the same listening connection hands it to the caches. The caches are bypassed
+//!   until it first listens and whenever it is lost, and flushed each time it listens again
+//!   ([`PgStore::caches_in_use`]).
 //! - **Errors** are translated into the core's `RepoError` at this boundary ([`repo_error`]): a unique
 //!   violation names the rule it broke by the constraint PostgreSQL reports, and [`is_retryable`] tells the
 //!   serialization failures and deadlocks that a transaction is to be run again for. No text made here holds
@@ -49,7 +54,9 @@ pub mod testing;
 
 pub use connection::{MIGRATION_LOCK_KEY, MIGRATIONS, PgStore, PgStoreOptions, run_migrations};
 pub use error::{PgStorageError, is_retryable, repo_error};
-pub use listener::{DELIVERIES_CHANNEL, LISTENER_APPLICATION_NAME, STATUSES_CHANNEL};
+pub use listener::{
+    DELIVERIES_CHANNEL, INVALIDATIONS_CHANNEL, LISTENER_APPLICATION_NAME, STATUSES_CHANNEL,
+};
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;
@@ -61,10 +68,11 @@ use status_checks_core::service::Ports;
 use std::sync::Arc;
 
 impl PgStore {
-    /// The core's ports, all served by this store, with the given clock and randomness.
+    /// The core's ports, all served by this store through its caches (the same for every call), with the
+    /// given clock and randomness.
     pub fn ports(&self, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretGenerator>) -> Ports {
         let store = Arc::new(self.clone());
-        Ports {
+        let ports = Ports {
             users: store.clone(),
             tokens: store.clone(),
             projects: store.clone(),
@@ -77,7 +85,14 @@ impl PgStore {
             forges: store,
             clock,
             secrets,
-        }
+        };
+        status_checks_cache::cached(ports, self.caches.clone())
+    }
+
+    /// Whether reads are served from the caches: false until the listener first listens and while it is
+    /// lost (see [`PgStore::listener_connected`]).
+    pub fn caches_in_use(&self) -> bool {
+        self.caches.usable()
     }
 
     /// Whether the database answers (for readiness checks): one round trip on a pooled connection, within

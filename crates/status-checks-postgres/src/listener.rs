@@ -1,16 +1,20 @@
-//! Wake-ups across instances: every transaction that records deliveries or schedules status posts sends a
-//! `NOTIFY` inside it (delivered by PostgreSQL only if it commits, once per transaction and channel), and
-//! each store keeps one connection of its own — not one of the pool's — that `LISTEN`s on both channels and
-//! wakes the store's local [`Notify`]s on receipt.
+//! Wake-ups and cache invalidations across instances: every transaction that records deliveries or
+//! schedules status posts sends a `NOTIFY` inside it, and every change to a row a cache holds sends one on
+//! [`INVALIDATIONS_CHANNEL`] from a trigger (migration 2); PostgreSQL delivers them only if the transaction
+//! commits, once per transaction, channel and payload. Each store keeps one connection of its own — not one
+//! of the pool's — that `LISTEN`s on the three channels, wakes the store's local [`Notify`]s and tells its
+//! caches what changed.
 //!
 //! A notification sent while the listening connection is down is lost (PostgreSQL queues them only for
-//! sessions that listen). So on the loss of the connection, and again once it listens anew, the local
-//! waiters are woken once: the workers poll at once instead of waiting for their next poll. The connection
-//! is opened again after 1 s, then 2, 4, … up to 60 s between failed attempts.
+//! sessions that listen). So on the loss of the connection the caches are bypassed (every read goes to the
+//! database) and the local waiters are woken once; once it listens anew the caches are flushed and used
+//! again, and the waiters woken again: the workers poll at once instead of waiting for their next poll. The
+//! connection is opened again after 1 s, then 2, 4, … up to 60 s between failed attempts.
 
 use crate::error::Redactor;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_core::Stream;
+use status_checks_cache::{Caches, Invalidation};
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +26,9 @@ use tokio::task::JoinHandle;
 pub const DELIVERIES_CHANNEL: &str = "status_checks_deliveries";
 /// The channel notified by every transaction that schedules status posts to a forge.
 pub const STATUSES_CHANNEL: &str = "status_checks_statuses";
+/// The channel the cache invalidation triggers notify, with what changed as the payload (see
+/// `status_checks_cache::Invalidation`).
+pub const INVALIDATIONS_CHANNEL: &str = "status_checks_invalidate";
 /// The `application_name` of the listening connection, by which it can be told apart in
 /// `pg_stat_activity`.
 pub const LISTENER_APPLICATION_NAME: &str = "status-checks-listener";
@@ -31,8 +38,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest pause between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often an idle listening connection is checked with a round trip: a connection whose server vanished
-/// without closing it (a network partition) would otherwise go unnoticed.
-const HEARTBEAT: Duration = Duration::from_secs(30);
+/// without closing it (a network partition) would otherwise go unnoticed, and the caches trusted meanwhile.
+const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Sends `NOTIFY channel` on `conn`, inside the caller's transaction: PostgreSQL delivers it to every
 /// listening store (this one's included) if and when the transaction commits, and never if it rolls back.
@@ -66,6 +73,7 @@ impl Listener {
         connect_timeout: Duration,
         recorded: Arc<Notify>,
         statuses: Arc<Notify>,
+        caches: Arc<Caches>,
     ) -> Listener {
         let connected = Arc::new(AtomicBool::new(false));
         let (first_tx, first_rx) = oneshot::channel();
@@ -77,6 +85,7 @@ impl Listener {
             connected: connected.clone(),
             recorded,
             statuses,
+            caches,
         };
         let task = tokio::spawn(state.run(first_tx));
         // An error means the task ended, which it does not do by itself.
@@ -116,6 +125,7 @@ struct Task {
     connected: Arc<AtomicBool>,
     recorded: Arc<Notify>,
     statuses: Arc<Notify>,
+    caches: Arc<Caches>,
 }
 
 impl Task {
@@ -127,6 +137,8 @@ impl Task {
         loop {
             match self.connect().await {
                 Ok(mut conn) => {
+                    // Listening: from here on no change is missed, so what was cached before can go.
+                    self.caches.resume();
                     self.connected.store(true, Ordering::Release);
                     if lost {
                         tracing::info!(server = %self.server, "LISTEN connection open again");
@@ -138,6 +150,8 @@ impl Task {
                     }
                     backoff = FIRST_BACKOFF;
                     let cause = self.listen(&mut conn).await;
+                    // Changes may go unheard from now on: read from the database until listening again.
+                    self.caches.bypass();
                     drop(conn);
                     self.connected.store(false, Ordering::Release);
                     tracing::warn!(
@@ -178,7 +192,7 @@ impl Task {
                 .await
                 .map_err(|e| e.to_string())?;
             conn.batch_execute(&format!(
-                "LISTEN {DELIVERIES_CHANNEL}; LISTEN {STATUSES_CHANNEL}"
+                "LISTEN {DELIVERIES_CHANNEL}; LISTEN {STATUSES_CHANNEL}; LISTEN {INVALIDATIONS_CHANNEL}"
             ))
             .await
             .map_err(|e| e.to_string())?;
@@ -203,6 +217,9 @@ impl Task {
                 Ok(Some(Ok(notification))) => match notification.channel.as_str() {
                     DELIVERIES_CHANNEL => self.recorded.notify_one(),
                     STATUSES_CHANNEL => self.statuses.notify_one(),
+                    INVALIDATIONS_CHANNEL => self
+                        .caches
+                        .forget(Invalidation::parse(&notification.payload)),
                     _ => {}
                 },
                 Ok(Some(Err(e))) => return e.to_string(),

@@ -31,7 +31,6 @@
 //!   renders against from `merge_requests`, and `forges` writes mirrored merge requests through
 //!   `merge_requests` and records their notifications through `deliveries`.
 //! - `statements`: the hand-written SQL of a status poll and the tests that pin its query plans.
-//! - `cache`: the read-through caches, and `Invalidation`, the one table of which write forgets what.
 //! - `columns`: conversions of the column values several tables share (times, shas, access levels).
 //! - `connection` (opening, pragmas, migrations, the writer and the read pool), `error` (the translation into
 //!   `RepoError`), `schema` (diesel's view of `migrations/`).
@@ -51,7 +50,6 @@
 //! SQLite-only tricks stay inside it, so a PostgreSQL adapter can implement the same ports and pass the same
 //! contract suite (`status_checks_core::testkit::contract`).
 
-mod cache;
 mod columns;
 mod connection;
 mod error;
@@ -75,7 +73,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Store {
     connections: Arc<connection::Connections>,
-    caches: Arc<cache::Caches>,
+    /// Shared by every `ports()` of this store: one set of caches per database.
+    caches: Arc<status_checks_cache::Caches>,
     recorded: Arc<tokio::sync::Notify>,
     /// Woken after a commit that scheduled status posts.
     statuses: Arc<tokio::sync::Notify>,
@@ -90,29 +89,13 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Runs `f` in one write transaction, then forgets from the caches what `write` made stale: after the
-    /// commit, or after a failure (forgetting too much only costs a miss).
-    pub(crate) async fn write_and_forget<T, F>(
-        &self,
-        write: cache::Invalidation,
-        f: F,
-    ) -> Result<T, RepoError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut diesel::SqliteConnection) -> Result<T, error::TxError> + Send + 'static,
-    {
-        let result = self.connections.write(f).await;
-        self.caches.forget(write);
-        result
-    }
-
     /// Opens (creating if missing) the database at `url`, applies pending migrations, and opens the
     /// connections. Blocking: call it at start-up, before serving.
     pub fn open(url: &str, options: StoreOptions) -> Result<Store, StorageError> {
         let (connections, _applied) = connection::Connections::open(url, &options)?;
         Ok(Store {
             connections: Arc::new(connections),
-            caches: Arc::new(cache::Caches::new()),
+            caches: Arc::new(status_checks_cache::Caches::new()),
             recorded: Arc::new(tokio::sync::Notify::new()),
             statuses: Arc::new(tokio::sync::Notify::new()),
         })
@@ -191,10 +174,11 @@ impl Store {
             .await
     }
 
-    /// The core's ports, all served by this store, with the given clock and randomness.
+    /// The core's ports, all served by this store through its caches (the same for every call), with the
+    /// given clock and randomness.
     pub fn ports(&self, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretGenerator>) -> Ports {
         let store = Arc::new(self.clone());
-        Ports {
+        let ports = Ports {
             users: store.clone(),
             tokens: store.clone(),
             projects: store.clone(),
@@ -207,6 +191,7 @@ impl Store {
             forges: store,
             clock,
             secrets,
-        }
+        };
+        status_checks_cache::cached(ports, self.caches.clone())
     }
 }

@@ -9,7 +9,6 @@
 
 use super::IDS_PER_STATEMENT;
 use crate::Store;
-use crate::cache::Invalidation;
 use crate::columns::{commit_sha, from_millis, from_millis_opt, millis};
 use crate::error::{TxError, corrupt};
 use crate::repos::deliveries::record_deliveries;
@@ -446,83 +445,78 @@ fn save_details(conn: &mut SqliteConnection, row: &DetailsRow) -> Result<(), TxE
 #[async_trait]
 impl ForgeRepository for Store {
     async fn find_link(&self, project: ProjectId) -> RepoResult<Option<ForgeLink>> {
-        if let Some(hit) = self.caches.links.get(&project) {
-            return Ok(hit);
-        }
-        let generation = self.caches.links.generation();
-        let found = self
-            .connections
+        self.connections
             .read(move |conn| link_of(conn, project.0))
-            .await?;
-        self.caches.links.put(project, found.clone(), generation);
-        Ok(found)
+            .await
     }
 
     async fn save_link(&self, link: ForgeLink, sync: bool) -> RepoResult<ForgeLink> {
-        let project = link.project_id;
-        self.write_and_forget(Invalidation::ForgeLinkChanged(project), move |conn| {
-            let updated_at = millis(link.updated_at);
-            let sync_due_at = sync.then_some(updated_at);
-            let row = NewLinkRow {
-                project_id: link.project_id.0,
-                forge: link.forge.as_str(),
-                api_url: &link.api_url,
-                repository: &link.repository,
-                token: link.token.expose(),
-                webhook_secret: link.webhook_secret.expose(),
-                status_name: &link.status_name,
-                per_check_statuses: link.per_check_statuses,
-                author_id: link.author_id.0,
-                last_event_at: link.last_event_at.map(millis),
-                sync_due_at,
-                created_at: millis(link.created_at),
-                updated_at,
-            };
-            // A replaced link keeps when it was created and when its last event was applied (a delivery
-            // applied since the caller read the link must not be forgotten), and a sync still due.
-            // A missing project fails the foreign key: `NotFound`.
-            diesel::insert_into(links::table)
-                .values(&row)
-                .on_conflict(links::project_id)
-                .do_update()
-                .set((
-                    links::forge.eq(excluded(links::forge)),
-                    links::api_url.eq(excluded(links::api_url)),
-                    links::repository.eq(excluded(links::repository)),
-                    links::token.eq(excluded(links::token)),
-                    links::webhook_secret.eq(excluded(links::webhook_secret)),
-                    links::status_name.eq(excluded(links::status_name)),
-                    links::per_check_statuses.eq(excluded(links::per_check_statuses)),
-                    links::author_id.eq(excluded(links::author_id)),
-                    links::updated_at.eq(excluded(links::updated_at)),
-                ))
-                .execute(conn)?;
-            if let Some(due) = sync_due_at {
-                diesel::update(links::table.find(link.project_id.0))
-                    .set(links::sync_due_at.eq(due))
+        self.connections
+            .write(move |conn| {
+                let updated_at = millis(link.updated_at);
+                let sync_due_at = sync.then_some(updated_at);
+                let row = NewLinkRow {
+                    project_id: link.project_id.0,
+                    forge: link.forge.as_str(),
+                    api_url: &link.api_url,
+                    repository: &link.repository,
+                    token: link.token.expose(),
+                    webhook_secret: link.webhook_secret.expose(),
+                    status_name: &link.status_name,
+                    per_check_statuses: link.per_check_statuses,
+                    author_id: link.author_id.0,
+                    last_event_at: link.last_event_at.map(millis),
+                    sync_due_at,
+                    created_at: millis(link.created_at),
+                    updated_at,
+                };
+                // A replaced link keeps when it was created and when its last event was applied (a delivery
+                // applied since the caller read the link must not be forgotten), and a sync still due.
+                // A missing project fails the foreign key: `NotFound`.
+                diesel::insert_into(links::table)
+                    .values(&row)
+                    .on_conflict(links::project_id)
+                    .do_update()
+                    .set((
+                        links::forge.eq(excluded(links::forge)),
+                        links::api_url.eq(excluded(links::api_url)),
+                        links::repository.eq(excluded(links::repository)),
+                        links::token.eq(excluded(links::token)),
+                        links::webhook_secret.eq(excluded(links::webhook_secret)),
+                        links::status_name.eq(excluded(links::status_name)),
+                        links::per_check_statuses.eq(excluded(links::per_check_statuses)),
+                        links::author_id.eq(excluded(links::author_id)),
+                        links::updated_at.eq(excluded(links::updated_at)),
+                    ))
                     .execute(conn)?;
-                // A new or moved link starts with nothing known to be shown on its forge.
-                diesel::delete(posted::table.filter(posted::project_id.eq(link.project_id.0)))
-                    .execute(conn)?;
-            }
-            link_of(conn, link.project_id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-        })
-        .await
+                if let Some(due) = sync_due_at {
+                    diesel::update(links::table.find(link.project_id.0))
+                        .set(links::sync_due_at.eq(due))
+                        .execute(conn)?;
+                    // A new or moved link starts with nothing known to be shown on its forge.
+                    diesel::delete(posted::table.filter(posted::project_id.eq(link.project_id.0)))
+                        .execute(conn)?;
+                }
+                link_of(conn, link.project_id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
     }
 
     async fn delete_link(&self, project: ProjectId) -> RepoResult<bool> {
-        self.write_and_forget(Invalidation::ForgeLinkChanged(project), move |conn| {
-            let deleted = diesel::delete(links::table.find(project.0)).execute(conn)?;
-            diesel::delete(posted::table.filter(posted::project_id.eq(project.0))).execute(conn)?;
-            diesel::delete(
-                statuses::table
-                    .filter(statuses::project_id.eq(project.0))
-                    .filter(pending()),
-            )
-            .execute(conn)?;
-            Ok(deleted > 0)
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                let deleted = diesel::delete(links::table.find(project.0)).execute(conn)?;
+                diesel::delete(posted::table.filter(posted::project_id.eq(project.0)))
+                    .execute(conn)?;
+                diesel::delete(
+                    statuses::table
+                        .filter(statuses::project_id.eq(project.0))
+                        .filter(pending()),
+                )
+                .execute(conn)?;
+                Ok(deleted > 0)
+            })
+            .await
     }
 
     async fn request_sync(&self, project: ProjectId, at: Timestamp) -> RepoResult<bool> {
@@ -608,7 +602,6 @@ impl ForgeRepository for Store {
 
     async fn apply_mirror(&self, write: MirrorWrite) -> RepoResult<MirrorOutcome> {
         let posts = !write.statuses.is_empty();
-        let (project, keyed) = (write.project_id, write.delivery_key.is_some());
         let outcome = self
             .write_recording(!write.deliveries.is_empty(), move |conn| {
                 match refusal(conn, &write)? {
@@ -618,14 +611,8 @@ impl ForgeRepository for Store {
                 }
             })
             .await;
-        if matches!(outcome, Ok(MirrorOutcome::Applied(_))) {
-            if keyed {
-                // The link's `last_event_at` moved.
-                self.caches.forget(Invalidation::ForgeLinkChanged(project));
-            }
-            if posts {
-                self.statuses_scheduled().notify_one();
-            }
+        if posts && matches!(outcome, Ok(MirrorOutcome::Applied(_))) {
+            self.statuses_scheduled().notify_one();
         }
         outcome
     }

@@ -2,7 +2,6 @@
 
 use super::{limit_offset, page};
 use crate::Store;
-use crate::cache::Invalidation;
 use crate::columns::{access_level, from_millis, millis};
 use crate::error::TxError;
 use crate::repos::users::UserRow;
@@ -118,18 +117,19 @@ impl MemberRepository for Store {
         level: AccessLevel,
         created_at: Timestamp,
     ) -> RepoResult<Member> {
-        self.write_and_forget(Invalidation::MembersChanged, move |conn| {
-            diesel::insert_into(members::table)
-                .values((
-                    members::project_id.eq(project.0),
-                    members::user_id.eq(user.0),
-                    members::access_level.eq(level.value()),
-                    members::created_at.eq(millis(created_at)),
-                ))
-                .execute(conn)?;
-            load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                diesel::insert_into(members::table)
+                    .values((
+                        members::project_id.eq(project.0),
+                        members::user_id.eq(user.0),
+                        members::access_level.eq(level.value()),
+                        members::created_at.eq(millis(created_at)),
+                    ))
+                    .execute(conn)?;
+                load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
     }
 
     async fn update_member(
@@ -138,25 +138,27 @@ impl MemberRepository for Store {
         user: UserId,
         level: AccessLevel,
     ) -> RepoResult<Member> {
-        self.write_and_forget(Invalidation::MembersChanged, move |conn| {
-            guard_last_owner(conn, project.0, user.0, Some(level))?;
-            diesel::update(members::table.find((project.0, user.0)))
-                .set(members::access_level.eq(level.value()))
-                .execute(conn)?;
-            load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                guard_last_owner(conn, project.0, user.0, Some(level))?;
+                diesel::update(members::table.find((project.0, user.0)))
+                    .set(members::access_level.eq(level.value()))
+                    .execute(conn)?;
+                load_member(conn, project.0, user.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
     }
 
     async fn remove_member(&self, project: ProjectId, user: UserId) -> RepoResult<bool> {
-        self.write_and_forget(Invalidation::MembersChanged, move |conn| {
-            match guard_last_owner(conn, project.0, user.0, None) {
-                Err(TxError::Repo(RepoError::NotFound)) => return Ok(false),
-                Err(e) => return Err(e),
-                Ok(_) => {}
-            }
-            Ok(diesel::delete(members::table.find((project.0, user.0))).execute(conn)? > 0)
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                match guard_last_owner(conn, project.0, user.0, None) {
+                    Err(TxError::Repo(RepoError::NotFound)) => return Ok(false),
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+                Ok(diesel::delete(members::table.find((project.0, user.0))).execute(conn)? > 0)
+            })
+            .await
     }
 }

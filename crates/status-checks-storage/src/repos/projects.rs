@@ -3,7 +3,6 @@
 
 use super::inserted_id;
 use crate::Store;
-use crate::cache::{Invalidation, ProjectKey};
 use crate::columns::{access_level, from_millis, millis};
 use crate::error::TxError;
 use crate::schema::{members, projects};
@@ -74,32 +73,33 @@ struct ProjectChangeset {
 #[async_trait]
 impl ProjectRepository for Store {
     async fn create_project(&self, new: NewProject, owner: UserId) -> RepoResult<Project> {
-        self.write_and_forget(Invalidation::ProjectCreated, move |conn| {
-            let created_at = millis(new.created_at);
-            diesel::insert_into(projects::table)
-                .values(NewProjectRow {
-                    name: &new.name,
-                    path: &new.path,
-                    namespace: &new.namespace,
-                    path_with_namespace: format!("{}/{}", new.namespace, new.path),
-                    only_allow_merge_if_all_status_checks_passed: new
-                        .only_allow_merge_if_all_status_checks_passed,
-                    created_at,
-                    updated_at: created_at,
-                })
-                .execute(conn)?;
-            let id = inserted_id(conn)?;
-            diesel::insert_into(members::table)
-                .values((
-                    members::project_id.eq(id),
-                    members::user_id.eq(owner.0),
-                    members::access_level.eq(AccessLevel::Owner.value()),
-                    members::created_at.eq(created_at),
-                ))
-                .execute(conn)?;
-            load_project(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                let created_at = millis(new.created_at);
+                diesel::insert_into(projects::table)
+                    .values(NewProjectRow {
+                        name: &new.name,
+                        path: &new.path,
+                        namespace: &new.namespace,
+                        path_with_namespace: format!("{}/{}", new.namespace, new.path),
+                        only_allow_merge_if_all_status_checks_passed: new
+                            .only_allow_merge_if_all_status_checks_passed,
+                        created_at,
+                        updated_at: created_at,
+                    })
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                diesel::insert_into(members::table)
+                    .values((
+                        members::project_id.eq(id),
+                        members::user_id.eq(owner.0),
+                        members::access_level.eq(AccessLevel::Owner.value()),
+                        members::created_at.eq(created_at),
+                    ))
+                    .execute(conn)?;
+                load_project(conn, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
     }
 
     async fn find_project_with_access(
@@ -107,14 +107,8 @@ impl ProjectRepository for Store {
         reference: &ProjectRef,
         user: UserId,
     ) -> RepoResult<Option<(Project, Option<AccessLevel>)>> {
-        let key = (ProjectKey::of(reference), user);
-        if let Some(hit) = self.caches.access.get(&key) {
-            return Ok(hit);
-        }
-        let generation = self.caches.access.generation();
         let reference = reference.clone();
-        let found = self
-            .connections
+        self.connections
             .read(move |conn| {
                 let mut query = projects::table
                     .left_join(
@@ -136,9 +130,7 @@ impl ProjectRepository for Store {
                 let level = level.map(access_level).transpose()?;
                 Ok(Some((row.into_domain()?, level)))
             })
-            .await?;
-        self.caches.access.put(key, found.clone(), generation);
-        Ok(found)
+            .await
     }
 
     async fn list_projects(
@@ -169,28 +161,28 @@ impl ProjectRepository for Store {
         update: ProjectUpdate,
         updated_at: Timestamp,
     ) -> RepoResult<Project> {
-        self.write_and_forget(Invalidation::ProjectUpdated, move |conn| {
-            let changes = ProjectChangeset {
-                name: update.name,
-                only_allow_merge_if_all_status_checks_passed: update
-                    .only_allow_merge_if_all_status_checks_passed,
-                updated_at: millis(updated_at),
-            };
-            let updated = diesel::update(projects::table.find(id.0))
-                .set(changes)
-                .execute(conn)?;
-            if updated == 0 {
-                return Err(TxError::Repo(RepoError::NotFound));
-            }
-            load_project(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                let changes = ProjectChangeset {
+                    name: update.name,
+                    only_allow_merge_if_all_status_checks_passed: update
+                        .only_allow_merge_if_all_status_checks_passed,
+                    updated_at: millis(updated_at),
+                };
+                let updated = diesel::update(projects::table.find(id.0))
+                    .set(changes)
+                    .execute(conn)?;
+                if updated == 0 {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                load_project(conn, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
     }
 
     async fn delete_project(&self, id: ProjectId) -> RepoResult<bool> {
-        self.write_and_forget(Invalidation::ProjectDeleted(id), move |conn| {
-            Ok(diesel::delete(projects::table.find(id.0)).execute(conn)? > 0)
-        })
-        .await
+        self.connections
+            .write(move |conn| Ok(diesel::delete(projects::table.find(id.0)).execute(conn)? > 0))
+            .await
     }
 }

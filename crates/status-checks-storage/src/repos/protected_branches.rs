@@ -2,7 +2,6 @@
 
 use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
-use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
 use crate::error::{TxError, corrupt};
 use crate::schema::protected_branches as branches;
@@ -147,17 +146,18 @@ impl ProtectedBranchRepository for Store {
         id: ProtectedBranchId,
     ) -> RepoResult<bool> {
         // The check↔branch rows go with it (ON DELETE CASCADE).
-        self.write_and_forget(Invalidation::ProtectedBranchDeleted(project), move |conn| {
-            let deleted = diesel::delete(
-                branches::table.filter(
-                    branches::id
-                        .eq(id.0)
-                        .and(branches::project_id.eq(project.0)),
-                ),
-            )
-            .execute(conn)?;
-            Ok(deleted > 0)
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                let deleted = diesel::delete(
+                    branches::table.filter(
+                        branches::id
+                            .eq(id.0)
+                            .and(branches::project_id.eq(project.0)),
+                    ),
+                )
+                .execute(conn)?;
+                Ok(deleted > 0)
+            })
+            .await
     }
 }

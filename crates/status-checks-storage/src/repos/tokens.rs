@@ -3,7 +3,6 @@
 
 use super::inserted_id;
 use crate::Store;
-use crate::cache::Invalidation;
 use crate::columns::{from_millis, from_millis_opt, millis};
 use crate::error::{TxError, corrupt};
 use crate::repos::users::UserRow;
@@ -111,14 +110,8 @@ impl TokenRepository for Store {
     }
 
     async fn find_token_by_hash(&self, hash: &TokenHash) -> RepoResult<Option<TokenWithOwner>> {
-        let key = hash.as_str().to_owned();
-        if let Some(hit) = self.caches.tokens.get(&key) {
-            return Ok(Some(hit));
-        }
-        let generation = self.caches.tokens.generation();
-        let hash = key.clone();
-        let found = self
-            .connections
+        let hash = hash.as_str().to_owned();
+        self.connections
             .read(move |conn| {
                 let row = tokens::table
                     .inner_join(users::table)
@@ -136,11 +129,7 @@ impl TokenRepository for Store {
                     user: user.into_domain()?,
                 }))
             })
-            .await?;
-        if let Some(found) = &found {
-            self.caches.tokens.put(key, found.clone(), generation);
-        }
-        Ok(found)
+            .await
     }
 
     async fn find_token(&self, id: TokenId) -> RepoResult<Option<PersonalAccessToken>> {
@@ -169,12 +158,13 @@ impl TokenRepository for Store {
     }
 
     async fn revoke_token(&self, id: TokenId) -> RepoResult<bool> {
-        self.write_and_forget(Invalidation::TokenRevoked, move |conn| {
-            Ok(diesel::update(tokens::table.find(id.0))
-                .set(tokens::revoked.eq(true))
-                .execute(conn)?
-                > 0)
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                Ok(diesel::update(tokens::table.find(id.0))
+                    .set(tokens::revoked.eq(true))
+                    .execute(conn)?
+                    > 0)
+            })
+            .await
     }
 }

@@ -2,7 +2,6 @@
 
 use super::inserted_id;
 use crate::Store;
-use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
 use crate::error::{TxError, corrupt};
 use crate::schema::users;
@@ -118,9 +117,8 @@ impl UserRepository for Store {
     }
 
     async fn delete_user(&self, id: UserId) -> RepoResult<bool> {
-        self.write_and_forget(Invalidation::UserDeleted, move |conn| {
-            Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0)
-        })
-        .await
+        self.connections
+            .write(move |conn| Ok(diesel::delete(users::table.find(id.0)).execute(conn)? > 0))
+            .await
     }
 }

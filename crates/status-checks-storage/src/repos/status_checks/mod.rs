@@ -5,7 +5,6 @@ pub(crate) mod responses;
 
 use super::{IDS_PER_STATEMENT, inserted_id};
 use crate::Store;
-use crate::cache::Invalidation;
 use crate::columns::{from_millis, millis};
 use crate::error::{TxError, corrupt};
 use crate::repos::protected_branches::ProtectedBranchRow;
@@ -182,10 +181,6 @@ impl StatusCheckRepository for Store {
         &self,
         project: ProjectId,
     ) -> RepoResult<std::sync::Arc<[ExternalStatusCheck]>> {
-        if let Some(hit) = self.caches.checks.get(&project) {
-            return Ok(hit);
-        }
-        let generation = self.caches.checks.generation();
         let found = self
             .connections
             .read(move |conn| {
@@ -197,9 +192,7 @@ impl StatusCheckRepository for Store {
                 with_branches(conn, rows)
             })
             .await?;
-        let found: std::sync::Arc<[ExternalStatusCheck]> = found.into();
-        self.caches.checks.put(project, found.clone(), generation);
-        Ok(found)
+        Ok(found.into())
     }
 
     async fn find_check(
@@ -217,24 +210,24 @@ impl StatusCheckRepository for Store {
     }
 
     async fn create_check(&self, new: NewStatusCheck) -> RepoResult<ExternalStatusCheck> {
-        let project = new.project_id;
-        self.write_and_forget(Invalidation::ChecksChanged(project), move |conn| {
-            let at = millis(new.created_at);
-            diesel::insert_into(checks::table)
-                .values((
-                    checks::project_id.eq(new.project_id.0),
-                    checks::name.eq(new.name.as_str()),
-                    checks::external_url.eq(new.external_url.as_str()),
-                    checks::shared_secret.eq(new.shared_secret.as_ref().map(|s| s.expose())),
-                    checks::created_at.eq(at),
-                    checks::updated_at.eq(at),
-                ))
-                .execute(conn)?;
-            let id = inserted_id(conn)?;
-            set_branches(conn, new.project_id.0, id, &new.protected_branch_ids)?;
-            load_check(conn, new.project_id.0, id)?.ok_or(TxError::Repo(RepoError::NotFound))
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                let at = millis(new.created_at);
+                diesel::insert_into(checks::table)
+                    .values((
+                        checks::project_id.eq(new.project_id.0),
+                        checks::name.eq(new.name.as_str()),
+                        checks::external_url.eq(new.external_url.as_str()),
+                        checks::shared_secret.eq(new.shared_secret.as_ref().map(|s| s.expose())),
+                        checks::created_at.eq(at),
+                        checks::updated_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                let id = inserted_id(conn)?;
+                set_branches(conn, new.project_id.0, id, &new.protected_branch_ids)?;
+                load_check(conn, new.project_id.0, id)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
     }
 
     async fn update_check(
@@ -243,40 +236,42 @@ impl StatusCheckRepository for Store {
         id: StatusCheckId,
         update: StatusCheckUpdate,
     ) -> RepoResult<ExternalStatusCheck> {
-        self.write_and_forget(Invalidation::ChecksChanged(project), move |conn| {
-            let changes = CheckChangeset {
-                name: update.name.map(|n| n.as_str().to_owned()),
-                external_url: update.external_url.map(|u| u.as_str().to_owned()),
-                shared_secret: update
-                    .shared_secret
-                    .map(|s| s.map(|s| s.expose().to_owned())),
-                updated_at: millis(update.updated_at),
-            };
-            let updated = diesel::update(
-                checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
-            )
-            .set(changes)
-            .execute(conn)?;
-            if updated == 0 {
-                return Err(TxError::Repo(RepoError::NotFound));
-            }
-            if let Some(ids) = &update.protected_branch_ids {
-                set_branches(conn, project.0, id.0, ids)?;
-            }
-            load_check(conn, project.0, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                let changes = CheckChangeset {
+                    name: update.name.map(|n| n.as_str().to_owned()),
+                    external_url: update.external_url.map(|u| u.as_str().to_owned()),
+                    shared_secret: update
+                        .shared_secret
+                        .map(|s| s.map(|s| s.expose().to_owned())),
+                    updated_at: millis(update.updated_at),
+                };
+                let updated = diesel::update(
+                    checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
+                )
+                .set(changes)
+                .execute(conn)?;
+                if updated == 0 {
+                    return Err(TxError::Repo(RepoError::NotFound));
+                }
+                if let Some(ids) = &update.protected_branch_ids {
+                    set_branches(conn, project.0, id.0, ids)?;
+                }
+                load_check(conn, project.0, id.0)?.ok_or(TxError::Repo(RepoError::NotFound))
+            })
+            .await
     }
 
     async fn delete_check(&self, project: ProjectId, id: StatusCheckId) -> RepoResult<bool> {
         // Responses, scope rows and deliveries go with it (ON DELETE CASCADE).
-        self.write_and_forget(Invalidation::ChecksChanged(project), move |conn| {
-            let deleted = diesel::delete(
-                checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
-            )
-            .execute(conn)?;
-            Ok(deleted > 0)
-        })
-        .await
+        self.connections
+            .write(move |conn| {
+                let deleted = diesel::delete(
+                    checks::table.filter(checks::id.eq(id.0).and(checks::project_id.eq(project.0))),
+                )
+                .execute(conn)?;
+                Ok(deleted > 0)
+            })
+            .await
     }
 }
