@@ -10,7 +10,7 @@ use status_checks_core::{AccessLevel, ProjectId, UserId};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// Entries per cache before it is emptied (a crude bound on memory; misses are cheap).
@@ -122,6 +122,19 @@ pub struct Caches {
     /// ask on every call).
     pub(crate) links: Cache<ProjectId, Option<ForgeLink>>,
     usable: Arc<AtomicBool>,
+    /// How the backend spreads this instance's invalidations to the others before a write is
+    /// acknowledged; none for a backend with one instance.
+    propagation: OnceLock<Arc<dyn Propagation>>,
+}
+
+/// How a backend with several instances makes a write's invalidation reach the other instances before the
+/// write is acknowledged, so that the very next request to any of them sees it.
+#[async_trait::async_trait]
+pub trait Propagation: Send + Sync {
+    /// Returns once what this instance has committed so far has been heard by every listening instance —
+    /// or as soon as that cannot be told (this instance is not listening), or after a bound of the
+    /// backend's choosing.
+    async fn propagated(&self);
 }
 
 impl std::fmt::Debug for Caches {
@@ -152,6 +165,22 @@ impl Caches {
             checks: Cache::new(usable.clone()),
             links: Cache::new(usable.clone()),
             usable,
+            propagation: OnceLock::new(),
+        }
+    }
+
+    /// Has every write through the cached ports wait for `propagation` before it returns. Set once; a
+    /// second call changes nothing.
+    pub fn propagate_with(&self, propagation: Arc<dyn Propagation>) {
+        let _ = self.propagation.set(propagation);
+    }
+
+    /// Forgets what `change` made stale here, then waits until it is forgotten everywhere (see
+    /// [`Propagation`]).
+    pub(crate) async fn forget_everywhere(&self, change: Invalidation) {
+        self.forget(change);
+        if let Some(propagation) = self.propagation.get() {
+            propagation.propagated().await;
         }
     }
 

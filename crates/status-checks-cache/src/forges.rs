@@ -19,8 +19,10 @@ pub(crate) struct CachedForges {
 }
 
 impl CachedForges {
-    fn forget(&self, project: ProjectId) {
-        self.caches.forget(Invalidation::ForgeLink(project));
+    async fn forget(&self, project: ProjectId) {
+        self.caches
+            .forget_everywhere(Invalidation::ForgeLink(project))
+            .await;
     }
 }
 
@@ -40,13 +42,13 @@ impl ForgeRepository for CachedForges {
     async fn save_link(&self, link: ForgeLink, sync: bool) -> RepoResult<ForgeLink> {
         let project = link.project_id;
         let result = self.inner.save_link(link, sync).await;
-        self.forget(project);
+        self.forget(project).await;
         result
     }
 
     async fn delete_link(&self, project: ProjectId) -> RepoResult<bool> {
         let result = self.inner.delete_link(project).await;
-        self.forget(project);
+        self.forget(project).await;
         result
     }
 
@@ -84,9 +86,10 @@ impl ForgeRepository for CachedForges {
     async fn apply_mirror(&self, write: MirrorWrite) -> RepoResult<MirrorOutcome> {
         let project = write.project_id;
         let result = self.inner.apply_mirror(write).await;
-        // An applied delivery moves the link's `last_event_at`; a failed one may have committed.
+        // An applied delivery moves the link's `last_event_at`; a failed one may have committed. Forgotten
+        // here at once and elsewhere when heard, without waiting: a webhook's answer does not show it.
         if !matches!(result, Ok(MirrorOutcome::Seen | MirrorOutcome::Raced)) {
-            self.forget(project);
+            self.caches.forget(Invalidation::ForgeLink(project));
         }
         result
     }

@@ -12,7 +12,8 @@
 //!   before a write committed and that write's invalidation — a reader may fill the cache only if no
 //!   invalidation happened since it started reading.
 //! - **Writes through other instances** (PostgreSQL): the store hears them and calls [`Caches::forget`] with
-//!   what they changed; while it might be missing some (its listening connection is down, or not yet up) it
+//!   what they changed, and a write through the cached ports returns only once its change was heard by
+//!   every listening instance ([`Propagation`]), so the very next request to any of them sees it; while it might be missing some (its listening connection is down, or not yet up) it
 //!   calls [`Caches::bypass`] and every read goes to the database, and once it listens again
 //!   [`Caches::resume`] forgets everything before serving from the caches again. SQLite has one writer, this
 //!   process, and its caches are in use from the start. How each backend wires this: `docs/architecture.md`.
@@ -32,7 +33,7 @@ mod status_checks;
 mod tokens;
 mod users;
 
-pub use caches::{Caches, MAX_AGE};
+pub use caches::{Caches, MAX_AGE, Propagation};
 pub use invalidation::Invalidation;
 
 use status_checks_core::service::Ports;

@@ -39,7 +39,9 @@ impl MemberRepository for CachedMembers {
             .inner
             .add_member(project, user, level, created_at)
             .await;
-        self.caches.forget(Invalidation::Members(project));
+        self.caches
+            .forget_everywhere(Invalidation::Members(project))
+            .await;
         result
     }
 
@@ -50,13 +52,17 @@ impl MemberRepository for CachedMembers {
         level: AccessLevel,
     ) -> RepoResult<Member> {
         let result = self.inner.update_member(project, user, level).await;
-        self.caches.forget(Invalidation::Members(project));
+        self.caches
+            .forget_everywhere(Invalidation::Members(project))
+            .await;
         result
     }
 
     async fn remove_member(&self, project: ProjectId, user: UserId) -> RepoResult<bool> {
         let result = self.inner.remove_member(project, user).await;
-        self.caches.forget(Invalidation::Members(project));
+        self.caches
+            .forget_everywhere(Invalidation::Members(project))
+            .await;
         result
     }
 }

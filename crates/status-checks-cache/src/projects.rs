@@ -22,7 +22,9 @@ impl ProjectRepository for CachedProjects {
         // Its id or path may be cached as "no such project"; after a failure (which may have committed),
         // which project is not known.
         let project = result.as_ref().ok().map(|p| p.id);
-        self.caches.forget(Invalidation::Project(project));
+        self.caches
+            .forget_everywhere(Invalidation::Project(project))
+            .await;
         result
     }
 
@@ -57,13 +59,17 @@ impl ProjectRepository for CachedProjects {
         updated_at: Timestamp,
     ) -> RepoResult<Project> {
         let result = self.inner.update_project(id, update, updated_at).await;
-        self.caches.forget(Invalidation::Project(Some(id)));
+        self.caches
+            .forget_everywhere(Invalidation::Project(Some(id)))
+            .await;
         result
     }
 
     async fn delete_project(&self, id: ProjectId) -> RepoResult<bool> {
         let result = self.inner.delete_project(id).await;
-        self.caches.forget(Invalidation::Project(Some(id)));
+        self.caches
+            .forget_everywhere(Invalidation::Project(Some(id)))
+            .await;
         result
     }
 }

@@ -49,7 +49,9 @@ impl ProtectedBranchRepository for CachedProtectedBranches {
             .inner
             .create_protected_branch(project, name, created_at)
             .await;
-        self.caches.forget(Invalidation::ProtectedBranches(project));
+        self.caches
+            .forget_everywhere(Invalidation::ProtectedBranches(project))
+            .await;
         result
     }
 
@@ -60,7 +62,9 @@ impl ProtectedBranchRepository for CachedProtectedBranches {
     ) -> RepoResult<bool> {
         // The scopes of the checks that named it go with it.
         let result = self.inner.delete_protected_branch(project, id).await;
-        self.caches.forget(Invalidation::ProtectedBranches(project));
+        self.caches
+            .forget_everywhere(Invalidation::ProtectedBranches(project))
+            .await;
         result
     }
 }

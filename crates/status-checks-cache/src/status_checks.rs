@@ -53,7 +53,9 @@ impl StatusCheckRepository for CachedStatusChecks {
     async fn create_check(&self, new: NewStatusCheck) -> RepoResult<ExternalStatusCheck> {
         let project = new.project_id;
         let result = self.inner.create_check(new).await;
-        self.caches.forget(Invalidation::StatusChecks(project));
+        self.caches
+            .forget_everywhere(Invalidation::StatusChecks(project))
+            .await;
         result
     }
 
@@ -64,13 +66,17 @@ impl StatusCheckRepository for CachedStatusChecks {
         update: StatusCheckUpdate,
     ) -> RepoResult<ExternalStatusCheck> {
         let result = self.inner.update_check(project, id, update).await;
-        self.caches.forget(Invalidation::StatusChecks(project));
+        self.caches
+            .forget_everywhere(Invalidation::StatusChecks(project))
+            .await;
         result
     }
 
     async fn delete_check(&self, project: ProjectId, id: StatusCheckId) -> RepoResult<bool> {
         let result = self.inner.delete_check(project, id).await;
-        self.caches.forget(Invalidation::StatusChecks(project));
+        self.caches
+            .forget_everywhere(Invalidation::StatusChecks(project))
+            .await;
         result
     }
 }

@@ -49,7 +49,7 @@ impl TokenRepository for CachedTokens {
 
     async fn revoke_token(&self, id: TokenId) -> RepoResult<bool> {
         let result = self.inner.revoke_token(id).await;
-        self.caches.forget(Invalidation::Tokens);
+        self.caches.forget_everywhere(Invalidation::Tokens).await;
         result
     }
 }

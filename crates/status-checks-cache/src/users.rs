@@ -38,7 +38,7 @@ impl UserRepository for CachedUsers {
 
     async fn delete_user(&self, id: UserId) -> RepoResult<bool> {
         let result = self.inner.delete_user(id).await;
-        self.caches.forget(Invalidation::Users);
+        self.caches.forget_everywhere(Invalidation::Users).await;
         result
     }
 }

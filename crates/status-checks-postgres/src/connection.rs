@@ -2,7 +2,8 @@
 //! under an advisory lock.
 
 use crate::error::{PgStorageError, Redactor};
-use crate::listener::Listener;
+use crate::listener::{Hearers, Listener};
+use crate::propagation::Markers;
 use deadpool::Runtime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::Connection;
@@ -95,14 +96,23 @@ impl PgStore {
         let recorded = Arc::new(tokio::sync::Notify::new());
         let statuses = Arc::new(tokio::sync::Notify::new());
         let caches = Arc::new(status_checks_cache::Caches::bypassed());
+        let markers = Arc::new(Markers::new(
+            pool.clone(),
+            Arc::downgrade(&caches),
+            target.redactor.clone(),
+        ));
+        caches.propagate_with(markers.clone());
         let listener = Listener::spawn(
             url,
             target.server.clone(),
             target.redactor.clone(),
             options.acquire_timeout,
-            recorded.clone(),
-            statuses.clone(),
-            caches.clone(),
+            Hearers {
+                recorded: recorded.clone(),
+                statuses: statuses.clone(),
+                caches: caches.clone(),
+                markers,
+            },
         )
         .await;
         Ok(PgStore {

@@ -22,7 +22,8 @@
 //!   decorator. Triggers (migration 2) send what a write changed on [`INVALIDATIONS_CHANNEL`] inside the
 //!   writing transaction; the same listening connection hands it to the caches. The caches are bypassed
 //!   until it first listens and whenever it is lost, and flushed each time it listens again
-//!   ([`PgStore::caches_in_use`]).
+//!   ([`PgStore::caches_in_use`]). A write that changed cached data returns only once its own marker, sent
+//!   after it on [`MARKERS_CHANNEL`], was heard back: by then every instance has its invalidations.
 //! - **Errors** are translated into the core's `RepoError` at this boundary ([`repo_error`]): a unique
 //!   violation names the rule it broke by the constraint PostgreSQL reports, and [`is_retryable`] tells the
 //!   serialization failures and deadlocks that a transaction is to be run again for. No text made here holds
@@ -43,6 +44,7 @@ mod columns;
 mod connection;
 mod error;
 mod listener;
+mod propagation;
 #[macro_use]
 mod repos;
 /// The diesel schema, for tests and tools that must build statements the way this adapter does; not a
@@ -57,6 +59,7 @@ pub use error::{PgStorageError, is_retryable, repo_error};
 pub use listener::{
     DELIVERIES_CHANNEL, INVALIDATIONS_CHANNEL, LISTENER_APPLICATION_NAME, STATUSES_CHANNEL,
 };
+pub use propagation::MARKERS_CHANNEL;
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;

@@ -2,8 +2,8 @@
 //! schedules status posts sends a `NOTIFY` inside it, and every change to a row a cache holds sends one on
 //! [`INVALIDATIONS_CHANNEL`] from a trigger (migration 2); PostgreSQL delivers them only if the transaction
 //! commits, once per transaction, channel and payload. Each store keeps one connection of its own — not one
-//! of the pool's — that `LISTEN`s on the three channels, wakes the store's local [`Notify`]s and tells its
-//! caches what changed.
+//! of the pool's — that `LISTEN`s on these channels and on its writes' markers (see `propagation`), wakes
+//! the store's local [`Notify`]s and tells its caches what changed.
 //!
 //! A notification sent while the listening connection is down is lost (PostgreSQL queues them only for
 //! sessions that listen). So on the loss of the connection the caches are bypassed (every read goes to the
@@ -12,6 +12,7 @@
 //! connection is opened again after 1 s, then 2, 4, … up to 60 s between failed attempts.
 
 use crate::error::Redactor;
+use crate::propagation::{MARKERS_CHANNEL, Markers};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_core::Stream;
 use status_checks_cache::{Caches, Invalidation};
@@ -71,9 +72,7 @@ impl Listener {
         server: String,
         redactor: Redactor,
         connect_timeout: Duration,
-        recorded: Arc<Notify>,
-        statuses: Arc<Notify>,
-        caches: Arc<Caches>,
+        hearers: Hearers,
     ) -> Listener {
         let connected = Arc::new(AtomicBool::new(false));
         let (first_tx, first_rx) = oneshot::channel();
@@ -83,9 +82,7 @@ impl Listener {
             redactor,
             connect_timeout,
             connected: connected.clone(),
-            recorded,
-            statuses,
-            caches,
+            hearers,
         };
         let task = tokio::spawn(state.run(first_tx));
         // An error means the task ended, which it does not do by itself.
@@ -123,9 +120,19 @@ struct Task {
     redactor: Redactor,
     connect_timeout: Duration,
     connected: Arc<AtomicBool>,
-    recorded: Arc<Notify>,
-    statuses: Arc<Notify>,
-    caches: Arc<Caches>,
+    hearers: Hearers,
+}
+
+/// What the listener tells of what it hears.
+pub(crate) struct Hearers {
+    /// Woken by [`DELIVERIES_CHANNEL`].
+    pub(crate) recorded: Arc<Notify>,
+    /// Woken by [`STATUSES_CHANNEL`].
+    pub(crate) statuses: Arc<Notify>,
+    /// Told what changed by [`INVALIDATIONS_CHANNEL`]; bypassed while not listening.
+    pub(crate) caches: Arc<Caches>,
+    /// Told of the markers heard back on [`MARKERS_CHANNEL`].
+    pub(crate) markers: Arc<Markers>,
 }
 
 impl Task {
@@ -138,7 +145,7 @@ impl Task {
             match self.connect().await {
                 Ok(mut conn) => {
                     // Listening: from here on no change is missed, so what was cached before can go.
-                    self.caches.resume();
+                    self.hearers.caches.resume();
                     self.connected.store(true, Ordering::Release);
                     if lost {
                         tracing::info!(server = %self.server, "LISTEN connection open again");
@@ -151,7 +158,7 @@ impl Task {
                     backoff = FIRST_BACKOFF;
                     let cause = self.listen(&mut conn).await;
                     // Changes may go unheard from now on: read from the database until listening again.
-                    self.caches.bypass();
+                    self.hearers.caches.bypass();
                     drop(conn);
                     self.connected.store(false, Ordering::Release);
                     tracing::warn!(
@@ -181,8 +188,8 @@ impl Task {
     }
 
     fn wake_all(&self) {
-        self.recorded.notify_one();
-        self.statuses.notify_one();
+        self.hearers.recorded.notify_one();
+        self.hearers.statuses.notify_one();
     }
 
     /// A new connection (not one of the pool's), listening on both channels.
@@ -192,7 +199,8 @@ impl Task {
                 .await
                 .map_err(|e| e.to_string())?;
             conn.batch_execute(&format!(
-                "LISTEN {DELIVERIES_CHANNEL}; LISTEN {STATUSES_CHANNEL}; LISTEN {INVALIDATIONS_CHANNEL}"
+                "LISTEN {DELIVERIES_CHANNEL}; LISTEN {STATUSES_CHANNEL}; LISTEN {INVALIDATIONS_CHANNEL}; \
+                 LISTEN {MARKERS_CHANNEL}"
             ))
             .await
             .map_err(|e| e.to_string())?;
@@ -215,11 +223,13 @@ impl Task {
             };
             match next {
                 Ok(Some(Ok(notification))) => match notification.channel.as_str() {
-                    DELIVERIES_CHANNEL => self.recorded.notify_one(),
-                    STATUSES_CHANNEL => self.statuses.notify_one(),
+                    DELIVERIES_CHANNEL => self.hearers.recorded.notify_one(),
+                    STATUSES_CHANNEL => self.hearers.statuses.notify_one(),
                     INVALIDATIONS_CHANNEL => self
+                        .hearers
                         .caches
                         .forget(Invalidation::parse(&notification.payload)),
+                    MARKERS_CHANNEL => self.hearers.markers.heard(&notification.payload),
                     _ => {}
                 },
                 Ok(Some(Err(e))) => return e.to_string(),
