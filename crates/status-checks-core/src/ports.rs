@@ -329,13 +329,19 @@ pub trait DeliveryRepository: Send + Sync {
         lease_until: Timestamp,
         except: Vec<StatusCheckId>,
     ) -> RepoResult<Vec<DueDelivery>>;
-    /// Gives back claimed deliveries that were not sent (a sender stopping with some still queued): those of
-    /// `ids` still pending are due again at `due_at`, their attempts unchanged; the others are left alone.
-    async fn release(&self, ids: Vec<DeliveryId>, due_at: Timestamp) -> RepoResult<()>;
+    /// Gives back claimed deliveries that were not sent (a sender stopping with some still queued), each
+    /// named with the end of the lease it was claimed under: those still held by that claim are due again at
+    /// `due_at`, their attempts unchanged; the others are left alone.
+    async fn release(
+        &self,
+        claims: Vec<(DeliveryId, Timestamp)>,
+        due_at: Timestamp,
+    ) -> RepoResult<()>;
     /// Records the outcomes of attempts, in one transaction (the delivery worker hands over those of a whole
     /// batch at once). Each counts one attempt and sets `last_attempt_at`: `Delivered` makes the delivery
     /// delivered and clears `last_error`; `Failed` stores its error and makes it pending again at `retry_at`,
-    /// or dead without one. An attempt at a delivery deleted meanwhile changes nothing.
+    /// or dead without one. An attempt at a delivery deleted meanwhile, or no longer held by the claim it was
+    /// sent under ([`Attempt::claimed_until`]), changes nothing.
     async fn record_attempts(&self, attempts: Vec<Attempt>) -> RepoResult<()>;
     /// How many deliveries are pending.
     async fn count_pending(&self) -> RepoResult<u64>;
@@ -413,7 +419,8 @@ pub trait ForgeRepository: Send + Sync {
     async fn prune_forge_rows(&self, before: Timestamp, limit: u32) -> RepoResult<u64>;
     /// Records attempts at status posts (see [`StatusAttempt`]) in one transaction (the reporter hands over
     /// those of a whole round at once): each with the state now shown at its key when the forge accepted it,
-    /// and its follow-up posts. An attempt at a post deleted meanwhile changes nothing.
+    /// and its follow-up posts. An attempt at a post deleted meanwhile, or no longer held by the claim it was
+    /// sent under, changes nothing (neither its state shown nor its follow-ups).
     async fn record_status_attempts(
         &self,
         attempts: Vec<(StatusAttempt, Option<PostedKey>)>,

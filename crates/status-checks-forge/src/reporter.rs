@@ -198,6 +198,7 @@ impl Reporter {
     fn superseded(&self, due: ForgeStatus) -> (StatusAttempt, Option<PostedKey>) {
         let attempt = StatusAttempt {
             id: due.id,
+            claimed_until: claimed_until(&due),
             at: self.service.ports().clock.now(),
             state: due.state,
             outcome: AttemptOutcome::Delivered,
@@ -297,6 +298,7 @@ impl Reporter {
         };
         let attempt = StatusAttempt {
             id: due.id,
+            claimed_until: claimed_until(&due),
             at: ports.clock.now(),
             state,
             outcome,
@@ -383,4 +385,10 @@ impl Reporter {
         }
         Ok(count)
     }
+}
+
+/// The end of the lease `due` was claimed under, which names the claim when its outcome is recorded: a
+/// claimed post is due at the end of its lease.
+fn claimed_until(due: &ForgeStatus) -> Timestamp {
+    due.next_attempt_at.unwrap_or(chrono::DateTime::UNIX_EPOCH)
 }

@@ -14,7 +14,7 @@ use crate::sender::{Cause, Failure, Sender};
 use status_checks_core::deliveries;
 use status_checks_core::deliveries::{Attempt, AttemptOutcome};
 use status_checks_core::ports::{Clock, DeliveryRepository, DueDelivery};
-use status_checks_core::{DeliveryId, StatusCheckId};
+use status_checks_core::{DeliveryId, StatusCheckId, Timestamp};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
@@ -230,10 +230,10 @@ impl DeliveryWorker {
         }
         // Deliveries claimed but not sent are given back, due at once for the next start (or, if that fails,
         // when their lease ends).
-        let unsent: Vec<DeliveryId> = queue
+        let unsent: Vec<(DeliveryId, Timestamp)> = queue
             .waiting
             .drain(..)
-            .map(|(due, _, _)| due.delivery.id)
+            .map(|(due, _, _)| (due.delivery.id, claimed_until(&due)))
             .collect();
         if !unsent.is_empty()
             && let Err(e) = worker.outbox.release(unsent, worker.clock.now()).await
@@ -356,10 +356,19 @@ impl DeliveryWorker {
         self.observer.attempted(outcome, cause, elapsed);
         Attempt {
             id,
+            claimed_until: claimed_until(&due),
             at: now,
             outcome: recorded,
         }
     }
+}
+
+/// The end of the lease `due` was claimed under, which names the claim when its outcome is recorded or it
+/// is given back: a claimed delivery is due at the end of its lease.
+fn claimed_until(due: &DueDelivery) -> Timestamp {
+    due.delivery
+        .next_attempt_at
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH)
 }
 
 /// How long a claimed delivery may wait in the queue behind a full receiver before it goes back to the
@@ -445,7 +454,7 @@ impl Queue {
 
     /// Takes out the deliveries that have waited longer than `after` for a full receiver: their ids, to give
     /// back to the outbox.
-    fn stuck(&mut self, after: Duration) -> Vec<DeliveryId> {
+    fn stuck(&mut self, after: Duration) -> Vec<(DeliveryId, Timestamp)> {
         let now = Instant::now();
         let (in_flight, per_receiver) = (&self.in_flight, self.per_receiver);
         let is_stuck = |(_, receiver, since): &(DueDelivery, usize, Instant)| {
@@ -461,7 +470,7 @@ impl Queue {
         self.waiting = kept;
         stuck
             .into_iter()
-            .map(|(due, _, _)| due.delivery.id)
+            .map(|(due, _, _)| (due.delivery.id, claimed_until(&due)))
             .collect()
     }
 

@@ -135,6 +135,11 @@ pub struct Delivery {
 pub struct Attempt {
     /// The delivery attempted.
     pub id: DeliveryId,
+    /// The end of the lease it was claimed under (its `next_attempt_at` as claimed): the claim's name. A
+    /// delivery is claimed again only once its lease has ended, always with a later end, so the outbox
+    /// records the attempt only while the delivery is still held by this claim — an attempt that outlived
+    /// its lease, the delivery since claimed by another sender, changes nothing.
+    pub claimed_until: Timestamp,
     /// When the attempt ended.
     pub at: Timestamp,
     /// How it ended.

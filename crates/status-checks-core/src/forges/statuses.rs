@@ -77,6 +77,9 @@ pub struct ForgeStatus {
 pub struct StatusAttempt {
     /// The post attempted.
     pub id: ForgeStatusId,
+    /// The end of the lease it was claimed under (its `next_attempt_at` as claimed): recorded only while
+    /// the post is still held by that claim, as for deliveries ([`crate::deliveries::Attempt`]).
+    pub claimed_until: Timestamp,
     /// When the attempt ended.
     pub at: Timestamp,
     /// The state worked out at send time.

@@ -245,17 +245,29 @@ impl DeliveryRepository for PgStore {
         })
     }
 
-    async fn release(&self, ids: Vec<DeliveryId>, due_at: Timestamp) -> RepoResult<()> {
-        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-        run!(self, |conn| {
-            diesel::update(
-                deliveries::table
-                    .filter(deliveries::id.eq_any(&ids))
-                    .filter(pending()),
-            )
-            .set(deliveries::next_attempt_at.eq(millis(due_at)))
-            .execute(conn)
-            .await?;
+    async fn release(
+        &self,
+        claims: Vec<(DeliveryId, Timestamp)>,
+        due_at: Timestamp,
+    ) -> RepoResult<()> {
+        // Only those still held by the claim named; in id order, so that two releases lock alike.
+        let mut claims: Vec<(i64, i64)> = claims
+            .iter()
+            .map(|(id, until)| (id.0, millis(*until)))
+            .collect();
+        claims.sort_unstable();
+        write_tx!(self, |conn| {
+            for (id, claimed_until) in &claims {
+                diesel::update(
+                    deliveries::table
+                        .filter(deliveries::id.eq(*id))
+                        .filter(pending())
+                        .filter(deliveries::next_attempt_at.eq(*claimed_until)),
+                )
+                .set(deliveries::next_attempt_at.eq(millis(due_at)))
+                .execute(conn)
+                .await?;
+            }
             Ok(())
         })
     }
@@ -269,22 +281,36 @@ impl DeliveryRepository for PgStore {
             .into_iter()
             .map(|attempt| {
                 let (status, retry_at, error) = attempt.outcome.settle();
-                (attempt.id.0, status, attempt.at, retry_at, error)
+                let claimed_until = millis(attempt.claimed_until);
+                (
+                    attempt.id.0,
+                    claimed_until,
+                    status,
+                    attempt.at,
+                    retry_at,
+                    error,
+                )
             })
             .collect();
         settled.sort_by_key(|(id, ..)| *id);
         write_tx!(self, |conn| {
-            for (id, status, at, retry_at, error) in &settled {
-                diesel::update(deliveries::table.filter(deliveries::id.eq(*id)))
-                    .set((
-                        deliveries::status.eq(status.as_str()),
-                        deliveries::attempts.eq(deliveries::attempts + 1),
-                        deliveries::last_attempt_at.eq(millis(*at)),
-                        deliveries::next_attempt_at.eq(retry_at.map(millis)),
-                        deliveries::last_error.eq(error.as_deref()),
-                    ))
-                    .execute(conn)
-                    .await?;
+            for (id, claimed_until, status, at, retry_at, error) in &settled {
+                // Only while the delivery is still held by the claim it was sent under.
+                diesel::update(
+                    deliveries::table
+                        .filter(deliveries::id.eq(*id))
+                        .filter(pending())
+                        .filter(deliveries::next_attempt_at.eq(*claimed_until)),
+                )
+                .set((
+                    deliveries::status.eq(status.as_str()),
+                    deliveries::attempts.eq(deliveries::attempts + 1),
+                    deliveries::last_attempt_at.eq(millis(*at)),
+                    deliveries::next_attempt_at.eq(retry_at.map(millis)),
+                    deliveries::last_error.eq(error.as_deref()),
+                ))
+                .execute(conn)
+                .await?;
             }
             Ok(())
         })

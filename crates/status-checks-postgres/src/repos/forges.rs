@@ -465,18 +465,36 @@ async fn record_attempt(
     key: Option<&PostedKey>,
 ) -> Result<(), TxError> {
     let (status, next_attempt_at, error) = attempt.outcome.clone().settle();
-    // A post deleted meanwhile (its link or project deleted) is not recorded.
-    diesel::update(statuses::table.filter(statuses::id.eq(attempt.id.0)))
-        .set((
-            statuses::status.eq(status.as_str()),
-            statuses::state.eq(&attempt.state),
-            statuses::attempts.eq(statuses::attempts + 1),
-            statuses::last_attempt_at.eq(millis(attempt.at)),
-            statuses::next_attempt_at.eq(next_attempt_at.map(millis)),
-            statuses::last_error.eq(error),
-        ))
-        .execute(conn)
-        .await?;
+    // Only while the post is still held by the claim it was sent under (pending, due at that claim's lease
+    // end: a later claim re-reads the row and moves it); a post deleted meanwhile (its link or project
+    // deleted) is not recorded either.
+    let recorded = diesel::update(
+        statuses::table
+            .filter(statuses::id.eq(attempt.id.0))
+            .filter(pending())
+            .filter(statuses::next_attempt_at.eq(millis(attempt.claimed_until))),
+    )
+    .set((
+        statuses::status.eq(status.as_str()),
+        statuses::state.eq(&attempt.state),
+        statuses::attempts.eq(statuses::attempts + 1),
+        statuses::last_attempt_at.eq(millis(attempt.at)),
+        statuses::next_attempt_at.eq(next_attempt_at.map(millis)),
+        statuses::last_error.eq(error),
+    ))
+    .execute(conn)
+    .await?;
+    if recorded == 0 {
+        let exists: i64 = statuses::table
+            .filter(statuses::id.eq(attempt.id.0))
+            .count()
+            .get_result(conn)
+            .await?;
+        if exists > 0 {
+            // Claimed again since by another reporter, whose outcome counts: nothing of this one does.
+            return Ok(());
+        }
+    }
     if let Some(key) = key {
         // What the forge shows is recorded while the project exists, whatever became of the post: the
         // project is locked against deletion (`FOR SHARE`) until the batch commits.

@@ -142,21 +142,27 @@ pub(crate) fn record_deliveries(
 /// again), and its error.
 fn record_attempt(
     conn: &mut SqliteConnection,
-    id: DeliveryId,
+    (id, claimed_until): (DeliveryId, Timestamp),
     status: DeliveryStatus,
     at: Timestamp,
     next_attempt_at: Option<Timestamp>,
     error: Option<String>,
 ) -> Result<(), TxError> {
-    diesel::update(deliveries::table.find(id.0))
-        .set((
-            deliveries::status.eq(status.as_str()),
-            deliveries::attempts.eq(deliveries::attempts + 1),
-            deliveries::last_attempt_at.eq(millis(at)),
-            deliveries::next_attempt_at.eq(next_attempt_at.map(millis)),
-            deliveries::last_error.eq(error),
-        ))
-        .execute(conn)?;
+    // Only while the delivery is still held by the claim it was sent under.
+    diesel::update(
+        deliveries::table
+            .find(id.0)
+            .filter(pending())
+            .filter(deliveries::next_attempt_at.eq(millis(claimed_until))),
+    )
+    .set((
+        deliveries::status.eq(status.as_str()),
+        deliveries::attempts.eq(deliveries::attempts + 1),
+        deliveries::last_attempt_at.eq(millis(at)),
+        deliveries::next_attempt_at.eq(next_attempt_at.map(millis)),
+        deliveries::last_error.eq(error),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -259,15 +265,20 @@ impl DeliveryRepository for Store {
             .await
     }
 
-    async fn release(&self, ids: Vec<DeliveryId>, due_at: Timestamp) -> RepoResult<()> {
-        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    async fn release(
+        &self,
+        claims: Vec<(DeliveryId, Timestamp)>,
+        due_at: Timestamp,
+    ) -> RepoResult<()> {
         self.connections
             .write(move |conn| {
-                for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                // Only those still held by the claim named.
+                for (id, claimed_until) in claims {
                     diesel::update(
                         deliveries::table
-                            .filter(deliveries::id.eq_any(chunk))
-                            .filter(pending()),
+                            .find(id.0)
+                            .filter(pending())
+                            .filter(deliveries::next_attempt_at.eq(millis(claimed_until))),
                     )
                     .set(deliveries::next_attempt_at.eq(millis(due_at)))
                     .execute(conn)?;
@@ -285,7 +296,14 @@ impl DeliveryRepository for Store {
             .write(move |conn| {
                 for attempt in attempts {
                     let (status, retry_at, error) = attempt.outcome.settle();
-                    record_attempt(conn, attempt.id, status, attempt.at, retry_at, error)?;
+                    record_attempt(
+                        conn,
+                        (attempt.id, attempt.claimed_until),
+                        status,
+                        attempt.at,
+                        retry_at,
+                        error,
+                    )?;
                 }
                 Ok(())
             })

@@ -57,7 +57,7 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
 
     record(
         ports,
-        first.delivery.id,
+        (first.delivery.id, at(100)),
         8,
         AttemptOutcome::Failed {
             error: "HTTP 503".into(),
@@ -74,10 +74,16 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         ),
         (1, Some("HTTP 503"))
     );
-    record(ports, first.delivery.id, 10, AttemptOutcome::Delivered).await;
     record(
         ports,
-        rest[0].delivery.id,
+        (first.delivery.id, at(300)),
+        10,
+        AttemptOutcome::Delivered,
+    )
+    .await;
+    record(
+        ports,
+        (rest[0].delivery.id, at(100)),
         11,
         AttemptOutcome::Failed {
             error: "connection refused".into(),
@@ -146,7 +152,10 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
         vec![checks[0].id],
         "deliveries to the checks in `except` are not claimed"
     );
-    let first = claimed.iter().map(|due| due.delivery.id).collect();
+    let first = claimed
+        .iter()
+        .map(|due| (due.delivery.id, at(100)))
+        .collect();
     ok(
         ports.deliveries.release(first, at(6)).await,
         "give back a claimed delivery unsent",
@@ -189,21 +198,25 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
             .record_attempts(vec![
                 Attempt {
                     id: delivered,
+                    claimed_until: at(100),
                     at: at(10),
                     outcome: AttemptOutcome::Delivered,
                 },
                 Attempt {
                     id: retried,
+                    claimed_until: at(100),
                     at: at(11),
                     outcome: failed("HTTP 503", Some(at(20))),
                 },
                 Attempt {
                     id: dead,
+                    claimed_until: at(100),
                     at: at(12),
                     outcome: failed("HTTP 404", None),
                 },
                 Attempt {
                     id: deleted,
+                    claimed_until: at(100),
                     at: at(13),
                     outcome: AttemptOutcome::Delivered,
                 },
@@ -273,6 +286,89 @@ pub async fn outbox_records_a_batch_of_attempts(ports: &Ports) {
     );
 }
 
+/// Only the claim that holds a delivery records its attempt or gives it back: a sender whose lease ran out
+/// (the delivery since claimed by another) changes nothing, whatever it sends.
+pub async fn outbox_records_only_the_claim_holder(ports: &Ports) {
+    let alice = user(ports, "alice").await;
+    let p = project(ports, &alice, "proj").await;
+    let c = check(ports, &p, "qa").await;
+    merge_request(
+        ports,
+        &p,
+        "main",
+        vec![draft(&c, &p, Some(HookAction::Open), "k-1")],
+    )
+    .await;
+    let slow = claim(ports, at(6), 10, at(100), "the first sender claims").await;
+    assert_eq!(slow.len(), 1);
+    let id = slow[0].delivery.id;
+    let taken = claim(
+        ports,
+        at(100),
+        10,
+        at(200),
+        "another sender, once the lease ended",
+    )
+    .await;
+    assert_eq!(
+        taken.iter().map(|due| due.delivery.id).collect::<Vec<_>>(),
+        vec![id],
+        "a delivery whose lease ended is claimed again"
+    );
+    let listed = async |what: &str| deliveries_to(ports, &p, &c, what).await.items;
+
+    record(ports, (id, at(100)), 150, AttemptOutcome::Delivered).await;
+    let after = listed("after the late attempt").await;
+    assert_eq!(
+        (after[0].status, after[0].attempts, after[0].next_attempt_at),
+        (DeliveryStatus::Pending, 0, Some(at(200))),
+        "the attempt of a claim that lost its lease is not recorded"
+    );
+    ok(
+        ports.deliveries.release(vec![(id, at(100))], at(150)).await,
+        "the late sender gives it back",
+    );
+    assert!(
+        claim(
+            ports,
+            at(150),
+            10,
+            at(300),
+            "while the second claim holds it"
+        )
+        .await
+        .is_empty(),
+        "a claim that lost its lease cannot give the delivery back"
+    );
+
+    record(
+        ports,
+        (id, at(200)),
+        160,
+        AttemptOutcome::Failed {
+            error: "HTTP 503".into(),
+            retry_at: Some(at(170)),
+        },
+    )
+    .await;
+    let after = listed("after the holder's attempt").await;
+    assert_eq!(
+        (
+            after[0].attempts,
+            after[0].next_attempt_at,
+            after[0].last_error.as_deref()
+        ),
+        (1, Some(at(170)), Some("HTTP 503")),
+        "the holder's attempt is recorded"
+    );
+    record(ports, (id, at(200)), 165, AttemptOutcome::Delivered).await;
+    assert_eq!(
+        listed("after a second attempt under the same claim").await[0].attempts,
+        1,
+        "a claim's attempt is recorded once: the delivery is no longer held by it"
+    );
+}
+
 /// Pruning deletes old delivered and dead deliveries, oldest first and at most `limit` at a time, and never a
 /// pending one, however old its last attempt.
 pub async fn outbox_prunes_only_finished_deliveries(ports: &Ports) {
@@ -285,6 +381,7 @@ pub async fn outbox_prunes_only_finished_deliveries(ports: &Ports) {
     let id_of = |c: &ExternalStatusCheck| claimed_for(&claimed, c);
     let attempt = |id, second, outcome| Attempt {
         id,
+        claimed_until: at(100),
         at: at(second),
         outcome,
     };
@@ -386,13 +483,20 @@ fn claimed_for(claimed: &[crate::ports::DueDelivery], check: &ExternalStatusChec
         .unwrap_or_else(|| panic!("a claimed delivery to {}", check.name.as_str()))
 }
 
-/// Records one attempt at `id`, ended `second` seconds in.
-async fn record(ports: &Ports, id: DeliveryId, second: i64, outcome: AttemptOutcome) {
+/// Records one attempt at the delivery `id` claimed under a lease until `claimed_until`, ended `second`
+/// seconds in.
+async fn record(
+    ports: &Ports,
+    (id, claimed_until): (DeliveryId, crate::Timestamp),
+    second: i64,
+    outcome: AttemptOutcome,
+) {
     ok(
         ports
             .deliveries
             .record_attempts(vec![Attempt {
                 id,
+                claimed_until,
                 at: at(second),
                 outcome,
             }])

@@ -35,11 +35,12 @@ mod users;
 
 pub use deliveries::{
     outbox_claims_and_outcomes, outbox_prunes_only_finished_deliveries,
-    outbox_records_a_batch_of_attempts,
+    outbox_records_a_batch_of_attempts, outbox_records_only_the_claim_holder,
 };
 pub use forges::{
     deleting_a_project_removes_its_forge_rows, forge_link_changes_forget_posted_states,
-    forge_links_round_trip, forge_mirror_writes, forge_rows_are_pruned_by_age, forge_status_outbox,
+    forge_links_round_trip, forge_mirror_writes, forge_rows_are_pruned_by_age,
+    forge_status_attempts_only_by_the_claim_holder, forge_status_outbox,
     forge_syncs_are_claimed_under_a_lease,
 };
 pub use members::members_and_the_last_owner;
@@ -65,6 +66,8 @@ macro_rules! port_contract_tests {
             newest_responses_per_head,
             outbox_claims_and_outcomes,
             outbox_records_a_batch_of_attempts,
+            outbox_records_only_the_claim_holder,
+            forge_status_attempts_only_by_the_claim_holder,
             outbox_prunes_only_finished_deliveries,
             deleting_a_project_removes_everything_in_it,
             forge_links_round_trip,

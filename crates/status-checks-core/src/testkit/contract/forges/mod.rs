@@ -17,7 +17,7 @@ pub use links::{
 };
 pub use mirror::forge_mirror_writes;
 pub use retention::{deleting_a_project_removes_its_forge_rows, forge_rows_are_pruned_by_age};
-pub use statuses::forge_status_outbox;
+pub use statuses::{forge_status_attempts_only_by_the_claim_holder, forge_status_outbox};
 
 use super::fixtures::*;
 use crate::Timestamp;
@@ -115,10 +115,14 @@ fn posted_key(mr: &MergeRequest, context: &str, target: &str) -> PostedKey {
     }
 }
 
-/// An attempt at `status` ended `second` seconds in, sending its planned state, with no follow-up.
+/// An attempt at the claimed `status` ended `second` seconds in, under the claim it was read with, sending
+/// its planned state, with no follow-up.
 fn attempt(status: &ForgeStatus, second: i64, outcome: AttemptOutcome) -> StatusAttempt {
     StatusAttempt {
         id: status.id,
+        claimed_until: status
+            .next_attempt_at
+            .unwrap_or_else(|| panic!("a claimed post is due at the end of its lease: {status:?}")),
         at: at(second),
         state: status.state.clone(),
         outcome,

@@ -11,6 +11,58 @@ use crate::forges::{ForgeStatus, NewForgeStatus, StatusAttempt};
 use crate::ids::*;
 use crate::service::Ports;
 
+/// Only the claim that holds a status post records its attempt: a reporter whose lease ran out (the post
+/// since claimed by another) changes neither the post, nor the state shown, nor schedules its follow-ups.
+pub async fn forge_status_attempts_only_by_the_claim_holder(ports: &Ports) {
+    let (alice, p, _) = alice_with_two_projects(ports).await;
+    ok(
+        ports.forges.save_link(link(&p, &alice, 8), false).await,
+        "link",
+    );
+    let mr = merge_request(ports, &p, "main", vec![]).await;
+    schedule(ports, vec![post(&mr, "a", 10)]).await;
+    let slow = claim_statuses(ports, at(10), 10, at(100), "the first reporter claims").await;
+    let taken = claim_statuses(ports, at(100), 10, at(200), "another, once the lease ended").await;
+    assert_eq!(
+        (slow.len(), taken.len(), slow[0].id),
+        (1, 1, taken[0].id),
+        "a post whose lease ended is claimed again"
+    );
+    let key = posted_key(&mr, "a", "ref:feature");
+    let late = StatusAttempt {
+        state: "success".into(),
+        follow_up: vec![post(&mr, "a", 500)],
+        ..attempt(&slow[0], 150, AttemptOutcome::Delivered)
+    };
+    record_attempt(ports, late, Some(key.clone())).await;
+    let after = statuses_of(ports, &p, "after the late attempt").await;
+    assert_eq!(
+        (after.total, after.items[0].status, after.items[0].attempts),
+        (1, DeliveryStatus::Pending, 0),
+        "the attempt of a claim that lost its lease is not recorded, nor its follow-up scheduled"
+    );
+    assert_eq!(
+        last_posted(ports, &key, "state shown").await,
+        None,
+        "nor the state it showed"
+    );
+    let holder = StatusAttempt {
+        state: "failed".into(),
+        ..attempt(&taken[0], 160, AttemptOutcome::Delivered)
+    };
+    record_attempt(ports, holder, Some(key.clone())).await;
+    let after = statuses_of(ports, &p, "after the holder's attempt").await;
+    assert_eq!(
+        (after.items[0].status, after.items[0].attempts),
+        (DeliveryStatus::Delivered, 1),
+        "the holder's attempt is recorded"
+    );
+    assert_eq!(
+        last_posted(ports, &key, "state shown").await.as_deref(),
+        Some("failed")
+    );
+}
+
 /// The status outbox: posts scheduled and listed newest first, claimed oldest due first under a lease, then
 /// delivered (with the state posted remembered), retried with their follow-ups, or dead.
 pub async fn forge_status_outbox(ports: &Ports) {
@@ -226,6 +278,7 @@ pub async fn forge_status_outbox(ports: &Ports) {
             .record_status_attempts(vec![(
                 StatusAttempt {
                     id: ForgeStatusId(999_999),
+                    claimed_until: at(100),
                     at: at(33),
                     state: "success".into(),
                     outcome: AttemptOutcome::Delivered,
