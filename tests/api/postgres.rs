@@ -141,6 +141,150 @@ fn a_write_on_one_instance_is_read_on_the_other_at_once() {
     drop((a, b));
 }
 
+/// What each instance caches — tokens, a member's access, a project's checks and their scopes — follows a
+/// write made through the other at once: the very next request sees it.
+#[test]
+fn cached_reads_follow_writes_on_the_other_instance() {
+    let Some(db) = PostgresDatabase::create("cached_reads_follow_writes_on_the_other_instance")
+    else {
+        return;
+    };
+    let a = Service::start_url(db.url(), &["--allow-local-requests"]);
+    let b = Service::start_url(db.url(), &["--allow-local-requests"]);
+    let bob = a
+        .json(
+            Method::POST,
+            "/api/v4/users",
+            ROOT_TOKEN,
+            json!({"username": "bob", "name": "Bob"}),
+        )
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let project = create_project(&a, "cached");
+    for round in 0..6 {
+        let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+
+        // A token: used on the reader (cached there), revoked through the writer.
+        let token = writer
+            .json(
+                Method::POST,
+                &format!("/api/v4/users/{bob}/personal_access_tokens"),
+                ROOT_TOKEN,
+                json!({"name": format!("t{round}"), "scopes": ["api"]}),
+            )
+            .expect(201);
+        let (token_id, raw) = (
+            token["id"].as_i64().unwrap(),
+            token["token"].as_str().unwrap().to_owned(),
+        );
+        reader.get("/api/v4/user", &raw).expect(200);
+
+        // A member: no access on the reader, then Developer, then Reporter, then removed.
+        let path = format!("/api/v4/projects/{project}/protected_branches");
+        assert_eq!(
+            reader.get(&path, &raw).status.as_u16(),
+            404,
+            "round {round}"
+        );
+        writer
+            .json(
+                Method::POST,
+                &format!("/api/v4/projects/{project}/members"),
+                ROOT_TOKEN,
+                json!({"user_id": bob, "access_level": 30}),
+            )
+            .expect(201);
+        reader.get(&path, &raw).expect(200);
+        writer
+            .json(
+                Method::PUT,
+                &format!("/api/v4/projects/{project}/members/{bob}"),
+                ROOT_TOKEN,
+                json!({"access_level": 20}),
+            )
+            .expect(200);
+        assert_eq!(
+            reader.get(&path, &raw).status.as_u16(),
+            403,
+            "round {round}: a Reporter may not list protected branches"
+        );
+        writer
+            .send(writer.request(
+                Method::DELETE,
+                &format!("/api/v4/projects/{project}/members/{bob}"),
+                Some(ROOT_TOKEN),
+            ))
+            .expect(204);
+        assert_eq!(
+            reader.get(&path, &raw).status.as_u16(),
+            404,
+            "round {round}"
+        );
+
+        writer
+            .send(writer.request(
+                Method::DELETE,
+                &format!("/api/v4/personal_access_tokens/{token_id}"),
+                Some(ROOT_TOKEN),
+            ))
+            .expect(204);
+        assert_eq!(
+            reader.get("/api/v4/user", &raw).status.as_u16(),
+            401,
+            "round {round}: a revoked token still works on the other instance"
+        );
+
+        // A check: listed on the reader, scoped to a new protected branch through the writer, then deleted.
+        let checks = format!("/api/v4/projects/{project}/external_status_checks");
+        let check = create_check(writer, project, &format!("http://127.0.0.1:9/hook/{round}"));
+        let listed = reader.get(&checks, ROOT_TOKEN).expect(200);
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            1,
+            "round {round}: {listed}"
+        );
+        let branch = writer
+            .json(
+                Method::POST,
+                &format!("/api/v4/projects/{project}/protected_branches"),
+                ROOT_TOKEN,
+                json!({"name": format!("release-{round}")}),
+            )
+            .expect(201)["id"]
+            .as_i64()
+            .unwrap();
+        writer
+            .json(
+                Method::PUT,
+                &format!("{checks}/{check}"),
+                ROOT_TOKEN,
+                json!({"protected_branch_ids": [branch]}),
+            )
+            .expect(200);
+        let scoped = reader.get(&checks, ROOT_TOKEN).expect(200);
+        assert_eq!(
+            scoped[0]["protected_branches"][0]["id"].as_i64(),
+            Some(branch),
+            "round {round}: {scoped}"
+        );
+        writer
+            .send(writer.request(
+                Method::DELETE,
+                &format!("{checks}/{check}"),
+                Some(ROOT_TOKEN),
+            ))
+            .expect(204);
+        let listed = reader.get(&checks, ROOT_TOKEN).expect(200);
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            0,
+            "round {round}: {listed}"
+        );
+    }
+    drop((a, b));
+}
+
 #[test]
 fn merge_requests_opened_on_both_instances_notify_exactly_once() {
     let Some(db) =

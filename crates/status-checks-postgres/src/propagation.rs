@@ -5,8 +5,9 @@
 //! every listener at the same moment. So when the marker (committed after the write) comes back, the write's
 //! invalidations have reached this instance's listener and, at the same moment, every other instance's: the
 //! response to the write leaves only after that, and the next request, to any instance, finds the caches
-//! forgotten. The cost is one round trip and one listener hop per write that changes cached data (measured in
-//! docs/postgres.md); a webhook applied does not wait (what it changes is not shown in its answer).
+//! forgotten. The cost is one round trip and one listener hop per write that changes cached data (admin writes:
+//! checks, members, tokens, …; docs/benchmarks.md, "Backends"); a webhook applied does not wait (what it changes
+//! is not shown in its answer).
 
 use crate::error::Redactor;
 use async_trait::async_trait;
