@@ -167,6 +167,25 @@ async fn check(ports: &Ports, project: ProjectId, name: &str) -> ExternalStatusC
         .unwrap()
 }
 
+/// Renames `check` through `ports`.
+async fn rename(ports: &Ports, check: &ExternalStatusCheck, name: &str) {
+    ports
+        .status_checks
+        .update_check(
+            check.project_id,
+            check.id,
+            StatusCheckUpdate {
+                name: Some(CheckName::parse(name).unwrap()),
+                external_url: None,
+                shared_secret: None,
+                protected_branch_ids: None,
+                updated_at: now(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
 async fn check_names(ports: &Ports, project: ProjectId) -> Vec<String> {
     ports
         .status_checks
@@ -211,20 +230,7 @@ async fn what_one_instance_writes_the_other_reads_at_once() {
     );
 
     // Checks: changed through A.
-    a.status_checks
-        .update_check(
-            p.id,
-            c.id,
-            StatusCheckUpdate {
-                name: Some(CheckName::parse("qa").unwrap()),
-                external_url: None,
-                shared_secret: None,
-                protected_branch_ids: None,
-                updated_at: now(),
-            },
-        )
-        .await
-        .unwrap();
+    rename(&a, &c, "qa").await;
     seen("a renamed check", vec!["qa".to_owned()], || {
         check_names(&b, p.id)
     })
@@ -420,20 +426,7 @@ async fn a_lost_listener_bypasses_the_caches_then_flushes_them() {
         ["v3"],
         "B's read did not come from its cache"
     );
-    a.status_checks
-        .update_check(
-            p.id,
-            c.id,
-            StatusCheckUpdate {
-                name: Some(CheckName::parse("v5").unwrap()),
-                external_url: None,
-                shared_secret: None,
-                protected_branch_ids: None,
-                updated_at: now(),
-            },
-        )
-        .await
-        .unwrap();
+    rename(&a, &c, "v5").await;
     seen(
         "a change after the listener came back",
         vec!["v5".to_owned()],
