@@ -239,6 +239,93 @@ fn sigkill_loses_nothing_that_was_acknowledged() {
     );
 }
 
+/// Group commit under load: 8 clients open merge requests as fast as they can while the service is killed
+/// with SIGKILL. Every merge request acknowledged (201) is there after a restart, with the iid it was given —
+/// a write is answered only after the commit that holds it.
+#[test]
+fn sigkill_under_concurrent_writes_loses_nothing_acknowledged() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (_dir, db) = database();
+    let service = Service::start(&db, &[]);
+    let p = service
+        .json(
+            Method::POST,
+            "/api/v4/projects",
+            ROOT_TOKEN,
+            json!({"name": "load"}),
+        )
+        .expect(201)["id"]
+        .as_i64()
+        .unwrap();
+    let acknowledged: Mutex<Vec<(String, i64)>> = Mutex::new(Vec::new());
+    let killed = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for client in 0..8 {
+            let (service, acknowledged, killed) = (&service, &acknowledged, &killed);
+            s.spawn(move || {
+                for n in 0.. {
+                    if killed.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let branch = format!("c{client}-{n}");
+                    let body = json!({"source_branch": branch, "target_branch": "main", "title": "t", "sha": HEAD});
+                    let sent = service
+                        .request(
+                            Method::POST,
+                            &format!("/api/v4/projects/{p}/merge_requests"),
+                            Some(ROOT_TOKEN),
+                        )
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send();
+                    // A request cut by the kill has no answer: it was not acknowledged.
+                    let Ok(response) = sent else { break };
+                    if response.status().as_u16() != 201 {
+                        break;
+                    }
+                    let Ok(text) = response.text() else { break };
+                    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push((branch, answer["iid"].as_i64().unwrap()));
+                }
+            });
+        }
+        // The kill, once a few hundred writes were acknowledged, while the clients keep writing.
+        while acknowledged.lock().unwrap().len() < 300 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &service.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        killed.store(true, Ordering::Release);
+    });
+    service.kill();
+    let acknowledged = acknowledged.into_inner().unwrap();
+    let again = Service::start(&db, &[]);
+    let mut iids: Vec<i64> = acknowledged.iter().map(|(_, iid)| *iid).collect();
+    iids.sort_unstable();
+    iids.dedup();
+    assert_eq!(iids.len(), acknowledged.len(), "every iid given once");
+    for (branch, iid) in &acknowledged {
+        let mr = again
+            .get(
+                &format!("/api/v4/projects/{p}/merge_requests/{iid}"),
+                ROOT_TOKEN,
+            )
+            .expect(200);
+        assert_eq!(mr["source_branch"], branch.as_str(), "MR {iid}");
+    }
+    eprintln!(
+        "{} acknowledged merge requests all found after SIGKILL",
+        acknowledged.len()
+    );
+}
+
 #[test]
 fn health_metrics_limits_and_logs() {
     let (_dir, db) = database();

@@ -9,6 +9,7 @@ use status_checks_core::service::Ports;
 use status_checks_postgres::{PgStore, PgStoreOptions};
 use status_checks_storage::{Store, StoreOptions};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::Notify;
 
 /// Whether `database_url` names a PostgreSQL database (`postgres://` or `postgresql://`, in any case).
@@ -61,6 +62,21 @@ pub enum Backend {
     Sqlite(Store),
     /// The PostgreSQL store.
     Postgres(PgStore),
+}
+
+/// What SQLite's group-commit writer did since the store opened (see `status_checks_storage::WriterStats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriterTotals {
+    /// Transactions (batches).
+    pub batches: u64,
+    /// Writes.
+    pub writes: u64,
+    /// Microseconds the writes waited in the queue, summed.
+    pub queued_micros: u64,
+    /// Writes waiting now.
+    pub waiting: u64,
+    /// The largest batch.
+    pub largest_batch: u64,
 }
 
 /// Pool usage.
@@ -153,6 +169,25 @@ impl Backend {
         match self {
             Backend::Sqlite(_) => None,
             Backend::Postgres(store) => Some(store.listener_connected()),
+        }
+    }
+
+    /// What SQLite's group-commit writer did so far (`None` on PostgreSQL, where each write is its own
+    /// transaction on a pooled connection).
+    pub fn writer_totals(&self) -> Option<WriterTotals> {
+        match self {
+            Backend::Sqlite(store) => {
+                let stats = store.writer_stats();
+                let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+                Some(WriterTotals {
+                    batches: load(&stats.batches),
+                    writes: load(&stats.writes),
+                    queued_micros: load(&stats.queued_micros),
+                    waiting: load(&stats.waiting),
+                    largest_batch: load(&stats.largest_batch),
+                })
+            }
+            Backend::Postgres(_) => None,
         }
     }
 

@@ -105,6 +105,15 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
     /// Whether the `LISTEN` connection is open (1) or not (0), by backend (`postgres` only).
     listener: Family<BackendLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    /// SQLite's group commit: batches, writes and seconds queued (counters, advanced to the writer's totals
+    /// at each scrape), writes waiting and the largest batch.
+    write_batches: Counter,
+    writes: Counter,
+    write_queue_seconds: Counter<f64, AtomicU64>,
+    writes_waiting: Gauge<i64, std::sync::atomic::AtomicI64>,
+    write_batch_largest: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// The writer's totals at the last scrape.
+    writer_seen: std::sync::Mutex<crate::backend::WriterTotals>,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -175,6 +184,36 @@ impl Metrics {
             "Pooled database connections by backend and state (in_use, idle)",
             pool.clone(),
         );
+        let write_batches = Counter::default();
+        let writes = Counter::default();
+        let write_queue_seconds = Counter::<f64, AtomicU64>::default();
+        let writes_waiting = Gauge::default();
+        let write_batch_largest = Gauge::default();
+        registry.register(
+            "db_write_batches",
+            "SQLite: write transactions committed by the group-commit writer, each holding one or more writes",
+            write_batches.clone(),
+        );
+        registry.register(
+            "db_writes",
+            "SQLite: writes run by the group-commit writer (divided by db_write_batches: the mean batch size)",
+            writes.clone(),
+        );
+        registry.register(
+            "db_write_queue_seconds",
+            "SQLite: seconds the writes waited for their batch, summed (divided by db_writes: the mean wait)",
+            write_queue_seconds.clone(),
+        );
+        registry.register(
+            "db_writes_waiting",
+            "SQLite: writes waiting for the writer now",
+            writes_waiting.clone(),
+        );
+        registry.register(
+            "db_write_batch_largest",
+            "SQLite: the most writes committed together since the start",
+            write_batch_largest.clone(),
+        );
         registry.register(
             "db_listener_connected",
             "Whether the database connection that listens for other instances' wake-ups is open (1) or not (0)",
@@ -192,7 +231,33 @@ impl Metrics {
             pool_idle,
             pool,
             listener,
+            write_batches,
+            writes,
+            write_queue_seconds,
+            writes_waiting,
+            write_batch_largest,
+            writer_seen: std::sync::Mutex::new(Default::default()),
         })
+    }
+
+    /// Advances the group-commit metrics to the writer's totals (SQLite; nothing for `None`).
+    pub fn record_writer(&self, totals: Option<crate::backend::WriterTotals>) {
+        let Some(now) = totals else {
+            return;
+        };
+        let Ok(mut seen) = self.writer_seen.lock() else {
+            return;
+        };
+        self.write_batches
+            .inc_by(now.batches.saturating_sub(seen.batches));
+        self.writes.inc_by(now.writes.saturating_sub(seen.writes));
+        self.write_queue_seconds
+            .inc_by(now.queued_micros.saturating_sub(seen.queued_micros) as f64 / 1e6);
+        self.writes_waiting
+            .set(i64::try_from(now.waiting).unwrap_or(i64::MAX));
+        self.write_batch_largest
+            .set(i64::try_from(now.largest_batch).unwrap_or(i64::MAX));
+        *seen = now;
     }
 
     /// Records the pool's usage, under `status_checks_db_pool_connections{backend, state}`; on SQLite also
@@ -359,6 +424,36 @@ pub async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_group_commit_counters_follow_the_writer() {
+        let metrics = Metrics::new();
+        let totals = |batches, writes, queued_micros| crate::backend::WriterTotals {
+            batches,
+            writes,
+            queued_micros,
+            waiting: 3,
+            largest_batch: 7,
+        };
+        metrics.record_writer(Some(totals(2, 10, 500_000)));
+        metrics.record_writer(Some(totals(5, 20, 1_500_000)));
+        let text = metrics.render();
+        for line in [
+            "status_checks_db_write_batches_total 5",
+            "status_checks_db_writes_total 20",
+            "status_checks_db_write_queue_seconds_total 1.5",
+            "status_checks_db_writes_waiting 3",
+            "status_checks_db_write_batch_largest 7",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        metrics.record_writer(None);
+        assert!(
+            metrics
+                .render()
+                .contains("status_checks_db_writes_total 20")
+        );
+    }
 
     #[test]
     fn the_listener_gauge_is_exported_for_postgres_only() {

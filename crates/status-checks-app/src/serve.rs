@@ -73,6 +73,7 @@ async fn metrics_text(State(ops): State<Ops>) -> Response {
         .record_pool(ops.store.engine(), ops.store.pool_state());
     ops.metrics
         .record_listener(ops.store.engine(), ops.store.listener_connected());
+    ops.metrics.record_writer(ops.store.writer_totals());
     match ops.service.ports().deliveries.count_pending().await {
         Ok(n) => {
             ops.metrics

@@ -2,6 +2,7 @@
 //! the two ways requests reach them without blocking the async executor.
 
 use crate::error::{StorageError, TxError};
+use crate::writer::{Writer, WriterStats};
 use diesel::connection::{InstrumentationEvent, SimpleConnection};
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
@@ -191,10 +192,10 @@ pub fn run_migrations(url: &str) -> Result<Vec<String>, StorageError> {
 
 /// The connections of an open store.
 pub(crate) struct Connections {
-    /// The one connection that writes. SQLite allows one writer at a time anyway; one connection makes that
-    /// explicit, never waits on `SQLITE_BUSY` within the process, and keeps the WAL small. Locked with an
-    /// async mutex, so waiting writers hold no thread.
-    writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    /// The one connection that writes, owned by the group-commit thread (`writer.rs`). SQLite allows one
+    /// writer at a time anyway; one connection makes that explicit, never waits on `SQLITE_BUSY` within the
+    /// process, and keeps the WAL small. Waiting writers are queued messages, not threads.
+    writer: Writer,
     /// Read connections; WAL lets them read while the writer writes.
     readers: Pool<ConnectionManager<SqliteConnection>>,
     /// One permit per read connection, awaited before a blocking thread is taken, so that waiting readers park
@@ -214,6 +215,12 @@ impl Connections {
         ensure_parent_dir(&path)?;
         create_private(&path)?;
         let mut writer = establish(&path)?;
+        // Before migrating: another process on the file (an offline command, a store closing) must be waited
+        // for, not answered with `database is locked`.
+        writer.batch_execute(&format!(
+            "PRAGMA busy_timeout = {};",
+            options.busy_timeout.as_millis()
+        ))?;
         let applied = migrate(&mut writer)?;
         let statements = Arc::new(AtomicU64::new(0));
         let pragmas = ConnectionPragmas {
@@ -239,7 +246,7 @@ impl Connections {
             .map_err(|e| StorageError::Pool(e.to_string()))?;
         Ok((
             Connections {
-                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                writer: Writer::start(writer).map_err(|e| StorageError::Pool(e.to_string()))?,
                 read_permits: Arc::new(tokio::sync::Semaphore::new(
                     options.read_connections.max(1) as usize,
                 )),
@@ -283,19 +290,20 @@ impl Connections {
             .map_err(|e| RepoError::Internal(format!("storage task failed: {e}")))?
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, on tokio's blocking pool: it
-    /// commits if `f` succeeds and rolls back otherwise.
+    /// Runs `f` on the writer connection in a `BEGIN IMMEDIATE` transaction, committed with the other writes
+    /// waiting at the time (`writer.rs`): answers once that commit is done, `f`'s own error if it failed
+    /// (then nothing of it is stored), or the commit's.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, RepoError>
     where
         T: Send + 'static,
         F: FnOnce(&mut SqliteConnection) -> Result<T, TxError> + Send + 'static,
     {
-        let mut guard = self.writer.clone().lock_owned().await;
-        let task = tokio::task::spawn_blocking(move || {
-            guard.immediate_transaction(f).map_err(RepoError::from)
-        });
-        task.await
-            .map_err(|e| RepoError::Internal(format!("storage task failed: {e}")))?
+        self.writer.write(f).await
+    }
+
+    /// What the group-commit writer did so far.
+    pub(crate) fn writer_stats(&self) -> &WriterStats {
+        self.writer.stats()
     }
 
     /// Whether the database answers a trivial query (readiness).

@@ -7,16 +7,19 @@
 //! - **Schema and migrations** live in this crate (`migrations/`, embedded with `embed_migrations!`), applied
 //!   once at [`Store::open`] (or by [`run_migrations`]) before any request is served.
 //! - **Connections**: one writer connection and a pool of read connections. SQLite serialises writers anyway;
-//!   doing it in-process behind an async mutex means no `database is locked` errors within the process, no
-//!   thread parked per waiting writer, and a WAL that checkpoints (several writing connections were measured to
-//!   grow the WAL to 174 MB in 30 s against 4 MB for one). WAL mode lets reads proceed during writes.
-//! - **Blocking calls never run on the async workers**: every query runs in `tokio::task::spawn_blocking`
-//!   (r2d2 for the read pool). This choice is hidden here: the ports are plain `async` methods. It was chosen
-//!   over `deadpool-diesel` and diesel-async's `SyncConnectionWrapper` because it needs no extra crate beyond
-//!   diesel's own r2d2 support and makes the one-writer rule explicit.
+//!   doing it in-process on one thread that owns the writer means no `database is locked` errors within the
+//!   process, no thread parked per waiting writer (a waiting write is a queued message), and a WAL that
+//!   checkpoints (several writing connections were measured to grow the WAL to 174 MB in 30 s against 4 MB for
+//!   one). WAL mode lets reads proceed during writes.
+//! - **Blocking calls never run on the async workers**: writes run on the writer's own thread, reads in
+//!   `tokio::task::spawn_blocking` (r2d2 for the read pool). This choice is hidden here: the ports are plain
+//!   `async` methods. It was chosen over `deadpool-diesel` and diesel-async's `SyncConnectionWrapper` because it
+//!   needs no extra crate beyond diesel's own r2d2 support and makes the one-writer rule explicit.
 //! - **Atomic writes**: each port method that writes runs in one `BEGIN IMMEDIATE` transaction — a merge
 //!   request and the deliveries it causes, a retry and its delivery, a project and its Owner, a member change
-//!   and the last-Owner check.
+//!   and the last-Owner check — or, when other writes wait with it, in a savepoint of one such transaction
+//!   committed for them all: **group commit** (`writer`), the adapter's one speed trick on the write path.
+//!   Nobody is answered before the commit that holds their write.
 //! - **Errors** are translated into the core's `RepoError` at this boundary: a unique violation names the rule
 //!   it broke, a missing row is `NotFound`; no diesel type crosses a port.
 //! - Rows are written with `INSERT … ; SELECT last_insert_rowid()` rather than `INSERT … RETURNING` read with
@@ -59,9 +62,11 @@ mod repos;
 #[doc(hidden)]
 pub mod schema;
 mod statements;
+mod writer;
 
 pub use connection::{MIGRATIONS, StoreOptions, Synchronous, database_path, run_migrations};
 pub use error::StorageError;
+pub use writer::{MAX_BATCH, WriterStats};
 
 use status_checks_core::RepoError;
 use status_checks_core::ports::{Clock, SecretGenerator};
@@ -141,6 +146,11 @@ impl Store {
     /// query-budget tests count, and a metric.
     pub fn statements_executed(&self) -> u64 {
         self.connections.statements()
+    }
+
+    /// What the group-commit writer did since the store opened: batches, writes, time queued (for metrics).
+    pub fn writer_stats(&self) -> &WriterStats {
+        self.connections.writer_stats()
     }
 
     /// Read pool usage: (connections open, of which idle).
