@@ -2,8 +2,8 @@
 //!
 //! The benchmark harness (`scripts/bench` runs it): in one run it seeds a small and a large database, starts
 //! the real `status-checks` binary on each and loads it with wrk, starts the physical ceilings (a bare JSON
-//! handler, one indexed SELECT, one INSERT transaction — through the storage adapter's own connections and
-//! blocking strategy), and writes the table of requests/s, latency, peak RSS and ratios into
+//! handler, one indexed SELECT, one INSERT transaction — each the plainest correct code for its work, sharing
+//! nothing with the service's connection code), and writes the table of requests/s, latency, peak RSS and ratios into
 //! `docs/benchmarks.md`.
 //!
 //! It also measures the fan-out of notifications: how fast the delivery worker drains 2 000 signed deliveries
@@ -42,10 +42,15 @@ struct Cli {
 pub enum Mode {
     /// (a) a bare handler returning a JSON body the size of E5's.
     Json,
-    /// (b) one indexed SELECT through the store's read pool.
+    /// (b) one indexed SELECT: an r2d2 pool of its own, `spawn_blocking`.
     Select,
-    /// (c) one INSERT transaction through the store's writer.
+    /// (c) one INSERT in its own `BEGIN IMMEDIATE` transaction: one connection behind a `std::sync::Mutex`
+    /// taken inside `spawn_blocking`.
     Insert,
+    /// (b′) one indexed SELECT on PostgreSQL: a deadpool pool of diesel-async connections of its own.
+    PgSelect,
+    /// (c′) one INSERT on PostgreSQL (its own transaction), on the same kind of pool.
+    PgInsert,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +103,10 @@ enum Command {
         /// Seconds of the soak: 20 pushes a second, each notifying 10 checks.
         #[arg(long, default_value_t = 30)]
         soak_seconds: u32,
+        /// A PostgreSQL server URL whose user may create databases: the PostgreSQL rows ((b′), (c′), E5 and
+        /// E6 on one and on two instances) are measured on databases made there. Without it they are left out.
+        #[arg(long, env = "STATUS_CHECKS_BENCH_POSTGRES_URL")]
+        postgres_url: Option<String>,
     },
     /// The forge bridge: GitLab webhooks answered, and commit statuses posted to a fake GitLab, against their
     /// ceilings (the release `status-checks` binary next to this one).
@@ -159,6 +168,7 @@ fn main() -> ExitCode {
                 large_merge_requests,
                 large_responses,
                 soak_seconds,
+                postgres_url,
             } => {
                 run::run(run::Plan {
                     out,
@@ -168,6 +178,7 @@ fn main() -> ExitCode {
                     large_merge_requests,
                     large_responses,
                     soak_seconds,
+                    postgres_url,
                 })
                 .await
             }

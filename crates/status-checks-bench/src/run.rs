@@ -16,6 +16,8 @@ pub struct Plan {
     pub large_merge_requests: u32,
     pub large_responses: u32,
     pub soak_seconds: u32,
+    /// A PostgreSQL server (its user may create databases): with it, the PostgreSQL rows are measured too.
+    pub postgres_url: Option<String>,
 }
 
 /// One wrk measurement.
@@ -280,14 +282,177 @@ type Startup = (&'static str, Duration);
 /// `status-checks serve` on `db`, on a free port, JSON logs at `warn` (but the listening line), with `extra`
 /// flags.
 pub(crate) fn serve_command(db: &Path, extra: &[&str]) -> Result<Command, String> {
+    serve_url_command(&format!("sqlite://{}", db.display()), extra)
+}
+
+/// `status-checks serve` on the database at `url`, as [`serve_command`].
+fn serve_url_command(url: &str, extra: &[&str]) -> Result<Command, String> {
     let mut command = Command::new(bin("status-checks")?);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .args(extra)
         .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(url)
         .env("RUST_LOG", "warn,status_checks::serve=info");
     Ok(command)
+}
+
+/// Databases on the PostgreSQL server of the PostgreSQL rows: each round's copies are made from the seeded
+/// one as a template (a file copy on the server), and dropped after.
+struct PgServer {
+    url: String,
+}
+
+impl PgServer {
+    fn database_url(&self, name: &str) -> Result<String, String> {
+        let mut url = url::Url::parse(&self.url).map_err(|e| e.to_string())?;
+        url.set_path(name);
+        Ok(url.to_string())
+    }
+
+    async fn execute(&self, sql: &str) -> Result<(), String> {
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+        let mut admin = diesel_async::AsyncPgConnection::establish(&self.url)
+            .await
+            .map_err(|e| status_checks_postgres::redact_password(&self.url, &e.to_string()))?;
+        admin.batch_execute(sql).await.map_err(|e| e.to_string())
+    }
+
+    /// A new database `name`, a copy of `template` if given; answers its URL.
+    async fn create(&self, name: &str, template: Option<&str>) -> Result<String, String> {
+        self.drop(name).await?;
+        let from = template.map_or(String::new(), |t| format!(" TEMPLATE \"{t}\""));
+        self.execute(&format!("CREATE DATABASE \"{name}\"{from}"))
+            .await?;
+        self.database_url(name)
+    }
+
+    async fn drop(&self, name: &str) -> Result<(), String> {
+        self.execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+    }
+}
+
+/// One PostgreSQL round on copies of the seeded database: the ceilings (b′) and (c′), then E5 and E6 on one
+/// instance, then on two instances of one database loaded at once (half the connections each).
+async fn postgres_round(
+    plan: &Plan,
+    dir: &Path,
+    server: &PgServer,
+    seeded: &str,
+) -> Result<Vec<Row>, String> {
+    let me = bin("status-checks-bench")?;
+    let mut rows = Vec::new();
+    let copy = format!("{seeded}_round");
+    for (mode, method, path, label) in [
+        (
+            "pg-select",
+            "GET",
+            "/ceiling?iid={iid}",
+            "(b′) one indexed SELECT, PostgreSQL",
+        ),
+        (
+            "pg-insert",
+            "POST",
+            "/ceiling?iid={iid}&check={check}",
+            "(c′) one INSERT transaction, PostgreSQL",
+        ),
+    ] {
+        let url = server.create(&copy, Some(seeded)).await?;
+        let mut command = Command::new(&me);
+        command
+            .args(["ceiling", "--mode", mode, "--database-url"])
+            .arg(&url);
+        let (ceiling, _) = Server::start(command)?;
+        let file = script(dir, mode, method, path, None, 1000)?;
+        eprintln!("measuring ceiling {label}…");
+        let measure = wrk(plan, &format!("http://{}", ceiling.address), &file)?;
+        rows.push(Row {
+            what: label.to_owned(),
+            measure,
+            rss_mib: ceiling.peak_rss_mib(),
+        });
+        ceiling.stop();
+    }
+    let endpoints = [
+        (
+            "E5 GET status_checks",
+            "GET",
+            "/api/v4/projects/1/merge_requests/{iid}/status_checks",
+            None,
+        ),
+        (
+            "E6 POST status_check_responses",
+            "POST",
+            "/api/v4/projects/1/merge_requests/{iid}/status_check_responses",
+            Some(format!(
+                "{{\"external_status_check_id\": {{check}}, \"sha\": \"{HEAD}\", \"status\": \"passed\"}}"
+            )),
+        ),
+    ];
+    for instances in [1, 2] {
+        let url = server.create(&copy, Some(seeded)).await?;
+        let mut servers = Vec::new();
+        for _ in 0..instances {
+            let command = serve_url_command(&url, &["--max-concurrent-requests", "4096"])?;
+            servers.push(Server::start(command)?.0);
+        }
+        for (name, method, path, body) in &endpoints {
+            let file = script(
+                dir,
+                &format!("pg-{}", name.split_whitespace().next().unwrap_or("x")),
+                method,
+                path,
+                body.as_deref(),
+                1000,
+            )?;
+            eprintln!("measuring {name} on PostgreSQL, {instances} instance(s)…");
+            let share = Plan {
+                connections: (plan.connections / instances).max(1),
+                out: String::new(),
+                postgres_url: None,
+                ..*plan
+            };
+            let measures: Vec<Result<Measure, String>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = servers
+                    .iter()
+                    .map(|s| {
+                        let (share, file) = (&share, &file);
+                        let base = format!("http://{}", s.address);
+                        scope.spawn(move || wrk(share, &base, file))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("wrk thread failed".into())))
+                    .collect()
+            });
+            let mut total = Measure::default();
+            for measure in measures {
+                let m = measure?;
+                total.rps += m.rps;
+                total.p50_ms = total.p50_ms.max(m.p50_ms);
+                total.p99_ms = total.p99_ms.max(m.p99_ms);
+                total.errors += m.errors;
+                total.requests += m.requests;
+            }
+            let what = if instances == 1 {
+                format!("{name} (PostgreSQL)")
+            } else {
+                format!("{name} (PostgreSQL, 2 instances)")
+            };
+            rows.push(Row {
+                what,
+                measure: total,
+                rss_mib: servers.iter().map(Server::peak_rss_mib).fold(0.0, f64::max),
+            });
+        }
+        for s in servers {
+            s.stop();
+        }
+    }
+    server.drop(&copy).await?;
+    Ok(rows)
 }
 
 /// The service with its delivery worker, on `db`, ready for the fan-out (local check URLs allowed).
@@ -462,6 +627,19 @@ pub async fn run(plan: Plan) -> Result<(), String> {
     )
     .await?;
 
+    // PostgreSQL: one seeded database (as the small one), copied for each round.
+    let postgres = match &plan.postgres_url {
+        Some(url) => {
+            let server = PgServer { url: url.clone() };
+            let seeded = format!("status_checks_bench_{}", std::process::id());
+            eprintln!("seeding the PostgreSQL database (1 000 merge requests, 10 000 responses)…");
+            let seeded_url = server.create(&seeded, None).await?;
+            seed(&seeded_url, 1000, 10_000).await?;
+            Some((server, seeded))
+        }
+        None => None,
+    };
+
     // Rows by name, one measurement per round. Every round starts from the seeded databases: E6 and the
     // INSERT ceiling add responses that later reads would scan.
     let mut measured: Vec<(String, Vec<Row>)> = Vec::new();
@@ -478,7 +656,10 @@ pub async fn run(plan: Plan) -> Result<(), String> {
         fresh_copy(&small_seeded, &ceiling_db)?;
         fresh_copy(&small_seeded, &small_db)?;
         fresh_copy(&large_seeded, &large_db)?;
-        let (rows, round_startups) = round(&plan, &dir, &ceiling_db, &small_db, &large_db)?;
+        let (mut rows, round_startups) = round(&plan, &dir, &ceiling_db, &small_db, &large_db)?;
+        if let Some((server, seeded)) = &postgres {
+            rows.extend(postgres_round(&plan, &dir, server, seeded).await?);
+        }
         fan_outs.push(fan_out(&dir, n, &fan_out_plan, &sink, &sink_address).await?);
         for row in rows {
             match measured.iter_mut().find(|(what, _)| *what == row.what) {
@@ -528,6 +709,9 @@ pub async fn run(plan: Plan) -> Result<(), String> {
     println!("{table}");
     write_results(&plan.out, &table)?;
     let _ = std::fs::remove_dir_all(&dir);
+    if let Some((server, seeded)) = &postgres {
+        server.drop(seeded).await?;
+    }
     Ok(())
 }
 
@@ -619,7 +803,13 @@ fn render(
     }
     for row in rows {
         let m = &row.measure;
-        let (index, label) = if row.what.starts_with("E6") {
+        let (index, label) = if row.what.contains("PostgreSQL") {
+            if row.what.starts_with("E6") {
+                (4, "c′")
+            } else {
+                (3, "b′")
+            }
+        } else if row.what.starts_with("E6") {
             (2, "c")
         } else if row.what.starts_with("E5")
             || row.what.starts_with("E1")
