@@ -11,8 +11,9 @@
 //!   process, no thread parked per waiting writer (a waiting write is a queued message), and a WAL that
 //!   checkpoints (several writing connections were measured to grow the WAL to 174 MB in 30 s against 4 MB for
 //!   one). WAL mode lets reads proceed during writes.
-//! - **Blocking calls never run on the async workers**: writes run on the writer's own thread, reads in
-//!   `tokio::task::spawn_blocking` (r2d2 for the read pool). This choice is hidden here: the ports are plain
+//! - **Blocking calls on the async workers are short**: writes run on the writer's own thread; a read runs
+//!   on the calling worker when a read connection is idle (a few indexed lookups, cheaper than a thread hop),
+//!   else in `tokio::task::spawn_blocking` (r2d2 for the read pool). This choice is hidden here: the ports are plain
 //!   `async` methods. It was chosen over `deadpool-diesel` and diesel-async's `SyncConnectionWrapper` because it
 //!   needs no extra crate beyond diesel's own r2d2 support and makes the one-writer rule explicit.
 //! - **Atomic writes**: each port method that writes runs in one `BEGIN IMMEDIATE` transaction — a merge

@@ -216,13 +216,16 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Option<(MergeRequest, Vec<StatusCheckResponse>)>> {
         self.connections
             .read(move |conn| {
-                // Two statements, no transaction around them (BEGIN and COMMIT cost as much as the reads).
-                // A push between them is harmless: the responses are those about the HEAD that was read.
-                let Some(mr) = merge_request_by_iid(conn, project, iid)? else {
-                    return Ok(None);
-                };
-                let newest = newest_at(conn, mr.id, &mr.sha)?;
-                Ok(Some((mr, newest)))
+                // Two statements in one read transaction: one snapshot, and the WAL's shared lock taken and
+                // released once instead of twice — under load that locking cost more than BEGIN and COMMIT
+                // (docs/benchmarks.md, "Reads without a thread hop").
+                conn.transaction(|conn| {
+                    let Some(mr) = merge_request_by_iid(conn, project, iid)? else {
+                        return Ok(None);
+                    };
+                    let newest = newest_at(conn, mr.id, &mr.sha)?;
+                    Ok(Some((mr, newest)))
+                })
             })
             .await
     }
@@ -234,11 +237,14 @@ impl MergeRequestRepository for Store {
     ) -> RepoResult<Option<(MergeRequestHead, Vec<StatusCheckResponse>)>> {
         self.connections
             .read(move |conn| {
-                let Some(head) = head_of(conn, project, iid)? else {
-                    return Ok(None);
-                };
-                let newest = newest_at(conn, head.id, &head.sha)?;
-                Ok(Some((head, newest)))
+                // As `find_merge_request_at_head`: one read transaction.
+                conn.transaction(|conn| {
+                    let Some(head) = head_of(conn, project, iid)? else {
+                        return Ok(None);
+                    };
+                    let newest = newest_at(conn, head.id, &head.sha)?;
+                    Ok(Some((head, newest)))
+                })
             })
             .await
     }

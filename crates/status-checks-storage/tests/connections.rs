@@ -1,7 +1,7 @@
-//! Group commit on a real SQLite file: writes waiting together are committed in one transaction, each in a
+//! The connections on a real SQLite file. Group commit: writes waiting together are committed in one transaction, each in a
 //! savepoint of its own — a failing one fails alone, the others are stored, in the order they were sent, and
 //! a write that panics costs its batch only. Batches are formed deterministically: a first write holds the
-//! writer until the others are queued behind it.
+//! writer until the others are queued behind it. And a read that finds every read connection busy waits for one.
 
 #![allow(
     clippy::unwrap_used,
@@ -262,4 +262,41 @@ async fn a_lone_write_that_fails_stores_nothing_of_itself() {
             .collect::<Vec<_>>(),
         vec!["real"]
     );
+}
+
+/// Reads run on the calling thread when a connection is idle; when none is, a read waits for one (as a task)
+/// and runs once it is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_waits_for_a_busy_read_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let options = StoreOptions {
+        read_connections: 1,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&url, options).unwrap();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let holder = store.clone();
+    let busy = tokio::spawn(async move {
+        holder
+            .raw_read(move |conn| {
+                let _ = started_tx.send(());
+                let _ = held.recv();
+                diesel::sql_query("SELECT 1").execute(conn)
+            })
+            .await
+    });
+    started.await.unwrap();
+    let reader = store.clone();
+    let waiting = tokio::spawn(async move {
+        reader
+            .raw_read(|conn| diesel::sql_query("SELECT 2").execute(conn))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished(), "a read ran without a connection");
+    release.send(()).unwrap();
+    busy.await.unwrap().unwrap();
+    waiting.await.unwrap().unwrap();
 }
