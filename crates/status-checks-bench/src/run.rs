@@ -374,22 +374,7 @@ async fn postgres_round(
         });
         ceiling.stop();
     }
-    let endpoints = [
-        (
-            "E5 GET status_checks",
-            "GET",
-            "/api/v4/projects/1/merge_requests/{iid}/status_checks",
-            None,
-        ),
-        (
-            "E6 POST status_check_responses",
-            "POST",
-            "/api/v4/projects/1/merge_requests/{iid}/status_check_responses",
-            Some(format!(
-                "{{\"external_status_check_id\": {{check}}, \"sha\": \"{HEAD}\", \"status\": \"passed\"}}"
-            )),
-        ),
-    ];
+    let endpoints = &status_endpoints()[..2];
     for instances in [1, 2] {
         let url = server.create(&copy, Some(seeded)).await?;
         let mut servers = Vec::new();
@@ -397,7 +382,7 @@ async fn postgres_round(
             let command = serve_url_command(&url, &["--max-concurrent-requests", "4096"])?;
             servers.push(Server::start(command)?.0);
         }
-        for (name, method, path, body) in &endpoints {
+        for (name, method, path, body) in endpoints {
             let file = script(
                 dir,
                 &format!("pg-{}", name.split_whitespace().next().unwrap_or("x")),
@@ -504,6 +489,34 @@ async fn fan_out(
     Ok(measured)
 }
 
+/// The service's rows: name, method, path (with `{iid}` and `{check}` for wrk's random picks) and body. The
+/// first two, E5 and E6, are also measured on PostgreSQL.
+fn status_endpoints() -> [(&'static str, &'static str, &'static str, Option<String>); 4] {
+    [
+        (
+            "E5 GET status_checks",
+            "GET",
+            "/api/v4/projects/1/merge_requests/{iid}/status_checks",
+            None,
+        ),
+        (
+            "E6 POST status_check_responses",
+            "POST",
+            "/api/v4/projects/1/merge_requests/{iid}/status_check_responses",
+            Some(format!(
+                "{{\"external_status_check_id\": {{check}}, \"sha\": \"{HEAD}\", \"status\": \"passed\"}}"
+            )),
+        ),
+        (
+            "E1 GET external_status_checks",
+            "GET",
+            "/api/v4/projects/1/external_status_checks",
+            None,
+        ),
+        ("GET /user", "GET", "/api/v4/user", None),
+    ]
+}
+
 /// One round: the three ceilings, then the service on each database, every row once.
 fn round(
     plan: &Plan,
@@ -553,30 +566,7 @@ fn round(
         let (server, startup) = Server::start(command)?;
         startups.push((variant, startup));
         let base = format!("http://{}", server.address);
-        let endpoints = [
-            (
-                "E5 GET status_checks",
-                "GET",
-                "/api/v4/projects/1/merge_requests/{iid}/status_checks",
-                None,
-            ),
-            (
-                "E6 POST status_check_responses",
-                "POST",
-                "/api/v4/projects/1/merge_requests/{iid}/status_check_responses",
-                Some(format!(
-                    "{{\"external_status_check_id\": {{check}}, \"sha\": \"{HEAD}\", \"status\": \"passed\"}}"
-                )),
-            ),
-            (
-                "E1 GET external_status_checks",
-                "GET",
-                "/api/v4/projects/1/external_status_checks",
-                None,
-            ),
-            ("GET /user", "GET", "/api/v4/user", None),
-        ];
-        for (name, method, path, body) in endpoints {
+        for (name, method, path, body) in status_endpoints() {
             let file = script(
                 dir,
                 &format!(

@@ -53,7 +53,12 @@ async fn insert_response(
             .execute(conn)
             .await?;
     }
-    // Built from what was written (at the millisecond precision stored) rather than read back.
+    Ok(written(new, id)?)
+}
+
+/// The response `new` as stored under `id`: built from what was written (at the millisecond precision
+/// stored) rather than read back.
+fn written(new: &NewResponse, id: i64) -> Result<StatusCheckResponse, RepoError> {
     Ok(StatusCheckResponse {
         id: ResponseId(id),
         merge_request_id: new.merge_request_id,
@@ -197,19 +202,7 @@ impl PgStore {
                 .await
                 .optional()?)
         })?;
-        let id = id.ok_or(RepoError::NotFound)?;
-        Ok(StatusCheckResponse {
-            id: ResponseId(id),
-            merge_request_id: new.merge_request_id,
-            external_status_check_id: new.external_status_check_id,
-            sha: new.sha.clone(),
-            status: new.status,
-            created_at: from_millis(millis(new.created_at))?,
-            retried_at: new
-                .retried_at
-                .map(|at| from_millis(millis(at)))
-                .transpose()?,
-        })
+        written(new, id.ok_or(RepoError::NotFound)?)
     }
 
     /// Stores a response with the notifications and status posts it causes, rendered against its merge
