@@ -1,5 +1,6 @@
-//! `ProjectRepository`: a project created with its Owner in one transaction, and the (cached) lookup of a
-//! project with the caller's access level that nearly every request makes.
+//! `ProjectRepository`: a project created with its Owner in one transaction, and the lookup of a
+//! project with the caller's access level that nearly every request makes (cached in front of the store by
+//! status-checks-cache).
 
 use super::inserted_id;
 use crate::Store;

@@ -1,5 +1,5 @@
-//! `TokenRepository`: personal access tokens, stored by hash, and the (cached) lookup by hash that
-//! authenticates every request.
+//! `TokenRepository`: personal access tokens, stored by hash, and the lookup by hash that
+//! authenticates every request (cached in front of the store by status-checks-cache).
 
 use super::inserted_id;
 use crate::Store;

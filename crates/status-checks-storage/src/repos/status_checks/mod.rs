@@ -171,8 +171,8 @@ impl StatusCheckRepository for Store {
         project: ProjectId,
         request: PageRequest,
     ) -> RepoResult<Page<ExternalStatusCheck>> {
-        // A page of the project's (cached) checks, in id order. Read from SQLite, E1 took three statements, one
-        // of them (branches by a list of ids) prepared anew each time: see docs/benchmarks.md.
+        // A page of the project's checks, in id order, cut from all of them (one project's checks are few).
+        // Through the ports the cache decorator (status-checks-cache) serves this from its cached copy.
         let all = self.all_checks(project).await?;
         Ok(Page::from_slice(&all, request))
     }
@@ -200,7 +200,7 @@ impl StatusCheckRepository for Store {
         project: ProjectId,
         id: StatusCheckId,
     ) -> RepoResult<Option<ExternalStatusCheck>> {
-        // Served from the project's (cached) checks: one project's checks are few.
+        // Found among the project's checks (few); through the ports, from the decorator's cached copy.
         Ok(self
             .all_checks(project)
             .await?
