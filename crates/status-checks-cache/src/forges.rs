@@ -10,7 +10,7 @@ use status_checks_core::forges::{
 };
 use status_checks_core::pagination::{Page, PageRequest};
 use status_checks_core::ports::{ForgeRepository, RepoResult};
-use status_checks_core::{MergeRequest, MergeRequestIid, ProjectId, Timestamp};
+use status_checks_core::{MergeRequest, MergeRequestId, MergeRequestIid, ProjectId, Timestamp};
 use std::sync::Arc;
 
 pub(crate) struct CachedForges {
@@ -104,6 +104,17 @@ impl ForgeRepository for CachedForges {
         page: PageRequest,
     ) -> RepoResult<Page<ForgeStatus>> {
         self.inner.list_forge_statuses(project, page).await
+    }
+
+    async fn list_merge_request_statuses(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
+        page: PageRequest,
+    ) -> RepoResult<Page<ForgeStatus>> {
+        self.inner
+            .list_merge_request_statuses(project, merge_request, page)
+            .await
     }
 
     async fn claim_due_statuses(

@@ -293,6 +293,14 @@ pub trait ResponseRepository: Send + Sync {
         &self,
         heads: Vec<(MergeRequestId, CommitSha)>,
     ) -> RepoResult<Vec<StatusCheckResponse>>;
+    /// Every response about a merge request of `project`, at every sha, newest (highest id) first: the
+    /// history the merge request page shows.
+    async fn list_responses(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
+        page: PageRequest,
+    ) -> RepoResult<Page<StatusCheckResponse>>;
 }
 
 /// A delivery due to be sent, with where and how to send it (read at send time, so a changed URL or
@@ -316,6 +324,13 @@ pub trait DeliveryRepository: Send + Sync {
         &self,
         project: ProjectId,
         check: StatusCheckId,
+        page: PageRequest,
+    ) -> RepoResult<Page<Delivery>>;
+    /// A merge request's deliveries, to every check, newest first.
+    async fn list_merge_request_deliveries(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
         page: PageRequest,
     ) -> RepoResult<Page<Delivery>>;
     /// Claims up to `limit` pending deliveries due at `now`, oldest due first, by moving their due time to
@@ -401,6 +416,13 @@ pub trait ForgeRepository: Send + Sync {
     async fn list_forge_statuses(
         &self,
         project: ProjectId,
+        page: PageRequest,
+    ) -> RepoResult<Page<ForgeStatus>>;
+    /// A merge request's status posts, newest first.
+    async fn list_merge_request_statuses(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
         page: PageRequest,
     ) -> RepoResult<Page<ForgeStatus>>;
     /// Claims up to `limit` pending status posts due at `now`, oldest due first, by moving their due time

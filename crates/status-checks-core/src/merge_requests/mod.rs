@@ -3,6 +3,7 @@
 
 mod gating;
 mod merge_request;
+mod overview;
 pub mod transitions;
 mod use_cases;
 
@@ -11,4 +12,5 @@ mod tests;
 
 pub use gating::*;
 pub use merge_request::*;
+pub use overview::*;
 pub use use_cases::{MergeInput, MergeRequestView, parse_state_filter};

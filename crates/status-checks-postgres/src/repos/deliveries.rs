@@ -180,6 +180,24 @@ impl DeliveryRepository for PgStore {
         })
     }
 
+    async fn list_merge_request_deliveries(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
+        request: PageRequest,
+    ) -> RepoResult<Page<Delivery>> {
+        run!(self, |conn| {
+            let filtered = || {
+                deliveries::table.filter(
+                    deliveries::project_id
+                        .eq(project.0)
+                        .and(deliveries::merge_request_id.eq(merge_request.0)),
+                )
+            };
+            page_of!(conn, request, filtered, deliveries::id.desc(), DeliveryRow)
+        })
+    }
+
     async fn claim_due(
         &self,
         now: Timestamp,

@@ -741,6 +741,24 @@ impl ForgeRepository for PgStore {
         })
     }
 
+    async fn list_merge_request_statuses(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
+        request: PageRequest,
+    ) -> RepoResult<Page<ForgeStatus>> {
+        run!(self, |conn| {
+            let filtered = || {
+                statuses::table.filter(
+                    statuses::project_id
+                        .eq(project.0)
+                        .and(statuses::merge_request_id.eq(merge_request.0)),
+                )
+            };
+            page_of!(conn, request, filtered, statuses::id.desc(), StatusRow)
+        })
+    }
+
     async fn claim_due_statuses(
         &self,
         now: Timestamp,

@@ -221,6 +221,26 @@ impl DeliveryRepository for Store {
             .await
     }
 
+    async fn list_merge_request_deliveries(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
+        request: PageRequest,
+    ) -> RepoResult<Page<Delivery>> {
+        self.connections
+            .read(move |conn| {
+                let filtered = || {
+                    deliveries::table.filter(
+                        deliveries::project_id
+                            .eq(project.0)
+                            .and(deliveries::merge_request_id.eq(merge_request.0)),
+                    )
+                };
+                page_of!(conn, request, filtered, deliveries::id.desc(), DeliveryRow)
+            })
+            .await
+    }
+
     async fn claim_due(
         &self,
         now: Timestamp,

@@ -122,6 +122,49 @@ pub async fn outbox_claims_and_outcomes(ports: &Ports) {
         (DeliveryStatus::Dead, 1, None, Some("connection refused"))
     );
     assert_eq!(dead[0].merge_request_iid, mr.iid);
+
+    // A merge request's deliveries, to every check, newest first; another's are not among them.
+    let other = merge_request(
+        ports,
+        &p,
+        "main",
+        vec![draft(&c, &p, Some(HookAction::Open), "k-3")],
+    )
+    .await;
+    let of_mr = ok(
+        ports
+            .deliveries
+            .list_merge_request_deliveries(p.id, mr.id, page(1, 1))
+            .await,
+        "a merge request's deliveries",
+    );
+    assert_eq!(
+        (
+            of_mr
+                .items
+                .iter()
+                .map(|x| x.idempotency_key.as_str())
+                .collect::<Vec<_>>(),
+            of_mr.total
+        ),
+        (vec!["k-2"], 2),
+        "newest first, paged, with the total"
+    );
+    let of_other = ok(
+        ports
+            .deliveries
+            .list_merge_request_deliveries(p.id, other.id, page(1, 20))
+            .await,
+        "the other merge request's",
+    );
+    assert_eq!(
+        of_other
+            .items
+            .iter()
+            .map(|x| x.idempotency_key.as_str())
+            .collect::<Vec<_>>(),
+        vec!["k-3"]
+    );
 }
 
 /// A batch of attempts (`record_attempts`) leaves each delivery as recording them one by one would: delivered,

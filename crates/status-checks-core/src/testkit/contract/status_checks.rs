@@ -231,6 +231,40 @@ pub async fn newest_responses_per_head(ports: &Ports) {
         None
     );
 
+    // The history: every answer about a merge request, at every sha, newest first, paged.
+    let history = ok(
+        ports
+            .responses
+            .list_responses(p.id, a.id, crate::pagination::PageRequest::new(1, 2))
+            .await,
+        "history",
+    );
+    assert_eq!(
+        (history.items.clone(), history.total),
+        (vec![_old.clone(), r2.clone()], 3),
+        "a's answers, newest first, every sha"
+    );
+    let rest = ok(
+        ports
+            .responses
+            .list_responses(p.id, a.id, crate::pagination::PageRequest::new(2, 2))
+            .await,
+        "history, page 2",
+    );
+    assert_eq!(rest.items, vec![r1.clone()]);
+    let of_b = ok(
+        ports
+            .responses
+            .list_responses(p.id, b.id, crate::pagination::PageRequest::new(1, 20))
+            .await,
+        "b's history",
+    );
+    assert_eq!(
+        of_b.items,
+        vec![with_details.clone(), r3.clone()],
+        "per merge request"
+    );
+
     let mut newest =
         newest_responses(ports, vec![(a.id, sha('a')), (b.id, sha('a'))], "newest").await;
     newest.sort_by_key(|r| r.id);

@@ -20,7 +20,9 @@ use status_checks_core::ports::{RepoResult, ResponseRepository};
 use status_checks_core::status_checks::{
     CheckStatus, NewResponse, ResponseDetails, StatusCheckResponse,
 };
-use status_checks_core::{MergeRequestId, RepoError, ResponseId, StatusCheckId};
+use status_checks_core::{
+    MergeRequestId, Page, PageRequest, ProjectId, RepoError, ResponseId, StatusCheckId,
+};
 
 /// Stores `new` (with its details) in `project`, the project of its merge request.
 async fn insert_response(
@@ -245,6 +247,34 @@ impl PgStore {
     }
 }
 
+/// A response as the history lists it.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = responses, check_for_backend(diesel::pg::Pg))]
+struct ResponseRow {
+    id: i64,
+    merge_request_id: i64,
+    external_status_check_id: i64,
+    sha: String,
+    status: String,
+    created_at: i64,
+    retried_at: Option<i64>,
+}
+
+impl ResponseRow {
+    fn into_domain(self) -> Result<StatusCheckResponse, RepoError> {
+        Ok(StatusCheckResponse {
+            id: ResponseId(self.id),
+            merge_request_id: MergeRequestId(self.merge_request_id),
+            external_status_check_id: StatusCheckId(self.external_status_check_id),
+            sha: CommitSha::parse(&self.sha).map_err(|_| corrupt("sha", &self.sha))?,
+            status: CheckStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            created_at: from_millis(self.created_at)?,
+            retried_at: from_millis_opt(self.retried_at)?,
+        })
+    }
+}
+
 #[async_trait]
 impl ResponseRepository for PgStore {
     async fn record_response(
@@ -292,6 +322,24 @@ impl ResponseRepository for PgStore {
                 newest.extend(newest_at(conn, *mr, sha).await?);
             }
             Ok(newest)
+        })
+    }
+
+    async fn list_responses(
+        &self,
+        project: ProjectId,
+        merge_request: MergeRequestId,
+        request: PageRequest,
+    ) -> RepoResult<Page<StatusCheckResponse>> {
+        run!(self, |conn| {
+            let filtered = || {
+                responses::table.filter(
+                    responses::project_id
+                        .eq(project.0)
+                        .and(responses::merge_request_id.eq(merge_request.0)),
+                )
+            };
+            page_of!(conn, request, filtered, responses::id.desc(), ResponseRow)
         })
     }
 }

@@ -2,8 +2,9 @@
 //! the newest response per (merge request, check) at a sha, by the scan in [`crate::statements`].
 
 use crate::Store;
-use crate::columns::{from_millis, millis};
+use crate::columns::{from_millis, from_millis_opt, millis};
 use crate::error::TxError;
+use crate::error::corrupt;
 use crate::repos::deliveries::record_deliveries;
 use crate::repos::forges::insert_drafts;
 use crate::repos::inserted_id;
@@ -17,8 +18,11 @@ use status_checks_core::deliveries::DeliveryDraft;
 use status_checks_core::forges::StatusDraft;
 use status_checks_core::ids::CommitSha;
 use status_checks_core::ports::{RepoResult, ResponseRepository};
+use status_checks_core::status_checks::CheckStatus;
 use status_checks_core::status_checks::{NewResponse, ResponseDetails, StatusCheckResponse};
-use status_checks_core::{MergeRequestId, RepoError, ResponseId};
+use status_checks_core::{
+    MergeRequestId, Page, PageRequest, ProjectId, RepoError, ResponseId, StatusCheckId,
+};
 
 fn insert_response(
     conn: &mut SqliteConnection,
@@ -89,6 +93,34 @@ impl Store {
     }
 }
 
+/// A response as the history lists it.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = responses, check_for_backend(diesel::sqlite::Sqlite))]
+struct ResponseRow {
+    id: i64,
+    merge_request_id: i64,
+    external_status_check_id: i64,
+    sha: String,
+    status: String,
+    created_at: i64,
+    retried_at: Option<i64>,
+}
+
+impl ResponseRow {
+    fn into_domain(self) -> Result<StatusCheckResponse, RepoError> {
+        Ok(StatusCheckResponse {
+            id: ResponseId(self.id),
+            merge_request_id: MergeRequestId(self.merge_request_id),
+            external_status_check_id: StatusCheckId(self.external_status_check_id),
+            sha: CommitSha::parse(&self.sha).map_err(|_| corrupt("sha", &self.sha))?,
+            status: CheckStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            created_at: from_millis(self.created_at)?,
+            retried_at: from_millis_opt(self.retried_at)?,
+        })
+    }
+}
+
 #[async_trait]
 impl ResponseRepository for Store {
     async fn record_response(
@@ -141,6 +173,21 @@ impl ResponseRepository for Store {
                     newest.extend(newest_at(conn, *mr, sha)?);
                 }
                 Ok(newest)
+            })
+            .await
+    }
+
+    async fn list_responses(
+        &self,
+        _project: ProjectId,
+        merge_request: MergeRequestId,
+        request: PageRequest,
+    ) -> RepoResult<Page<StatusCheckResponse>> {
+        self.connections
+            .read(move |conn| {
+                let filtered =
+                    || responses::table.filter(responses::merge_request_id.eq(merge_request.0));
+                page_of!(conn, request, filtered, responses::id.desc(), ResponseRow)
             })
             .await
     }

@@ -336,4 +336,45 @@ pub async fn forge_status_outbox(ports: &Ports) {
         Some("failed"),
         "the last state posted replaces the one before"
     );
+
+    // A merge request's posts, newest first; another merge request's are not among them.
+    let all = statuses_of(ports, &p, "all").await;
+    assert!(all.items.iter().all(|s| s.merge_request_id == mr.id));
+    let other_mr = merge_request(ports, &p, "main", vec![]).await;
+    schedule(ports, vec![post(&other_mr, "d", 30)]).await;
+    let of_mr = ok(
+        ports
+            .forges
+            .list_merge_request_statuses(p.id, mr.id, page(1, 2))
+            .await,
+        "a merge request's posts",
+    );
+    assert_eq!(
+        (of_mr.items.as_slice(), of_mr.total),
+        (&all.items[..2], all.total),
+        "a merge request's posts, newest first, with their total"
+    );
+    let of_other = ok(
+        ports
+            .forges
+            .list_merge_request_statuses(p.id, other_mr.id, page(1, 20))
+            .await,
+        "the other merge request's posts",
+    );
+    assert_eq!(
+        contexts(&of_other.items),
+        vec!["d"],
+        "posts are per merge request"
+    );
+    let elsewhere = ok(
+        ports
+            .forges
+            .list_merge_request_statuses(q.id, mr.id, page(1, 20))
+            .await,
+        "another project's view",
+    );
+    assert_eq!(
+        elsewhere.total, 0,
+        "a merge request is listed in its project only"
+    );
 }
