@@ -17,6 +17,7 @@ use status_checks_core::service::{Settings, StatusChecksService};
 use status_checks_http::{AppState, HttpSettings};
 use status_checks_postgres::PgStoreOptions;
 use status_checks_storage::{StoreOptions, Synchronous};
+use status_checks_web::{WebSettings, WebState};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::{BoxError, ServiceBuilder};
@@ -224,7 +225,13 @@ pub async fn serve(database_url: &str, args: ServeArgs) -> Result<(), AppError> 
             service: service.clone(),
         });
     let routes = limited(
-        status_checks_http::router(AppState::new(service.clone(), http)),
+        status_checks_http::router_with_pages(
+            AppState::new(service.clone(), http),
+            status_checks_web::router(WebState::new(
+                service.clone(),
+                WebSettings::for_base_url(&service.settings().base_url),
+            )),
+        ),
         ops,
         args.max_concurrent_requests as usize,
         args.request_timeout,

@@ -97,6 +97,22 @@ impl AppState {
 
 /// The API's routes under `/api/v4`, with JSON answers for unknown routes (404) and wrong methods (405).
 pub fn router(state: AppState) -> Router {
+    routes(state).fallback(|| async { ApiError::RouteNotFound })
+}
+
+/// The API's routes beside `pages`, the router of everything outside `/api/` (with a fallback of its own):
+/// an unknown path under `/api/` still answers the API's JSON 404, any other is for `pages`.
+pub fn router_with_pages(state: AppState, pages: Router) -> Router {
+    routes(state)
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { ApiError::RouteNotFound }),
+        )
+        .merge(pages)
+}
+
+/// The API's routes, each with the JSON 405 as its fallback; no fallback of the whole.
+fn routes(state: AppState) -> Router {
     let routes = [
         ("", get(meta::root)),
         ("/", get(meta::root)),
@@ -209,6 +225,5 @@ pub fn router(state: AppState) -> Router {
                 methods.fallback(|| async { ApiError::MethodNotAllowed }),
             )
         })
-        .fallback(|| async { ApiError::RouteNotFound })
         .with_state(state)
 }
