@@ -18,6 +18,7 @@ mod forges_statuses;
 mod forges_sync;
 mod lifecycle;
 mod notifications;
+mod pages_browser;
 mod postgres;
 mod postgres_outage;
 mod python_gitlab;
